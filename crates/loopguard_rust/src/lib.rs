@@ -1,0 +1,1 @@
+//! loopguard_rust
