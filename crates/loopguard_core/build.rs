@@ -11,11 +11,17 @@ fn main() {
     for lang in ["python", "rust"] {
         let dir = rules.join(lang);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let Ok(read) = std::fs::read_dir(&dir) else { continue };
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in read.flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) == Some("toml") {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 println!("cargo:rerun-if-changed={}", path.display());
                 entries.push((lang.to_string(), name, canonical(&path)));
             }
@@ -24,7 +30,11 @@ fn main() {
     entries.sort();
     let mut out = String::from("&[\n");
     for (lang, name, path) in &entries {
-        let _ = writeln!(out, "    ({lang:?}, {name:?}, include_str!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({lang:?}, {name:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     out.push(']');
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
@@ -33,7 +43,10 @@ fn main() {
     }
     // Rule pages are embedded with include_str!, which tracks them; the folder is tracked
     // so a new page is noticed.
-    println!("cargo:rerun-if-changed={}", manifest.join("../../docs/rules").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../../docs/rules").display()
+    );
 }
 
 fn canonical(p: &Path) -> PathBuf {

@@ -1,1 +1,701 @@
-//! loopguard_analysis
+//! Language-neutral analysis: facts of all parsed files -> diagnostics.
+//!
+//! 1. [`index::Index`]: every function, class, global and alias by qualified name.
+//! 2. [`resolve::Resolver`]: each call site -> project functions and catalog APIs.
+//! 3. Roles: which functions run on the loop (async, on-loop callbacks), which run off it
+//!    (offloaded closures and decorated functions), which closures run inline.
+//! 4. Blocking summaries: a breadth-first search backwards from blocking API calls over the
+//!    reverse call graph of sync functions gives every sync function one shortest witness
+//!    chain per rule, linear in the number of call edges; recursion and cycles are fine.
+//! 5. Checks: blocking calls reached from async context (LG1xx-LG3xx with chains), guards
+//!    held across awaits (LG202/LG203), sync work in async endpoints (LG501).
+
+pub mod index;
+pub mod resolve;
+
+use std::collections::VecDeque;
+
+use loopguard_core::catalog::{BlockingApi, Catalog, EndpointKind, GuardKind};
+use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop, Label};
+use loopguard_core::facts::{CallSite, FileFacts, Function, FunctionKind, Language};
+use loopguard_core::rules::{self, RuleCode};
+
+use index::{FnRef, Index};
+use resolve::{Resolution, Resolver, Target};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Longest chain of sync hops followed from an async call site.
+    pub max_depth: usize,
+    /// Report only blocking calls written directly in async code.
+    pub direct_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_depth: loopguard_core::config::DEFAULT_MAX_DEPTH,
+            direct_only: false,
+        }
+    }
+}
+
+/// Where a function runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// `async def`/`async fn`/async block: runs on the loop; analysed on its own.
+    Async,
+    /// A sync function that runs on the loop (a `call_soon` callback, HA `@callback`).
+    OnLoop,
+    /// An ordinary sync function: blocks its caller if it reaches a blocking API.
+    Sync,
+    /// Runs on a worker thread (offloaded closure, `@sync_to_async` function).
+    Offloaded,
+}
+
+/// One step of a witness: the call site in a sync function and what it leads to.
+#[derive(Clone, Debug)]
+struct Witness<'c> {
+    site: SiteRef,
+    next: Next<'c>,
+    depth: u32,
+    confidence: Confidence,
+}
+
+#[derive(Clone, Debug)]
+enum Next<'c> {
+    Api { path: String, api: &'c BlockingApi },
+    Call(usize),
+}
+
+/// A call site: function id (flat) and index in its `calls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct SiteRef {
+    func: usize,
+    site: usize,
+}
+
+struct Analysis<'a, 'c> {
+    index: Index<'a>,
+    catalog: &'c Catalog,
+    /// Flat function id -> FnRef; `base[file] + func` is the id.
+    refs: Vec<FnRef>,
+    base: Vec<usize>,
+    resolutions: Vec<Vec<Resolution<'c>>>,
+    roles: Vec<Role>,
+    /// The function whose body an inline closure belongs to (itself for others).
+    owner: Vec<usize>,
+    context: Vec<&'static str>,
+}
+
+/// Analyses all parsed files of a project. Diagnostics are unsorted and unfiltered (the
+/// engine applies config, noqa and baselines).
+pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec<Diagnostic> {
+    let index = Index::build(files);
+    let mut base = Vec::with_capacity(files.len());
+    let mut refs = Vec::new();
+    for (fi, file) in files.iter().enumerate() {
+        base.push(refs.len());
+        for i in 0..file.functions.len() {
+            refs.push(FnRef {
+                file: fi as u32,
+                func: i as u32,
+            });
+        }
+    }
+    let n = refs.len();
+    let mut a = Analysis {
+        index,
+        catalog,
+        refs,
+        base,
+        resolutions: Vec::with_capacity(n),
+        roles: vec![Role::Sync; n],
+        owner: (0..n).collect(),
+        context: vec!["async"; n],
+    };
+    a.resolve_all();
+    a.assign_roles();
+    let witnesses = a.summaries(options);
+    let mut out = Vec::new();
+    a.check_calls(&witnesses, options, &mut out);
+    a.check_guards(&mut out);
+    a.check_async_endpoints(&witnesses, &mut out);
+    out
+}
+
+impl<'a, 'c> Analysis<'a, 'c> {
+    fn id(&self, r: FnRef) -> usize {
+        self.base[r.file as usize] + r.func as usize
+    }
+
+    fn func(&self, id: usize) -> &'a Function {
+        self.index.function(self.refs[id])
+    }
+
+    fn file(&self, id: usize) -> &'a FileFacts {
+        self.index.file(self.refs[id])
+    }
+
+    fn resolver(&self, id: usize) -> Resolver<'_, 'c> {
+        let lang = self.index.language(self.refs[id]);
+        Resolver {
+            index: &self.index,
+            catalog: self.catalog.language(lang),
+            lang,
+        }
+    }
+
+    fn site(&self, s: SiteRef) -> &'a CallSite {
+        &self.func(s.func).calls[s.site]
+    }
+
+    fn resolve_all(&mut self) {
+        let mut all = Vec::with_capacity(self.refs.len());
+        for id in 0..self.refs.len() {
+            let r = self.resolver(id);
+            all.push(self.func(id).calls.iter().map(|s| r.resolve(s)).collect());
+        }
+        self.resolutions = all;
+    }
+
+    fn assign_roles(&mut self) {
+        let n = self.refs.len();
+        let mut on_loop = vec![false; n];
+        let mut offloaded = vec![false; n];
+        let mut contexts: Vec<Option<&'static str>> = vec![None; n];
+        for id in 0..n {
+            let f = self.func(id);
+            let r = self.resolver(id);
+            for d in &f.decorators {
+                let res = r.resolve_reference(&d.callee);
+                if res.offload {
+                    offloaded[id] = true;
+                }
+                if res.loop_callback {
+                    on_loop[id] = true;
+                    contexts[id] = Some("callback");
+                }
+                if let Some(kind) = r.catalog.endpoints.path(
+                    &r.candidate_paths(&d.callee, 0)
+                        .first()
+                        .map(|p| p.0.clone())
+                        .unwrap_or_default(),
+                    None,
+                ) {
+                    contexts[id] = Some(match kind {
+                        EndpointKind::Route => "route",
+                        EndpointKind::Middleware => "middleware",
+                        EndpointKind::Dependency => "dependency",
+                    });
+                }
+            }
+            // `Depends(get_x)` parameters: get_x runs per request as a dependency.
+            for p in &f.params {
+                if let Some(dc) = &p.default_call
+                    && r.resolve_reference(dc).endpoint == Some(EndpointKind::Dependency)
+                {
+                    for arg in &p.default_args {
+                        for (t, _) in r.resolve_reference(arg).targets {
+                            if let Target::Function(g) = t {
+                                let gid = self.id(g);
+                                contexts[gid].get_or_insert("dependency");
+                            }
+                        }
+                    }
+                }
+            }
+            // Middleware classes: `dispatch`/`__call__` of a subclass of a middleware base.
+            if let Some(class) = &f.class
+                && (f.name == "dispatch" || f.name == "__call__")
+                && let Some(info) = self.index.classes.get(class.as_str())
+                && info.bases.iter().any(|b| {
+                    r.catalog.endpoints.path(&r.canonical(b), None)
+                        == Some(&EndpointKind::Middleware)
+                })
+            {
+                contexts[id] = Some("middleware");
+            }
+            for (site, res) in f.calls.iter().zip(&self.resolutions[id]) {
+                let base = self.base[self.refs[id].file as usize];
+                for &c in &site.closure_args {
+                    let cid = base + c as usize;
+                    if cid >= n {
+                        continue;
+                    }
+                    if res.offload {
+                        offloaded[cid] = true;
+                    } else if res.loop_callback {
+                        on_loop[cid] = true;
+                    }
+                }
+                if res.loop_callback {
+                    for arg in &site.callable_args {
+                        for (t, _) in r.resolve_reference(arg).targets {
+                            if let Target::Function(g) = t {
+                                let gid = self.id(g);
+                                on_loop[gid] = true;
+                                contexts[gid] = Some("callback");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for id in 0..n {
+            let f = self.func(id);
+            self.roles[id] = if offloaded[id] {
+                Role::Offloaded
+            } else if f.is_async {
+                Role::Async
+            } else if on_loop[id] {
+                Role::OnLoop
+            } else {
+                Role::Sync
+            };
+        }
+        // Inline closures belong to their enclosing function's body.
+        for id in 0..n {
+            let mut cur = id;
+            let mut hops = 0;
+            while hops < 64 {
+                let f = self.func(cur);
+                if f.kind != FunctionKind::Closure || self.roles[cur] != Role::Sync {
+                    break;
+                }
+                let Some(parent) = f.parent else { break };
+                let pid = self.base[self.refs[cur].file as usize] + parent as usize;
+                if pid >= n || pid == cur {
+                    break;
+                }
+                cur = pid;
+                hops += 1;
+            }
+            self.owner[id] = cur;
+        }
+        for (ctx, c) in self.context.iter_mut().zip(contexts) {
+            if let Some(c) = c {
+                *ctx = c;
+            }
+        }
+    }
+
+    /// All call sites whose code runs as part of `owner`'s body.
+    fn owned_sites(&self) -> Vec<Vec<SiteRef>> {
+        let mut owned: Vec<Vec<SiteRef>> = vec![Vec::new(); self.refs.len()];
+        for id in 0..self.refs.len() {
+            let o = self.owner[id];
+            for site in 0..self.func(id).calls.len() {
+                owned[o].push(SiteRef { func: id, site });
+            }
+        }
+        owned
+    }
+
+    fn summaries(&self, options: &Options) -> Vec<Vec<(RuleCode, Witness<'c>)>> {
+        let n = self.refs.len();
+        let owned = self.owned_sites();
+        let mut witnesses: Vec<Vec<(RuleCode, Witness<'c>)>> = vec![Vec::new(); n];
+        let mut callers: Vec<Vec<(usize, SiteRef, Confidence)>> = vec![Vec::new(); n];
+        let mut queue: VecDeque<(usize, RuleCode)> = VecDeque::new();
+        for o in 0..n {
+            if self.owner[o] != o || self.roles[o] != Role::Sync {
+                continue;
+            }
+            for &s in &owned[o] {
+                if self.site(s).awaited {
+                    continue;
+                }
+                for (t, conf) in &self.resolutions[s.func][s.site].targets {
+                    match t {
+                        Target::Api { path, api } => {
+                            if !witnesses[o].iter().any(|(r, _)| *r == api.rule) {
+                                witnesses[o].push((
+                                    api.rule,
+                                    Witness {
+                                        site: s,
+                                        next: Next::Api {
+                                            path: path.clone(),
+                                            api,
+                                        },
+                                        depth: 1,
+                                        confidence: (*conf).max(api.confidence),
+                                    },
+                                ));
+                                queue.push_back((o, api.rule));
+                            }
+                        }
+                        Target::Function(g) => {
+                            let gid = self.id(*g);
+                            if self.roles[gid] == Role::Sync && gid != o {
+                                callers[gid].push((o, s, *conf));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        while let Some((g, rule)) = queue.pop_front() {
+            let Some(w) = witnesses[g]
+                .iter()
+                .find(|(r, _)| *r == rule)
+                .map(|x| x.1.clone())
+            else {
+                continue;
+            };
+            if w.depth as usize >= options.max_depth {
+                continue;
+            }
+            for &(f, site, conf) in &callers[g] {
+                if witnesses[f].iter().any(|(r, _)| *r == rule) {
+                    continue;
+                }
+                witnesses[f].push((
+                    rule,
+                    Witness {
+                        site,
+                        next: Next::Call(g),
+                        depth: w.depth + 1,
+                        confidence: conf.max(w.confidence),
+                    },
+                ));
+                queue.push_back((f, rule));
+            }
+        }
+        for w in &mut witnesses {
+            w.sort_by_key(|(r, _)| *r);
+        }
+        witnesses
+    }
+
+    fn hop(&self, s: SiteRef) -> Hop {
+        let f = self.func(s.func);
+        let site = self.site(s);
+        Hop {
+            function: f.qualname.clone(),
+            path: self.file(s.func).path.clone(),
+            span: site.span,
+            call: site.text.clone(),
+        }
+    }
+
+    /// Follows a witness chain from sync function `g` down to the API.
+    fn chain_from(
+        &self,
+        g: usize,
+        rule: RuleCode,
+        witnesses: &[Vec<(RuleCode, Witness<'c>)>],
+    ) -> Option<(Vec<Hop>, String, &'c BlockingApi)> {
+        let mut hops = Vec::new();
+        let mut cur = g;
+        for _ in 0..=witnesses.len() {
+            let (_, w) = witnesses[cur].iter().find(|(r, _)| *r == rule)?;
+            hops.push(self.hop(w.site));
+            match &w.next {
+                Next::Api { path, api } => return Some((hops, path.clone(), api)),
+                Next::Call(next) => cur = *next,
+            }
+        }
+        None
+    }
+
+    fn where_text(&self, id: usize) -> String {
+        let f = self.func(id);
+        let name = display_name(f);
+        match self.roles[id] {
+            Role::OnLoop => format!("in `{name}`, which runs on the event loop"),
+            _ if f.kind == FunctionKind::AsyncBlock => format!("in an async block of `{name}`"),
+            _ => format!("in async function `{name}`"),
+        }
+    }
+
+    fn check_calls(
+        &self,
+        witnesses: &[Vec<(RuleCode, Witness<'c>)>],
+        options: &Options,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let owned = self.owned_sites();
+        for (o, sites) in owned.iter().enumerate() {
+            if self.owner[o] != o || !matches!(self.roles[o], Role::Async | Role::OnLoop) {
+                continue;
+            }
+            let mut seen: Vec<(SiteRef, RuleCode)> = Vec::new();
+            for &s in sites {
+                let site = self.site(s);
+                if site.awaited {
+                    continue;
+                }
+                for (t, conf) in &self.resolutions[s.func][s.site].targets {
+                    match t {
+                        Target::Api { path, api } => {
+                            if seen.contains(&(s, api.rule)) {
+                                continue;
+                            }
+                            seen.push((s, api.rule));
+                            out.push(self.finding(
+                                o,
+                                s,
+                                api.rule,
+                                path,
+                                api,
+                                Vec::new(),
+                                (*conf).max(api.confidence),
+                            ));
+                        }
+                        Target::Function(g) => {
+                            let gid = self.id(*g);
+                            if options.direct_only || self.roles[gid] != Role::Sync {
+                                continue;
+                            }
+                            for (rule, w) in &witnesses[gid] {
+                                if seen.contains(&(s, rule)) {
+                                    continue;
+                                }
+                                let Some((mut rest, path, api)) =
+                                    self.chain_from(gid, rule, witnesses)
+                                else {
+                                    continue;
+                                };
+                                seen.push((s, rule));
+                                let mut chain = vec![self.hop(s)];
+                                chain.append(&mut rest);
+                                out.push(self.finding(
+                                    o,
+                                    s,
+                                    rule,
+                                    &path,
+                                    api,
+                                    chain,
+                                    (*conf).max(w.confidence),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        owner: usize,
+        s: SiteRef,
+        rule: RuleCode,
+        api_path: &str,
+        api: &BlockingApi,
+        chain: Vec<Hop>,
+        confidence: Confidence,
+    ) -> Diagnostic {
+        let info = rules::by_code(rule);
+        let category = info.map(|r| r.category).unwrap_or("blocking call");
+        let site = self.site(s);
+        let api_name = display_api(api_path, &site.text);
+        let message = if chain.is_empty() {
+            format!("{category} `{api_name}` {}", self.where_text(owner))
+        } else {
+            let depth = chain.len() - 1;
+            format!(
+                "`{}` reaches {category} `{api_name}` ({depth} call{} deep) {}",
+                site.text,
+                if depth == 1 { "" } else { "s" },
+                self.where_text(owner)
+            )
+        };
+        Diagnostic {
+            code: rule,
+            severity: info.map(|r| r.severity).unwrap_or(rules::Severity::Error),
+            confidence,
+            message,
+            path: self.file(s.func).path.clone(),
+            span: site.span,
+            help: Some(api.hint.clone()),
+            function: self.func(owner).qualname.clone(),
+            call: site.text.clone(),
+            api: api_name,
+            chain,
+            related: Vec::new(),
+            context: self.context[owner].to_string(),
+        }
+    }
+
+    fn check_guards(&self, out: &mut Vec<Diagnostic>) {
+        for id in 0..self.refs.len() {
+            let f = self.func(id);
+            if f.guards.is_empty() || self.roles[id] == Role::Offloaded {
+                continue;
+            }
+            let r = self.resolver(id);
+            let path = &self.file(id).path;
+            for g in &f.guards {
+                if g.awaits.is_empty() {
+                    continue;
+                }
+                let Some((kind, hint, confidence)) = r.guard_kind(&g.acquire, g.arg_count) else {
+                    continue;
+                };
+                let (code, what, default_hint) = match kind {
+                    GuardKind::Lock => (
+                        "LG202",
+                        "sync lock guard",
+                        "use an async lock (asyncio.Lock / tokio::sync::Mutex) or release the lock before awaiting",
+                    ),
+                    GuardKind::Borrow => (
+                        "LG203",
+                        "RefCell borrow",
+                        "end the borrow (drop it or scope it in a block) before awaiting",
+                    ),
+                };
+                let Some(info) = rules::by_code(code) else {
+                    continue;
+                };
+                let n = g.awaits.len();
+                out.push(Diagnostic {
+                    code: info.code,
+                    severity: info.severity,
+                    confidence,
+                    message: format!(
+                        "{what} `{}` is held across {} {}",
+                        g.text,
+                        if n == 1 {
+                            "an await".to_string()
+                        } else {
+                            format!("{n} awaits")
+                        },
+                        self.where_text(id)
+                    ),
+                    path: path.clone(),
+                    span: g.span,
+                    help: Some(hint.unwrap_or_else(|| default_hint.to_string())),
+                    function: f.qualname.clone(),
+                    call: g.text.clone(),
+                    api: g.text.clone(),
+                    chain: Vec::new(),
+                    related: g
+                        .awaits
+                        .iter()
+                        .map(|a| Label {
+                            path: path.clone(),
+                            span: *a,
+                            message: "awaited while the guard is held".to_string(),
+                        })
+                        .collect(),
+                    context: self.context[self.owner[id]].to_string(),
+                });
+            }
+        }
+    }
+
+    /// LG501: an async route or dependency that never awaits but does blocking work.
+    fn check_async_endpoints(
+        &self,
+        witnesses: &[Vec<(RuleCode, Witness<'c>)>],
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let owned = self.owned_sites();
+        for (id, sites) in owned.iter().enumerate() {
+            let f = self.func(id);
+            if self.roles[id] != Role::Async
+                || f.kind == FunctionKind::AsyncBlock
+                || self.index.language(self.refs[id]) != Language::Python
+                || !matches!(self.context[id], "route" | "dependency")
+                || !f.awaits.is_empty()
+                || f.has_async_syntax
+            {
+                continue;
+            }
+            // Closures inside count too: an inner `await` is impossible without `async`.
+            let mut blocking: Option<(String, RuleCode)> = None;
+            for &s in sites {
+                if self.site(s).awaited {
+                    continue;
+                }
+                for (t, _) in &self.resolutions[s.func][s.site].targets {
+                    let hit = match t {
+                        Target::Api { api, .. } => Some(api.rule),
+                        Target::Function(g) => {
+                            let gid = self.id(*g);
+                            if self.roles[gid] == Role::Sync {
+                                witnesses[gid].first().map(|(r, _)| *r)
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Some(rule) = hit
+                        && rule != "LG101"
+                    {
+                        blocking.get_or_insert((self.site(s).text.clone(), rule));
+                    }
+                }
+            }
+            let Some((call, rule)) = blocking else {
+                continue;
+            };
+            let Some(info) = rules::by_code("LG501") else {
+                continue;
+            };
+            let category = rules::by_code(rule)
+                .map(|r| r.category)
+                .unwrap_or("blocking call");
+            out.push(Diagnostic {
+                code: info.code,
+                severity: info.severity,
+                confidence: Confidence::Certain,
+                message: format!(
+                    "{} `{}` is declared `async def` but never awaits, and does blocking work (`{call}`: {category})",
+                    self.context[id],
+                    f.name
+                ),
+                path: self.file(id).path.clone(),
+                span: f.name_span,
+                help: Some(
+                    "declare it `def` so the framework runs it in its threadpool (`loopguard check --fix` does it)"
+                        .to_string(),
+                ),
+                function: f.qualname.clone(),
+                call: f.name.clone(),
+                api: f.qualname.clone(),
+                chain: Vec::new(),
+                related: Vec::new(),
+                context: self.context[id].to_string(),
+            });
+        }
+    }
+}
+
+fn display_name(f: &Function) -> String {
+    match f.kind {
+        FunctionKind::Method => match &f.class {
+            Some(c) => {
+                let short = c.rsplit(['.', ':']).next().unwrap_or(c);
+                format!("{short}.{}", f.name)
+            }
+            None => f.name.clone(),
+        },
+        FunctionKind::AsyncBlock | FunctionKind::Closure => {
+            // Name the enclosing function: `crate::m::f::{async block}` -> `f`.
+            let trimmed = f.qualname.trim_end_matches(|c: char| c != ':' && c != '.');
+            let parent = trimmed.trim_end_matches([':', '.']);
+            parent
+                .rsplit(['.', ':'])
+                .next()
+                .unwrap_or(&f.name)
+                .to_string()
+        }
+        FunctionKind::Function => f.name.clone(),
+    }
+}
+
+/// The API name shown to users: the resolved path, or the call text for name-only matches.
+fn display_api(path: &str, text: &str) -> String {
+    if path.starts_with("<unknown>") {
+        text.to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

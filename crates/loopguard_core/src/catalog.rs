@@ -41,7 +41,8 @@ use crate::facts::Language;
 use crate::rules;
 
 /// Catalog files embedded at build time: (language directory, file name, contents).
-static BUILTIN_FILES: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+static BUILTIN_FILES: &[(&str, &str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -197,7 +198,14 @@ impl<T> Default for Matcher<T> {
 }
 
 impl<T> Matcher<T> {
-    fn add(&mut self, value: T, args: Option<u32>, paths: &[String], methods: &[String], exclude: &[String]) {
+    fn add(
+        &mut self,
+        value: T,
+        args: Option<u32>,
+        paths: &[String],
+        methods: &[String],
+        exclude: &[String],
+    ) {
         let idx = self.values.len();
         self.values.push((value, args));
         for p in paths {
@@ -282,7 +290,8 @@ impl LanguageCatalog {
                 .add(c.returns.clone(), None, &c.paths, &c.methods, &[]);
         }
         for o in &file.offload {
-            self.offloads.add((), None, &o.paths, &o.methods, &o.exclude);
+            self.offloads
+                .add((), None, &o.paths, &o.methods, &o.exclude);
         }
         for g in &file.guard {
             self.guards
@@ -298,20 +307,31 @@ impl LanguageCatalog {
         Ok(())
     }
 
-    pub fn add_blocking(&mut self, source_name: &str, b: &BlockingSpec) -> Result<(), CatalogError> {
+    pub fn add_blocking(
+        &mut self,
+        source_name: &str,
+        b: &BlockingSpec,
+    ) -> Result<(), CatalogError> {
         let rule = rules::by_code(&b.rule).ok_or_else(|| CatalogError::Invalid {
             source_name: source_name.to_string(),
             message: format!(
                 "unknown rule `{}` in a blocking entry (paths {:?}): expected one of {}",
                 b.rule,
                 b.paths,
-                rules::RULES.iter().map(|r| r.code).collect::<Vec<_>>().join(", ")
+                rules::RULES
+                    .iter()
+                    .map(|r| r.code)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         if b.paths.is_empty() && b.methods.is_empty() {
             return Err(CatalogError::Invalid {
                 source_name: source_name.to_string(),
-                message: format!("blocking entry for {} has neither `paths` nor `methods`", b.rule),
+                message: format!(
+                    "blocking entry for {} has neither `paths` nor `methods`",
+                    b.rule
+                ),
             });
         }
         let confidence = b.confidence.unwrap_or(if b.paths.is_empty() {
@@ -345,9 +365,14 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog shipped in the binary.
     pub fn builtin() -> Result<Catalog, CatalogError> {
+        Self::from_sources(BUILTIN_FILES)
+    }
+
+    /// A catalog from (language directory, file name, TOML text) triples.
+    pub fn from_sources(files: &[(&str, &str, &str)]) -> Result<Catalog, CatalogError> {
         let mut cat = Catalog::default();
         let mut hasher = Fnv64::default();
-        for (lang_dir, name, text) in BUILTIN_FILES {
+        for (lang_dir, name, text) in files {
             let source_name = format!("rules/{lang_dir}/{name}");
             let file: CatalogFile = toml::from_str(text).map_err(|e| CatalogError::Invalid {
                 source_name: source_name.clone(),
@@ -380,7 +405,11 @@ impl Catalog {
 
     /// Adds user entries (config `extend-blocking`). The language is the entry's `language`,
     /// or Rust when a path contains `::`, else Python.
-    pub fn extend_blocking(&mut self, source_name: &str, entries: &[BlockingSpec]) -> Result<(), CatalogError> {
+    pub fn extend_blocking(
+        &mut self,
+        source_name: &str,
+        entries: &[BlockingSpec],
+    ) -> Result<(), CatalogError> {
         let mut hasher = Fnv64::default();
         hasher.write(self.fingerprint.as_bytes());
         for e in entries {

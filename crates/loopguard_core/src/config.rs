@@ -95,11 +95,7 @@ impl Config {
         };
         let config = if is_pyproject {
             let doc: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-            let Some(section) = doc
-                .get("tool")
-                .and_then(|t| t.get("loopguard"))
-                .cloned()
-            else {
+            let Some(section) = doc.get("tool").and_then(|t| t.get("loopguard")).cloned() else {
                 return Ok(None);
             };
             section
@@ -259,7 +255,10 @@ mod tests {
         let p = dir.path().join("loopguard.toml");
         std::fs::write(&p, "selct = [\"LG3\"]\n").unwrap();
         let err = Config::from_file(&p).unwrap_err().to_string();
-        assert!(err.contains("loopguard.toml") && err.contains("selct"), "{err}");
+        assert!(
+            err.contains("loopguard.toml") && err.contains("selct"),
+            "{err}"
+        );
         std::fs::write(&p, "select = [\"E501\"]\n").unwrap();
         let err = Config::from_file(&p).unwrap_err().to_string();
         assert!(err.contains("E501"), "{err}");

@@ -206,10 +206,7 @@ impl Callee {
     /// The last name segment: the function or method name.
     pub fn name(&self) -> &str {
         match self {
-            Callee::Path(p) => p
-                .rsplit(['.', ':'])
-                .next()
-                .unwrap_or(p.as_str()),
+            Callee::Path(p) => p.rsplit(['.', ':']).next().unwrap_or(p.as_str()),
             Callee::Method { name, .. }
             | Callee::UnknownMethod { name }
             | Callee::Super { name, .. } => name,

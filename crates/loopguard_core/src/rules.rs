@@ -79,30 +79,90 @@ macro_rules! rule {
 }
 
 pub static RULES: &[Rule] = &[
-    rule!("LG101", "nested-event-loop", Error, "nested event loop",
-        "An event loop is started or driven (asyncio.run, run_until_complete, block_on) from async code"),
-    rule!("LG201", "blocking-lock", Error, "blocking lock acquisition",
-        "A thread lock (threading.Lock, RLock, Semaphore, Condition) is acquired in async code"),
-    rule!("LG202", "lock-held-across-await", Error, "sync lock held across an await",
-        "A synchronous lock guard is alive across an await point"),
-    rule!("LG203", "borrow-held-across-await", Warning, "RefCell borrow held across an await",
-        "A RefCell borrow is alive across an await point"),
-    rule!("LG204", "blocking-wait", Error, "blocking wait",
-        "A thread join, queue/channel receive, Event.wait, Future.result or Condvar wait in async code"),
-    rule!("LG301", "blocking-http", Error, "blocking HTTP call",
-        "A synchronous HTTP client call (requests, urllib, httpx.Client, reqwest::blocking, ureq) in async code"),
-    rule!("LG302", "blocking-db", Error, "blocking database call",
-        "A synchronous database driver or ORM call in async code"),
-    rule!("LG303", "blocking-file-io", Warning, "blocking file I/O",
-        "Synchronous file-system I/O (open, pathlib, os, shutil, std::fs) in async code"),
-    rule!("LG304", "blocking-subprocess", Error, "blocking subprocess call",
-        "A synchronous subprocess call (subprocess, os.system, os.wait*, std::process::Command) in async code"),
-    rule!("LG305", "blocking-sleep", Error, "blocking sleep",
-        "time.sleep / std::thread::sleep in async code"),
-    rule!("LG306", "blocking-input", Error, "blocking console input",
-        "input() / reading std::io::stdin in async code"),
-    rule!("LG501", "sync-work-in-async-endpoint", Warning, "sync work in an async endpoint",
-        "A FastAPI/Starlette endpoint or dependency declared async never awaits and does blocking work"),
+    rule!(
+        "LG101",
+        "nested-event-loop",
+        Error,
+        "nested event loop",
+        "An event loop is started or driven (asyncio.run, run_until_complete, block_on) from async code"
+    ),
+    rule!(
+        "LG201",
+        "blocking-lock",
+        Error,
+        "blocking lock acquisition",
+        "A thread lock (threading.Lock, RLock, Semaphore, Condition) is acquired in async code"
+    ),
+    rule!(
+        "LG202",
+        "lock-held-across-await",
+        Error,
+        "sync lock held across an await",
+        "A synchronous lock guard is alive across an await point"
+    ),
+    rule!(
+        "LG203",
+        "borrow-held-across-await",
+        Warning,
+        "RefCell borrow held across an await",
+        "A RefCell borrow is alive across an await point"
+    ),
+    rule!(
+        "LG204",
+        "blocking-wait",
+        Error,
+        "blocking wait",
+        "A thread join, queue/channel receive, Event.wait, Future.result or Condvar wait in async code"
+    ),
+    rule!(
+        "LG301",
+        "blocking-http",
+        Error,
+        "blocking HTTP call",
+        "A synchronous HTTP client call (requests, urllib, httpx.Client, reqwest::blocking, ureq) in async code"
+    ),
+    rule!(
+        "LG302",
+        "blocking-db",
+        Error,
+        "blocking database call",
+        "A synchronous database driver or ORM call in async code"
+    ),
+    rule!(
+        "LG303",
+        "blocking-file-io",
+        Warning,
+        "blocking file I/O",
+        "Synchronous file-system I/O (open, pathlib, os, shutil, std::fs) in async code"
+    ),
+    rule!(
+        "LG304",
+        "blocking-subprocess",
+        Error,
+        "blocking subprocess call",
+        "A synchronous subprocess call (subprocess, os.system, os.wait*, std::process::Command) in async code"
+    ),
+    rule!(
+        "LG305",
+        "blocking-sleep",
+        Error,
+        "blocking sleep",
+        "time.sleep / std::thread::sleep in async code"
+    ),
+    rule!(
+        "LG306",
+        "blocking-input",
+        Error,
+        "blocking console input",
+        "input() / reading std::io::stdin in async code"
+    ),
+    rule!(
+        "LG501",
+        "sync-work-in-async-endpoint",
+        Warning,
+        "sync work in an async endpoint",
+        "A FastAPI/Starlette endpoint or dependency declared async never awaits and does blocking work"
+    ),
 ];
 
 pub fn by_code(code: &str) -> Option<&'static Rule> {

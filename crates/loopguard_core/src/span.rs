@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Lines and columns are 1-based; columns count Unicode scalar values (characters), which is
 /// what SARIF calls `unicodeCodePoints`. Byte offsets are 0-based and half-open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Span {
     pub start_line: u32,
     pub start_col: u32,

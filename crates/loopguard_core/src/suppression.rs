@@ -82,7 +82,9 @@ mod tests {
 
     #[test]
     fn bare_and_coded() {
-        let s = scan("a = 1  # noqa\nb()  # noqa: LG301, lg305 trailing words\nc = '# x'\nd() // noqa:LG2\n");
+        let s = scan(
+            "a = 1  # noqa\nb()  # noqa: LG301, lg305 trailing words\nc = '# x'\nd() // noqa:LG2\n",
+        );
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].codes, None);
         assert_eq!(s[1].codes, Some(vec!["LG301".into(), "LG305".into()]));

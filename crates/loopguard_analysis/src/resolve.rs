@@ -1,0 +1,537 @@
+//! Call and type resolution over the project index and the catalog.
+//!
+//! Conservative: a call that cannot be resolved is unknown, never guessed — except the
+//! documented name-based fallback, which is marked `likely`.
+
+use std::borrow::Cow;
+
+use loopguard_core::catalog::{BlockingApi, EndpointKind, GuardKind, LanguageCatalog};
+use loopguard_core::diagnostic::Confidence;
+use loopguard_core::facts::{CallKind, CallSite, Callee, Language, TypeRef};
+
+use crate::index::{FnRef, Index};
+
+/// How deep type and alias resolution may recurse (cycles in user code must not hang us).
+const MAX_RESOLVE_DEPTH: u32 = 8;
+
+/// Method names too common on builtin/std types for the name-based fallback: a receiver of
+/// unknown type calling one of these is far more likely a dict, list, str, Option or
+/// iterator than the one project class that happens to define the same name.
+const FALLBACK_STOPLIST: &[&str] = &[
+    "get",
+    "set",
+    "items",
+    "keys",
+    "values",
+    "append",
+    "extend",
+    "update",
+    "pop",
+    "remove",
+    "insert",
+    "clear",
+    "copy",
+    "add",
+    "discard",
+    "index",
+    "count",
+    "sort",
+    "reverse",
+    "join",
+    "split",
+    "strip",
+    "format",
+    "encode",
+    "decode",
+    "read",
+    "write",
+    "close",
+    "open",
+    "run",
+    "start",
+    "stop",
+    "send",
+    "recv",
+    "call",
+    "apply",
+    "map",
+    "filter",
+    "iter",
+    "next",
+    "len",
+    "push",
+    "clone",
+    "new",
+    "default",
+    "from",
+    "into",
+    "as_ref",
+    "unwrap",
+    "expect",
+    "lock",
+    "borrow",
+    "borrow_mut",
+    "to_string",
+    "to_owned",
+    "collect",
+    "contains",
+    "is_empty",
+    "setdefault",
+    "replace",
+    "lower",
+    "upper",
+    "startswith",
+    "endswith",
+    "flush",
+    "wait",
+    "result",
+    "cancel",
+    "done",
+    "fetch",
+    "execute",
+    "connect",
+    "delete",
+    "save",
+    "load",
+    "dump",
+    "dumps",
+    "loads",
+    "parse",
+    "process",
+    "handle",
+    "emit",
+    "cleanup",
+    "reset",
+    "refresh",
+    "register",
+    "unregister",
+    "subscribe",
+    "publish",
+    "put",
+    "info",
+    "debug",
+    "warning",
+    "error",
+    "exception",
+    "critical",
+    "log",
+    "poll",
+    "fileno",
+    "seek",
+    "tell",
+    "readline",
+    "readlines",
+    "writelines",
+    "setup",
+    "teardown",
+    "build",
+    "create",
+    "init",
+    "shutdown",
+    "acquire",
+    "release",
+    "notify",
+    "notify_all",
+];
+
+/// What a call can reach.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target<'c> {
+    /// A function of the project.
+    Function(FnRef),
+    /// A blocking API from the catalog (its resolved path and entry).
+    Api { path: String, api: &'c BlockingApi },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Resolution<'c> {
+    pub targets: Vec<(Target<'c>, Confidence)>,
+    /// The call is an offload (`asyncio.to_thread`, `spawn_blocking`): callables and
+    /// closures passed to it do not run on the loop.
+    pub offload: bool,
+    /// The call schedules callables on the loop (`call_soon`).
+    pub loop_callback: bool,
+    /// The call is a FastAPI `Depends`-like marker.
+    pub endpoint: Option<EndpointKind>,
+}
+
+pub struct Resolver<'a, 'c> {
+    pub index: &'a Index<'a>,
+    pub catalog: &'c LanguageCatalog,
+    pub lang: Language,
+}
+
+impl<'a, 'c> Resolver<'a, 'c> {
+    fn sep(&self) -> &'static str {
+        self.lang.separator()
+    }
+
+    fn join(&self, owner: &str, name: &str) -> String {
+        let mut s = String::with_capacity(owner.len() + name.len() + 2);
+        s.push_str(owner);
+        s.push_str(self.sep());
+        s.push_str(name);
+        s
+    }
+
+    fn split<'p>(&self, path: &'p str) -> Option<(&'p str, &'p str)> {
+        path.rsplit_once(self.sep())
+    }
+
+    fn is_known(&self, path: &str) -> bool {
+        self.index.functions.contains_key(path)
+            || self.index.classes.contains_key(path)
+            || self.index.globals.contains_key(path)
+    }
+
+    /// Expands re-exports and import aliases: `app.get_db` -> `app.db.get_db`.
+    pub fn canonical<'p>(&self, path: &'p str) -> Cow<'p, str> {
+        let mut current: Cow<'p, str> = Cow::Borrowed(path);
+        for _ in 0..MAX_RESOLVE_DEPTH {
+            if self.is_known(&current) {
+                return current;
+            }
+            // Longest prefix that is an alias wins.
+            let mut replaced = None;
+            let mut end = current.len();
+            loop {
+                let prefix = &current[..end];
+                if let Some(target) = self.index.aliases.get(prefix) {
+                    replaced = Some(format!("{target}{}", &current[end..]));
+                    break;
+                }
+                match prefix.rfind(self.sep()) {
+                    Some(i) => end = i,
+                    None => break,
+                }
+            }
+            match replaced {
+                Some(next) if next != current => current = Cow::Owned(next),
+                _ => return current,
+            }
+        }
+        current
+    }
+
+    /// The type a [`TypeRef`] denotes, as a canonical path.
+    pub fn type_of(&self, ty: &TypeRef, depth: u32) -> Option<(String, Confidence)> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return None;
+        }
+        match ty {
+            TypeRef::Named(p) => Some((self.canonical(p).into_owned(), Confidence::Certain)),
+            TypeRef::Global(p) => {
+                let p = self.canonical(p);
+                let t = self.index.globals.get(p.as_ref())?;
+                self.type_of(t, depth + 1)
+            }
+            TypeRef::Field { owner, name } => {
+                let (owner, conf) = self.type_of(owner, depth + 1)?;
+                let field = self.field_type(&owner, name)?;
+                let (t, c) = self.type_of(field, depth + 1)?;
+                Some((t, conf.max(c)))
+            }
+            TypeRef::Returned(callee) => self.returned_type(callee, depth + 1),
+        }
+    }
+
+    /// A field's declared type, searching the class and then its bases.
+    fn field_type(&self, class: &str, name: &str) -> Option<&'a TypeRef> {
+        let mut queue = vec![class.to_string()];
+        let mut seen = 0;
+        while let Some(c) = queue.pop() {
+            seen += 1;
+            if seen > 32 {
+                break;
+            }
+            if let Some(info) = self.index.classes.get(c.as_str()) {
+                if let Some(t) = info.fields.get(name) {
+                    return Some(t);
+                }
+                queue.extend(
+                    info.bases
+                        .iter()
+                        .rev()
+                        .map(|b| self.canonical(b).into_owned()),
+                );
+            }
+        }
+        None
+    }
+
+    /// What calling `callee` returns.
+    fn returned_type(&self, callee: &Callee, depth: u32) -> Option<(String, Confidence)> {
+        for (path, conf) in self.candidate_paths(callee, depth) {
+            if self.index.classes.contains_key(path.as_str()) {
+                return Some((path, conf));
+            }
+            if let Some(t) = self.catalog.constructed_type(&path) {
+                return Some((t, conf));
+            }
+            if let Some(fns) = self.index.functions.get(path.as_str()) {
+                for f in fns {
+                    if let Some(ret) = &self.index.function(*f).returns
+                        && let Some((t, c)) = self.type_of(ret, depth + 1)
+                    {
+                        return Some((t, conf.max(c)));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Resolved paths a callee may denote (without checking that they exist).
+    pub fn candidate_paths(&self, callee: &Callee, depth: u32) -> Vec<(String, Confidence)> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return Vec::new();
+        }
+        match callee {
+            Callee::Path(p) => {
+                let canon = self.canonical(p);
+                let mut out = vec![(canon.to_string(), Confidence::Certain)];
+                // `mod.var.method` where `mod.var` is a module-level variable of known type.
+                if !self.is_known(&canon)
+                    && let Some((owner, name)) = self.split(&canon)
+                    && let Some(t) = self.index.globals.get(owner)
+                    && let Some((ty, c)) = self.type_of(t, depth + 1)
+                {
+                    out.push((self.join(&ty, name), c));
+                }
+                out
+            }
+            Callee::Method { receiver, name } => match self.type_of(receiver, depth + 1) {
+                Some((ty, c)) => vec![(self.join(&ty, name), c)],
+                None => Vec::new(),
+            },
+            Callee::Super { class, name } => {
+                let class = self.canonical(class);
+                match self.index.classes.get(class.as_ref()) {
+                    Some(info) => info
+                        .bases
+                        .iter()
+                        .map(|b| (self.join(&self.canonical(b), name), Confidence::Certain))
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            Callee::UnknownMethod { .. } => Vec::new(),
+        }
+    }
+
+    /// Methods named `name` found on `class` or, in MRO-like order, its bases. Bases outside
+    /// the project are returned as paths for catalog lookups.
+    fn method_lookup(
+        &self,
+        class: &str,
+        name: &str,
+        out: &mut Vec<Target<'c>>,
+        conf_paths: &mut Vec<String>,
+    ) {
+        let mut queue: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        queue.push_back(class.to_string());
+        let mut visited: Vec<String> = Vec::new();
+        while let Some(c) = queue.pop_front() {
+            if visited.contains(&c) || visited.len() > 32 {
+                continue;
+            }
+            visited.push(c.clone());
+            match self.index.classes.get(c.as_str()) {
+                Some(info) => {
+                    if let Some(fns) = info.methods.get(name) {
+                        out.extend(fns.iter().map(|f| Target::Function(*f)));
+                        return;
+                    }
+                    for b in &info.bases {
+                        queue.push_back(self.canonical(b).into_owned());
+                    }
+                }
+                None => conf_paths.push(self.join(&c, name)),
+            }
+        }
+    }
+
+    /// Project overrides of `class.name` in subclasses (transitively), for `self.m()` calls
+    /// on a base class whose subclasses redefine `m`.
+    fn overrides(&self, class: &str, name: &str, out: &mut Vec<Target<'c>>) {
+        let mut stack: Vec<&str> = self
+            .index
+            .subclasses
+            .get(class)
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        let mut seen = 0;
+        while let Some(sub) = stack.pop() {
+            seen += 1;
+            if seen > 64 {
+                break;
+            }
+            if let Some(fns) = self
+                .index
+                .classes
+                .get(sub)
+                .and_then(|info| info.methods.get(name))
+            {
+                out.extend(fns.iter().map(|f| Target::Function(*f)));
+            }
+            if let Some(more) = self.index.subclasses.get(sub) {
+                stack.extend(more.iter().copied());
+            }
+        }
+    }
+
+    /// Resolves a call site to what it may reach.
+    pub fn resolve(&self, site: &CallSite) -> Resolution<'c> {
+        let mut res = Resolution::default();
+        let argc = Some(site.arg_count);
+        if let Callee::UnknownMethod { name } = &site.callee {
+            if self.catalog.offloads.method(name, None).is_some() {
+                res.offload = true;
+            }
+            if self.catalog.loop_callbacks.method(name, None).is_some() {
+                res.loop_callback = true;
+            }
+            if let Some(api) = self.catalog.blocking.method(name, argc) {
+                res.targets.push((
+                    Target::Api {
+                        path: format!("<unknown>{}{name}", self.sep()),
+                        api,
+                    },
+                    Confidence::Likely,
+                ));
+            } else if site.kind == CallKind::Call
+                && !name.starts_with("__")
+                && !FALLBACK_STOPLIST.contains(&name.as_str())
+                && let Some(classes) = self.index.classes_by_method.get(name.as_str())
+                && classes.len() == 1
+                && let Some(info) = self.index.classes.get(classes[0])
+                && let Some(fns) = info.methods.get(name.as_str())
+            {
+                res.targets.extend(
+                    fns.iter()
+                        .map(|f| (Target::Function(*f), Confidence::Likely)),
+                );
+            }
+            return res;
+        }
+        let candidates = self.candidate_paths(&site.callee, 0);
+        for (path, conf) in candidates {
+            if self.catalog.offloads.path(&path, None).is_some() {
+                res.offload = true;
+            }
+            if self.catalog.loop_callbacks.path(&path, None).is_some() {
+                res.loop_callback = true;
+            }
+            if let Some(kind) = self.catalog.endpoints.path(&path, None) {
+                res.endpoint = Some(*kind);
+            }
+            let mut targets = Vec::new();
+            let mut external = Vec::new();
+            if let Some(fns) = self.index.functions.get(path.as_str()) {
+                targets.extend(fns.iter().map(|f| Target::Function(*f)));
+                if matches!(site.callee, Callee::Path(_))
+                    && let Some((owner, name)) = self.split(&path)
+                    && self.index.classes.contains_key(owner)
+                {
+                    self.overrides(owner, name, &mut targets);
+                }
+            } else if self.index.classes.contains_key(path.as_str()) {
+                // A constructor call runs `__init__` (and `__post_init__` of dataclasses).
+                if self.lang == Language::Python && site.kind == CallKind::Call {
+                    self.method_lookup(&path, "__init__", &mut targets, &mut external);
+                    external.clear();
+                    self.method_lookup(&path, "__post_init__", &mut targets, &mut external);
+                    external.clear();
+                }
+            } else if let Some((owner, name)) = self.split(&path)
+                && self.index.classes.contains_key(owner)
+            {
+                self.method_lookup(owner, name, &mut targets, &mut external);
+            } else {
+                external.push(path.clone());
+            }
+            // Property/subscript/iteration sites only matter when they run project code
+            // (a `@property`) or a catalog API; a plain attribute read is not a call.
+            if site.kind == CallKind::Property {
+                targets.retain(|t| match t {
+                    Target::Function(f) => is_property(self.index, *f),
+                    Target::Api { .. } => true,
+                });
+            }
+            for ext in external {
+                if let Some(api) = self.catalog.blocking.path(&ext, argc) {
+                    targets.push(Target::Api { path: ext, api });
+                }
+            }
+            res.targets.extend(targets.into_iter().map(|t| (t, conf)));
+        }
+        res.targets.sort_by_key(|a| target_key(&a.0));
+        res.targets.dedup_by(|a, b| a.0 == b.0);
+        res
+    }
+
+    /// The guard kind of a guard's acquiring call, if the catalog says it returns a sync guard.
+    pub fn guard_kind(
+        &self,
+        acquire: &Callee,
+        arg_count: u32,
+    ) -> Option<(GuardKind, Option<String>, Confidence)> {
+        if let Callee::UnknownMethod { name } = acquire {
+            return self
+                .catalog
+                .guards
+                .method(name, Some(arg_count))
+                .map(|(k, h)| (*k, h.clone(), Confidence::Likely));
+        }
+        if let Some((path, conf)) = self.candidate_paths(acquire, 0).into_iter().next() {
+            // A known receiver type the catalog does not list (tokio::sync::Mutex, a project
+            // class with its own `lock()`) does not return a sync guard.
+            return self
+                .catalog
+                .guards
+                .path(&path, Some(arg_count))
+                .map(|(k, h)| (*k, h.clone(), conf));
+        }
+        // Unknown receiver type: fall back to the method name.
+        self.catalog
+            .guards
+            .method(acquire.name(), Some(arg_count))
+            .map(|(k, h)| (*k, h.clone(), Confidence::Likely))
+    }
+
+    /// Resolves a decorator or a callable reference to catalog roles and project functions.
+    pub fn resolve_reference(&self, callee: &Callee) -> Resolution<'c> {
+        let site = CallSite {
+            callee: callee.clone(),
+            kind: CallKind::Call,
+            span: Default::default(),
+            awaited: false,
+            arg_count: 0,
+            closure_args: Vec::new(),
+            callable_args: Vec::new(),
+            text: String::new(),
+        };
+        let mut res = self.resolve(&site);
+        // A reference to a class is not a call of its constructor.
+        if let Callee::Path(p) = callee
+            && self.index.classes.contains_key(self.canonical(p).as_ref())
+        {
+            res.targets.clear();
+        }
+        res
+    }
+}
+
+fn is_property(index: &Index, f: FnRef) -> bool {
+    index.function(f).decorators.iter().any(|d| {
+        let n = d.callee.name();
+        n == "property" || n == "cached_property"
+    })
+}
+
+fn target_key(t: &Target) -> (u8, FnRef, String) {
+    match t {
+        Target::Function(f) => (0, *f, String::new()),
+        Target::Api { path, .. } => (1, FnRef { file: 0, func: 0 }, path.clone()),
+    }
+}

@@ -1,0 +1,346 @@
+//! Analysis tests on hand-built facts (the front ends have their own tests; the fixture
+//! runner tests both together).
+
+use loopguard_core::catalog::Catalog;
+use loopguard_core::diagnostic::Confidence;
+use loopguard_core::facts::*;
+use loopguard_core::span::Span;
+
+use super::{Options, analyze};
+
+const CATALOG: &str = r#"
+[[blocking]]
+rule = "LG305"
+hint = "use asyncio.sleep"
+paths = ["time.sleep"]
+
+[[blocking]]
+rule = "LG302"
+hint = "use an async driver"
+paths = ["sqlite3.connect", "sqlite3.Connection.execute"]
+
+[[blocking]]
+rule = "LG201"
+hint = "use asyncio.Lock"
+paths = ["threading.Lock.__enter__"]
+
+[[constructor]]
+paths = ["sqlite3.connect"]
+returns = "sqlite3.Connection"
+
+[[constructor]]
+paths = ["threading.Lock"]
+
+[[offload]]
+paths = ["asyncio.to_thread"]
+methods = ["run_in_executor"]
+
+[[guard]]
+kind = "lock"
+paths = ["threading.Lock.__enter__"]
+"#;
+
+fn catalog() -> Catalog {
+    Catalog::from_sources(&[("python", "test.toml", CATALOG)]).unwrap()
+}
+
+fn span(line: u32) -> Span {
+    Span {
+        start_line: line,
+        start_col: 5,
+        end_line: line,
+        end_col: 20,
+        start_byte: line * 100,
+        end_byte: line * 100 + 15,
+    }
+}
+
+fn call(callee: Callee, line: u32, text: &str) -> CallSite {
+    CallSite {
+        callee,
+        kind: CallKind::Call,
+        span: span(line),
+        awaited: false,
+        arg_count: 1,
+        closure_args: Vec::new(),
+        callable_args: Vec::new(),
+        text: text.to_string(),
+    }
+}
+
+fn path(p: &str) -> Callee {
+    Callee::Path(p.to_string())
+}
+
+fn func(qualname: &str, is_async: bool, calls: Vec<CallSite>) -> Function {
+    Function {
+        qualname: qualname.to_string(),
+        name: qualname.rsplit('.').next().unwrap().to_string(),
+        kind: FunctionKind::Function,
+        is_async,
+        class: None,
+        decorators: Vec::new(),
+        span: span(1),
+        name_span: span(1),
+        parent: None,
+        params: Vec::new(),
+        returns: None,
+        calls,
+        awaits: Vec::new(),
+        has_async_syntax: false,
+        guards: Vec::new(),
+        attributes: Vec::new(),
+        is_generator: false,
+    }
+}
+
+fn file(path: &str, module: &str, functions: Vec<Function>) -> FileFacts {
+    FileFacts {
+        path: path.to_string(),
+        language: Some(Language::Python),
+        module: module.to_string(),
+        functions,
+        ..Default::default()
+    }
+}
+
+fn run(files: &[FileFacts]) -> Vec<loopguard_core::Diagnostic> {
+    let mut d = analyze(files, &catalog(), &Options::default());
+    d.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    d
+}
+
+#[test]
+fn direct_blocking_call_in_async_function() {
+    let f = file(
+        "app/h.py",
+        "app.h",
+        vec![func(
+            "app.h.handler",
+            true,
+            vec![call(path("time.sleep"), 3, "time.sleep")],
+        )],
+    );
+    let d = run(&[f]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "LG305");
+    assert!(d[0].chain.is_empty());
+    assert_eq!(d[0].confidence, Confidence::Certain);
+    assert!(d[0].message.contains("handler"), "{}", d[0].message);
+}
+
+#[test]
+fn awaited_and_sync_context_calls_are_not_findings() {
+    let mut awaited = call(path("time.sleep"), 3, "time.sleep");
+    awaited.awaited = true;
+    let f = file(
+        "m.py",
+        "m",
+        vec![
+            func("m.a", true, vec![awaited]),
+            func(
+                "m.script",
+                false,
+                vec![call(path("time.sleep"), 9, "time.sleep")],
+            ),
+        ],
+    );
+    assert!(run(&[f]).is_empty());
+}
+
+#[test]
+fn chain_through_helpers_across_modules_and_aliases() {
+    // app/routes.py: async def get_agent(): service.get_agent()  (imported via package alias)
+    // app/services.py: def get_agent(): return _query()
+    //                  def _query(): sqlite3.connect(..).execute(..)
+    let routes = file(
+        "app/routes.py",
+        "app.routes",
+        vec![func(
+            "app.routes.get_agent",
+            true,
+            vec![call(path("app.get_agent"), 10, "get_agent")],
+        )],
+    );
+    let mut init = file("app/__init__.py", "app", vec![]);
+    init.aliases.push(Alias {
+        name: "get_agent".into(),
+        target: "app.services.get_agent".into(),
+    });
+    let conn = TypeRef::Returned(Box::new(path("sqlite3.connect")));
+    let services = file(
+        "app/services.py",
+        "app.services",
+        vec![
+            func(
+                "app.services.get_agent",
+                false,
+                vec![call(path("app.services._query"), 4, "_query")],
+            ),
+            func(
+                "app.services._query",
+                false,
+                vec![call(
+                    Callee::Method {
+                        receiver: conn,
+                        name: "execute".into(),
+                    },
+                    8,
+                    "conn.execute",
+                )],
+            ),
+            // A cycle must not hang the fixed point.
+            func(
+                "app.services.loop_a",
+                false,
+                vec![call(path("app.services.loop_b"), 12, "loop_b")],
+            ),
+            func(
+                "app.services.loop_b",
+                false,
+                vec![call(path("app.services.loop_a"), 13, "loop_a")],
+            ),
+        ],
+    );
+    let d = run(&[routes, init, services]);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    let f = &d[0];
+    assert_eq!(f.code, "LG302");
+    assert_eq!(f.path, "app/routes.py");
+    assert_eq!(f.api, "sqlite3.Connection.execute");
+    let hops: Vec<_> = f
+        .chain
+        .iter()
+        .map(|h| (h.function.as_str(), h.span.start_line))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![
+            ("app.routes.get_agent", 10),
+            ("app.services.get_agent", 4),
+            ("app.services._query", 8)
+        ]
+    );
+    assert!(f.message.contains("2 calls deep"), "{}", f.message);
+}
+
+#[test]
+fn offloaded_closures_and_async_callees_do_not_propagate() {
+    // async def h(): loop.run_in_executor(None, lambda: time.sleep(1)); helper_async()
+    let mut offload = call(
+        Callee::UnknownMethod {
+            name: "run_in_executor".into(),
+        },
+        3,
+        "loop.run_in_executor",
+    );
+    offload.closure_args = vec![1];
+    let mut lambda = func(
+        "m.h.<lambda>",
+        false,
+        vec![call(path("time.sleep"), 3, "time.sleep")],
+    );
+    lambda.kind = FunctionKind::Closure;
+    lambda.parent = Some(0);
+    // A lambda that is not offloaded runs inline: its blocking call counts for `h`.
+    let mut inline = func(
+        "m.h.<lambda>",
+        false,
+        vec![call(path("time.sleep"), 5, "time.sleep")],
+    );
+    inline.kind = FunctionKind::Closure;
+    inline.parent = Some(0);
+    let f = file(
+        "m.py",
+        "m",
+        vec![
+            func(
+                "m.h",
+                true,
+                vec![offload, call(path("m.other"), 4, "other")],
+            ),
+            lambda,
+            inline,
+            func(
+                "m.other",
+                true,
+                vec![call(path("time.sleep"), 20, "time.sleep")],
+            ),
+        ],
+    );
+    let d = run(&[f]);
+    let lines: Vec<_> = d
+        .iter()
+        .map(|d| (d.function.as_str(), d.span.start_line))
+        .collect();
+    assert_eq!(lines, vec![("m.h", 5), ("m.other", 20)]);
+}
+
+#[test]
+fn lock_with_statement_and_guard_across_await() {
+    let lock_ty = TypeRef::Returned(Box::new(path("threading.Lock")));
+    let enter = Callee::Method {
+        receiver: lock_ty,
+        name: "__enter__".into(),
+    };
+    let mut with_site = call(enter.clone(), 4, "_lock");
+    with_site.kind = CallKind::With;
+    let mut h = func("m.h", true, vec![with_site]);
+    h.guards.push(Guard {
+        acquire: enter,
+        span: span(4),
+        binding: None,
+        awaits: vec![span(5)],
+        text: "_lock".into(),
+        arg_count: 0,
+    });
+    let d = run(&[file("m.py", "m", vec![h])]);
+    let codes: Vec<_> = d.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["LG201", "LG202"]);
+    assert_eq!(d[1].related.len(), 1);
+}
+
+#[test]
+fn name_based_fallback_is_likely_and_respects_stoplist() {
+    let mut helper = func(
+        "m.Repo.load_agent",
+        false,
+        vec![call(path("time.sleep"), 30, "time.sleep")],
+    );
+    helper.kind = FunctionKind::Method;
+    helper.class = Some("m.Repo".into());
+    helper.name = "load_agent".into();
+    let f = file(
+        "m.py",
+        "m",
+        vec![
+            func(
+                "m.h",
+                true,
+                vec![
+                    call(
+                        Callee::UnknownMethod {
+                            name: "load_agent".into(),
+                        },
+                        3,
+                        "repo.load_agent",
+                    ),
+                    call(Callee::UnknownMethod { name: "get".into() }, 4, "d.get"),
+                ],
+            ),
+            helper,
+        ],
+    );
+    let mut facts = f;
+    facts.classes.push(Class {
+        qualname: "m.Repo".into(),
+        span: span(25),
+        bases: Vec::new(),
+        decorators: Vec::new(),
+        fields: Vec::new(),
+    });
+    let d = run(&[facts]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].confidence, Confidence::Likely);
+    assert_eq!(d[0].span.start_line, 3);
+}
