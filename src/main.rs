@@ -1,1 +1,271 @@
-fn main() {}
+//! The `loopguard` command line: parses arguments and hands over to the engine and the
+//! reporters. Exit status: 0 no findings, 1 findings, 2 usage, config or internal error.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use loopguard_core::diagnostic::Confidence;
+use loopguard_core::rules::{self, RULES};
+use loopguard_engine::{EngineError, Settings};
+use loopguard_report::{Format, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "loopguard",
+    version,
+    about = "Finds code that stalls an event loop: blocking calls, blocking locks and nested \
+             event loops reached from async Python and Rust",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files or folders (default: the current folder).
+    Check(CheckArgs),
+    /// Explain a rule: what it reports, why, an example and the fix.
+    Rule {
+        /// Rule code (LG301) or name (blocking-http).
+        code: String,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        output_format: ListFormat,
+    },
+    /// List all rules.
+    Rules {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        output_format: ListFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Pretty,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ConfidenceArg {
+    Certain,
+    Likely,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Files or folders to check.
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Pretty)]
+    output_format: OutputFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Only these rule codes or prefixes (comma-separated; overrides the config's `select`).
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Add rule codes or prefixes to the selection.
+    #[arg(long, value_delimiter = ',')]
+    extend_select: Vec<String>,
+    /// Rule codes or prefixes to turn off.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// Exit 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+    /// Show a count of findings per rule.
+    #[arg(long)]
+    statistics: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Use this config file instead of searching for one.
+    #[arg(long, conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Ignore config files.
+    #[arg(long)]
+    no_config: bool,
+    /// Print nothing but findings (pretty: no summary line).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Hide findings below this confidence (`certain` hides name-based matches).
+    #[arg(long, value_enum)]
+    confidence: Option<ConfidenceArg>,
+    /// Report only blocking calls written directly in async code (no call chains).
+    #[arg(long)]
+    direct_only: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Rule {
+            code,
+            output_format,
+        } => explain_rule(&code, output_format),
+        Command::Rules { output_format } => list_rules(output_format),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loopguard: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
+    if args.threads == Some(0) {
+        return Err(EngineError::Usage("--threads must be at least 1".into()));
+    }
+    let settings = Settings {
+        paths: if args.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.paths.clone()
+        },
+        config_file: args.config.clone(),
+        no_config: args.no_config,
+        threads: args.threads,
+        select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
+        ignore: args.ignore.clone(),
+        confidence: args.confidence.map(|c| match c {
+            ConfidenceArg::Certain => Confidence::Certain,
+            ConfidenceArg::Likely => Confidence::Likely,
+        }),
+        direct_only: args.direct_only,
+    };
+    let outcome = loopguard_engine::check(&settings)?;
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let format = match args.output_format {
+        OutputFormat::Pretty => Format::Pretty { color },
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Github => Format::Github,
+    };
+    let source = |rel: &str| outcome.source(rel);
+    let root_uri = root_uri(&outcome.root);
+    let version = env!("CARGO_PKG_VERSION");
+    let report = Report {
+        diagnostics: &outcome.diagnostics,
+        notifications: &outcome.notifications,
+        files_checked: outcome.files_checked,
+        tool_version: version,
+        source: &source,
+        root_uri,
+        statistics: args.statistics,
+        fixed_baseline_entries: None,
+    };
+    let write_err =
+        |e: std::io::Error| EngineError::Internal(format!("cannot write the report: {e}"));
+    match &args.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            loopguard_report::write(&format, &report, &mut buf).map_err(write_err)?;
+            std::fs::write(path, buf)
+                .map_err(|e| EngineError::Usage(format!("cannot write {}: {e}", path.display())))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            if !(args.quiet
+                && matches!(format, Format::Pretty { .. })
+                && outcome.diagnostics.is_empty())
+            {
+                loopguard_report::write(&format, &report, &mut lock).map_err(write_err)?;
+            }
+            lock.flush().map_err(write_err)?;
+        }
+    }
+    Ok(if outcome.diagnostics.is_empty() || args.exit_zero {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `file:///abs/root/` for SARIF's `%SRCROOT%`.
+fn root_uri(root: &std::path::Path) -> Option<String> {
+    let abs = std::path::absolute(root).ok()?;
+    let s = abs.to_str()?;
+    let mut uri = String::from("file://");
+    for c in s.chars() {
+        match c {
+            ' ' => uri.push_str("%20"),
+            '%' => uri.push_str("%25"),
+            '#' => uri.push_str("%23"),
+            '?' => uri.push_str("%3F"),
+            '\\' => uri.push('/'),
+            c => uri.push(c),
+        }
+    }
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    Some(uri)
+}
+
+fn explain_rule(code: &str, format: ListFormat) -> Result<ExitCode, EngineError> {
+    let Some(rule) = rules::by_code_or_name(code) else {
+        return Err(EngineError::Usage(format!(
+            "unknown rule `{code}`; `loopguard rules` lists them"
+        )));
+    };
+    let mut out = std::io::stdout().lock();
+    let res = match format {
+        ListFormat::Text => writeln!(out, "{}", rule.doc.trim_end()),
+        ListFormat::Json => writeln!(out, "{}", rule_json(rule)),
+    };
+    res.map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rule_json(rule: &rules::Rule) -> serde_json::Value {
+    serde_json::json!({
+        "code": rule.code,
+        "name": rule.name,
+        "summary": rule.summary,
+        "category": rule.category,
+        "severity": rule.severity.as_str(),
+        "doc": rule.doc,
+    })
+}
+
+fn list_rules(format: ListFormat) -> Result<ExitCode, EngineError> {
+    let mut out = std::io::stdout().lock();
+    let res = match format {
+        ListFormat::Text => RULES.iter().try_for_each(|r| {
+            writeln!(
+                out,
+                "{:<6} {:<28} {:<8} {}",
+                r.code,
+                r.name,
+                r.severity.as_str(),
+                r.summary
+            )
+        }),
+        ListFormat::Json => {
+            let all: Vec<_> = RULES.iter().map(rule_json).collect();
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into())
+            )
+        }
+    };
+    res.map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,240 @@
-//! loopguard_engine
+//! The engine: config resolution, file discovery, the demand-driven parallel parse, the
+//! analysis, and filtering (select/ignore, per-file ignores, noqa, confidence).
+//!
+//! Parse only what can matter: a byte scan picks the requested files that contain async
+//! code; they are parsed first; the modules their calls and types name are parsed next,
+//! transitively; nothing else is parsed.
+
+pub mod demand;
+pub mod discover;
+pub mod filter;
+pub mod load;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use loopguard_core::catalog::Catalog;
+use loopguard_core::config::{self, Config};
+use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
+use loopguard_core::facts::FileFacts;
+
+pub use discover::SourceFile;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad command line or config: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("the built-in catalog is invalid (this is a bug in loopguard): {0}")]
+    Catalog(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub paths: Vec<PathBuf>,
+    pub config_file: Option<PathBuf>,
+    pub no_config: bool,
+    pub threads: Option<usize>,
+    pub select: Option<Vec<String>>,
+    pub extend_select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub confidence: Option<Confidence>,
+    pub direct_only: bool,
+}
+
+/// The resolved configuration of a run.
+pub struct Resolved {
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub root: PathBuf,
+    pub catalog: Catalog,
+}
+
+/// The result of a check.
+pub struct Outcome {
+    /// Sorted, filtered findings.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Sorted notifications (unreadable, non-UTF-8, oversized and unparsable files).
+    pub notifications: Vec<Notification>,
+    /// Requested files considered (read and scanned).
+    pub files_checked: usize,
+    /// Files parsed (requested ones with async code, plus the modules they reach).
+    pub files_parsed: usize,
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Outcome {
+    /// Reads a reported file's text, for snippets in pretty output.
+    pub fn source(&self, rel: &str) -> Option<Arc<str>> {
+        std::fs::read_to_string(self.root.join(rel))
+            .ok()
+            .map(Arc::from)
+    }
+}
+
+/// Finds and reads the config, the project root and the catalog for these settings.
+pub fn resolve(settings: &Settings) -> Result<Resolved, EngineError> {
+    let first = settings
+        .paths
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    for p in &settings.paths {
+        if !p.exists() {
+            return Err(EngineError::Usage(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
+        }
+    }
+    let (config, config_path) = if settings.no_config {
+        (Config::default(), None)
+    } else if let Some(file) = &settings.config_file {
+        match Config::from_file(file)? {
+            Some(c) => (c, Some(file.clone())),
+            None => {
+                return Err(EngineError::Usage(format!(
+                    "{}: has no [tool.loopguard] section",
+                    file.display()
+                )));
+            }
+        }
+    } else {
+        match config::discover(&first)? {
+            Some((path, c)) => (c, Some(path)),
+            None => (Config::default(), None),
+        }
+    };
+    let config_dir = config_path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(discover::absolute);
+    let root = discover::project_root(&first, config_dir.as_deref());
+    let mut catalog = Catalog::builtin().map_err(|e| EngineError::Catalog(e.to_string()))?;
+    if !config.extend_blocking.is_empty() {
+        let source = config_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into());
+        catalog
+            .extend_blocking(&source, &config.extend_blocking)
+            .map_err(|e| EngineError::Usage(e.to_string()))?;
+    }
+    let mut config = config;
+    if let Some(sel) = &settings.select {
+        config.select = Some(sel.clone());
+    }
+    config
+        .extend_select
+        .extend(settings.extend_select.iter().cloned());
+    config.ignore.extend(settings.ignore.iter().cloned());
+    if settings.confidence.is_some() {
+        config.confidence = settings.confidence;
+    }
+    if settings.direct_only {
+        config.direct_only = true;
+    }
+    config.validate().map_err(EngineError::Usage)?;
+    Ok(Resolved {
+        config,
+        config_path,
+        root,
+        catalog,
+    })
+}
+
+/// Runs a check.
+pub fn check(settings: &Settings) -> Result<Outcome, EngineError> {
+    let resolved = resolve(settings)?;
+    let threads = settings.threads.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| EngineError::Internal(format!("cannot start worker threads: {e}")))?;
+    pool.install(|| run(settings, resolved, threads))
+}
+
+fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcome, EngineError> {
+    let Resolved {
+        config,
+        root,
+        catalog,
+        ..
+    } = resolved;
+    let requested: Vec<PathBuf> = if settings.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        settings.paths.clone()
+    };
+    let mut excludes = config.exclude.clone();
+    excludes.extend(config.extend_exclude.iter().cloned());
+    let walk_threads = if threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        threads
+    };
+    let files = discover::discover(&root, &requested, &excludes, walk_threads)?;
+    let src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
+    let loaded = load::load_project(&files, &root, &src_roots, &config)?;
+    let options = loopguard_analysis::Options {
+        max_depth: config.max_depth(),
+        direct_only: config.direct_only,
+    };
+    let diagnostics = loopguard_analysis::analyze(&loaded.facts, &catalog, &options);
+    let requested_paths: std::collections::HashSet<&str> = files
+        .iter()
+        .filter(|f| f.requested)
+        .map(|f| f.rel.as_str())
+        .collect();
+    let filter = filter::Filter::new(&config, &root)?;
+    let diagnostics = filter.apply(diagnostics, &loaded.facts, &requested_paths);
+    let mut notifications = loaded.notifications;
+    for facts in &loaded.facts {
+        if !requested_paths.contains(facts.path.as_str()) {
+            continue;
+        }
+        for e in &facts.errors {
+            notifications.push(Notification {
+                level: NotificationLevel::Warning,
+                kind: "parse-error".into(),
+                path: Some(facts.path.clone()),
+                span: Some(e.span),
+                message: format!("{} (the rest of the file was still checked)", e.message),
+            });
+        }
+    }
+    notifications.retain(|n| {
+        n.path
+            .as_deref()
+            .is_none_or(|p| requested_paths.contains(p))
+    });
+    notifications.sort();
+    notifications.dedup();
+    Ok(Outcome {
+        diagnostics,
+        notifications,
+        files_checked: loaded.requested_scanned,
+        files_parsed: loaded.facts.len(),
+        root,
+        config,
+    })
+}
+
+/// Lowers one in-memory source (fixture runner, tests, editors): no discovery, no demand.
+pub fn lower_source(rel: &str, module: &str, source: &str) -> Option<FileFacts> {
+    let lang = loopguard_core::facts::Language::from_path(Path::new(rel))?;
+    let mut facts = match lang {
+        loopguard_core::facts::Language::Python => {
+            loopguard_python::lower(rel, module, rel.ends_with("__init__.py"), source)
+        }
+        loopguard_core::facts::Language::Rust => loopguard_rust::lower(rel, module, source, None),
+    };
+    facts.suppressions = loopguard_core::suppression::scan(source);
+    Some(facts)
+}

@@ -1,0 +1,340 @@
+//! Which files exist, which the user asked about, and what module each one is.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use ignore::WalkBuilder;
+use ignore::overrides::OverrideBuilder;
+use loopguard_core::facts::Language;
+
+use crate::EngineError;
+
+/// Folders never linted unless named on the command line (ruff's defaults plus ours).
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+    "target",
+    ".loopguard_cache",
+    "__pycache__",
+];
+
+/// Markers of a project root, in the order they are trusted.
+const ROOT_MARKERS: &[&str] = &[
+    "loopguard.toml",
+    ".loopguard.toml",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "Cargo.toml",
+];
+
+/// A source file of the project.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// Absolute (or as-given) path on disk.
+    pub abs: PathBuf,
+    /// Project-relative, `/`-separated path used in every output.
+    pub rel: String,
+    pub language: Language,
+    /// Inside one of the paths the user asked about (findings are reported only for these).
+    pub requested: bool,
+}
+
+/// The project root: the config file's folder if there is one, else the top-most ancestor
+/// holding `.git`, else the nearest ancestor with a project marker, else the path itself.
+pub fn project_root(first: &Path, config_dir: Option<&Path>) -> PathBuf {
+    if let Some(dir) = config_dir {
+        return dir.to_path_buf();
+    }
+    let start = absolute(first);
+    let start = if start.is_file() {
+        start.parent().map(Path::to_path_buf).unwrap_or(start)
+    } else {
+        start
+    };
+    if let Some(git) = start.ancestors().find(|d| d.join(".git").exists()) {
+        return git.to_path_buf();
+    }
+    for dir in start.ancestors() {
+        if ROOT_MARKERS.iter().any(|m| dir.join(m).is_file()) {
+            return dir.to_path_buf();
+        }
+    }
+    start
+}
+
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `/`-separated path of `p` relative to `root` (or `p` itself when outside it).
+pub fn relative(root: &Path, p: &Path) -> String {
+    let rel = p.strip_prefix(root).unwrap_or(p);
+    let s = rel.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '/' {
+        s.into_owned()
+    } else {
+        s.replace(std::path::MAIN_SEPARATOR, "/")
+    }
+}
+
+/// Lists the project's source files; marks those under `requested` paths.
+pub fn discover(
+    root: &Path,
+    requested: &[PathBuf],
+    excludes: &[String],
+    threads: usize,
+) -> Result<Vec<SourceFile>, EngineError> {
+    let mut overrides = OverrideBuilder::new(root);
+    for pattern in DEFAULT_EXCLUDES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(excludes.iter().cloned())
+    {
+        overrides
+            .add(&format!("!{pattern}"))
+            .map_err(|e| EngineError::Usage(format!("invalid exclude pattern `{pattern}`: {e}")))?;
+    }
+    let overrides = overrides
+        .build()
+        .map_err(|e| EngineError::Usage(format!("invalid exclude patterns: {e}")))?;
+    let requested_abs: Vec<PathBuf> = requested.iter().map(|p| absolute(p)).collect();
+    let mut files: BTreeMap<PathBuf, SourceFile> = BTreeMap::new();
+
+    // Files named on the command line are always linted, even when excluded or ignored.
+    for p in &requested_abs {
+        if p.is_file()
+            && let Some(language) = Language::from_path(p)
+        {
+            files.insert(
+                p.clone(),
+                SourceFile {
+                    abs: p.clone(),
+                    rel: relative(root, p),
+                    language,
+                    requested: true,
+                },
+            );
+        }
+    }
+
+    let found = std::sync::Mutex::new(Vec::new());
+    let mut walk_roots = vec![root.to_path_buf()];
+    // Requested folders outside the root are walked too.
+    walk_roots.extend(
+        requested_abs
+            .iter()
+            .filter(|p| p.is_dir() && !p.starts_with(root))
+            .cloned(),
+    );
+    for walk_root in walk_roots {
+        let walker = WalkBuilder::new(&walk_root)
+            .overrides(overrides.clone())
+            .threads(threads)
+            .follow_links(false)
+            .require_git(false)
+            .build_parallel();
+        walker.run(|| {
+            let found = &found;
+            Box::new(move |entry| {
+                if let Ok(entry) = entry
+                    && entry.file_type().is_some_and(|t| t.is_file())
+                    && let Some(language) = Language::from_path(entry.path())
+                    && let Ok(mut v) = found.lock()
+                {
+                    v.push((entry.into_path(), language));
+                }
+                ignore::WalkState::Continue
+            })
+        });
+    }
+    let found = found.into_inner().unwrap_or_default();
+    for (abs, language) in found {
+        if language == Language::Python && abs.extension().is_some_and(|e| e == "pyi") {
+            continue;
+        }
+        let requested = requested_abs.iter().any(|r| abs.starts_with(r));
+        files.entry(abs.clone()).or_insert_with(|| SourceFile {
+            rel: relative(root, &abs),
+            abs,
+            language,
+            requested,
+        });
+    }
+    Ok(files.into_values().collect())
+}
+
+/// Python module names: a file in a package (its folder has `__init__.py`) is named by the
+/// chain of package folders above it; any other file by its path relative to the nearest
+/// source root (configured `src` entries, `src/`, the project root).
+pub struct PythonModules {
+    package_dirs: HashSet<PathBuf>,
+    src_roots: Vec<PathBuf>,
+}
+
+impl PythonModules {
+    pub fn new(files: &[SourceFile], root: &Path, configured_src: &[PathBuf]) -> Self {
+        let package_dirs = files
+            .iter()
+            .filter(|f| f.abs.file_name().is_some_and(|n| n == "__init__.py"))
+            .filter_map(|f| f.abs.parent().map(Path::to_path_buf))
+            .collect();
+        let mut src_roots: Vec<PathBuf> = configured_src.to_vec();
+        src_roots.push(root.join("src"));
+        src_roots.push(root.to_path_buf());
+        // Deepest first, so `root/src` wins over `root`.
+        src_roots.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        PythonModules {
+            package_dirs,
+            src_roots,
+        }
+    }
+
+    /// (module name, is the package's `__init__.py`).
+    pub fn module_of(&self, abs: &Path) -> (String, bool) {
+        let stem = abs
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let is_init = stem == "__init__";
+        let mut parts: Vec<String> = Vec::new();
+        if !is_init {
+            parts.push(stem);
+        }
+        let mut dir = abs.parent();
+        let in_package = dir.is_some_and(|d| self.package_dirs.contains(d));
+        if in_package {
+            while let Some(d) = dir {
+                if !self.package_dirs.contains(d) {
+                    break;
+                }
+                if let Some(name) = d.file_name() {
+                    parts.push(name.to_string_lossy().into_owned());
+                }
+                dir = d.parent();
+            }
+        } else if let Some(d) = dir
+            && let Some(src) = self.src_roots.iter().find(|r| d.starts_with(r))
+            && let Ok(rest) = d.strip_prefix(src)
+        {
+            let mut folders: Vec<String> = rest
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            folders.reverse();
+            parts.extend(folders);
+        }
+        parts.reverse();
+        (parts.join("."), is_init)
+    }
+}
+
+/// Rust module paths, memoizing the crate lookup per folder.
+#[derive(Default)]
+pub struct RustModules {
+    crates: HashMap<PathBuf, Option<loopguard_rust::CrateInfo>>,
+}
+
+impl RustModules {
+    /// (module path, edition).
+    pub fn module_of(&mut self, abs: &Path) -> (String, Option<u16>) {
+        let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+        let info = self
+            .crates
+            .entry(dir)
+            .or_insert_with(|| loopguard_rust::crate_info_for(abs));
+        match info {
+            Some(info) => (loopguard_rust::module_path(info, abs), info.edition),
+            None => (
+                abs.file_stem()
+                    .map(|s| s.to_string_lossy().replace('-', "_"))
+                    .unwrap_or_default(),
+                None,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "").unwrap();
+    }
+
+    #[test]
+    fn python_module_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "pkg/__init__.py",
+            "pkg/sub/__init__.py",
+            "pkg/sub/mod.py",
+            "src/app/main.py",
+            "scripts/run.py",
+            "backend/src/proj/__init__.py",
+            "backend/src/proj/api.py",
+        ] {
+            touch(&root.join(f));
+        }
+        let files = discover(root, &[root.to_path_buf()], &[], 1).unwrap();
+        assert_eq!(files.len(), 7);
+        let m = PythonModules::new(&files, root, &[]);
+        assert_eq!(
+            m.module_of(&root.join("pkg/sub/mod.py")),
+            ("pkg.sub.mod".into(), false)
+        );
+        assert_eq!(
+            m.module_of(&root.join("pkg/__init__.py")),
+            ("pkg".into(), true)
+        );
+        assert_eq!(m.module_of(&root.join("src/app/main.py")).0, "app.main");
+        assert_eq!(m.module_of(&root.join("scripts/run.py")).0, "scripts.run");
+        assert_eq!(
+            m.module_of(&root.join("backend/src/proj/api.py")).0,
+            "proj.api"
+        );
+    }
+
+    #[test]
+    fn excludes_and_gitignore() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("a.py"));
+        touch(&root.join(".venv/lib/x.py"));
+        touch(&root.join("gen/skip.py"));
+        touch(&root.join("other/keep.rs"));
+        std::fs::write(root.join(".ignore"), "gen/\n").unwrap();
+        let files = discover(root, &[root.to_path_buf()], &["other/keep.rs".into()], 1).unwrap();
+        let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, vec!["a.py"]);
+        // Named on the command line: linted anyway.
+        let files = discover(root, &[root.join("gen/skip.py")], &[], 1).unwrap();
+        assert!(files.iter().any(|f| f.rel == "gen/skip.py" && f.requested));
+    }
+}
