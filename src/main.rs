@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use loopguard_core::diagnostic::Confidence;
 use loopguard_core::rules::{self, RULES};
+use loopguard_engine::baseline::Baseline;
 use loopguard_engine::{EngineError, Settings};
 use loopguard_report::{Format, Report};
 
@@ -104,6 +105,18 @@ struct CheckArgs {
     /// Report only blocking calls written directly in async code (no call chains).
     #[arg(long)]
     direct_only: bool,
+    /// Report only findings not recorded in this baseline file.
+    #[arg(long, conflicts_with = "write_baseline")]
+    baseline: Option<PathBuf>,
+    /// Record the current findings in this baseline file (then exit 0).
+    #[arg(long)]
+    write_baseline: Option<PathBuf>,
+    /// Apply safe fixes (LG501: `async def` endpoints that never await become `def`).
+    #[arg(long)]
+    fix: bool,
+    /// Print the fixes as a unified diff instead of applying them.
+    #[arg(long)]
+    diff: bool,
 }
 
 fn main() -> ExitCode {
@@ -147,7 +160,49 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
         }),
         direct_only: args.direct_only,
     };
-    let outcome = loopguard_engine::check(&settings)?;
+    let mut outcome = loopguard_engine::check(&settings)?;
+    if let Some(path) = &args.write_baseline {
+        let baseline = Baseline::from_diagnostics(&outcome.diagnostics);
+        baseline.write(path)?;
+        eprintln!(
+            "loopguard: wrote {} finding(s) to baseline {}",
+            baseline.entries.len(),
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut fixed_baseline_entries = None;
+    if let Some(path) = &args.baseline {
+        let baseline = Baseline::read(path)?;
+        let (kept, fixed) = baseline.filter(std::mem::take(&mut outcome.diagnostics));
+        outcome.diagnostics = kept;
+        fixed_baseline_entries = Some(fixed);
+    }
+    if args.fix || args.diff {
+        let fixes = loopguard_engine::fix::plan(&outcome.diagnostics, &outcome.root);
+        if args.diff {
+            let mut out = std::io::stdout().lock();
+            for f in &fixes {
+                write!(out, "{}", loopguard_engine::fix::unified_diff(f))
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            }
+            return Ok(if fixes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        let n = loopguard_engine::fix::apply(&fixes, &outcome.root)
+            .map_err(|e| EngineError::Internal(format!("cannot write a fix: {e}")))?;
+        if n > 0 {
+            eprintln!("loopguard: fixed {n} finding(s)");
+        }
+        let fixed_paths: std::collections::HashSet<&str> =
+            fixes.iter().map(|f| f.path.as_str()).collect();
+        outcome
+            .diagnostics
+            .retain(|d| !(d.code == "LG501" && fixed_paths.contains(d.path.as_str())));
+    }
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let format = match args.output_format {
@@ -167,7 +222,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
         source: &source,
         root_uri,
         statistics: args.statistics,
-        fixed_baseline_entries: None,
+        fixed_baseline_entries,
     };
     let write_err =
         |e: std::io::Error| EngineError::Internal(format!("cannot write the report: {e}"));

@@ -116,3 +116,41 @@ impl NotificationLevel {
         }
     }
 }
+
+/// The fingerprint of one finding: 16 lowercase hex digits of a hash of what identifies it
+/// independent of where it sits in the file: rule code, path, enclosing function and the
+/// call text without whitespace. Moving lines keeps it; renaming the function or the call
+/// changes it. Baselines, SARIF `partialFingerprints` and triage use it.
+pub fn fingerprint(d: &Diagnostic) -> String {
+    let mut hasher = crate::catalog::Fnv64::default();
+    // Fields are NUL-separated so `("ab", "c")` and `("a", "bc")` hash differently.
+    for field in [d.code, d.path.as_str(), d.function.as_str()] {
+        hasher.write(field.as_bytes());
+        hasher.write(&[0]);
+    }
+    for c in d.call.chars().filter(|c| !c.is_whitespace()) {
+        let mut buf = [0u8; 4];
+        hasher.write(c.encode_utf8(&mut buf).as_bytes());
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// Fingerprints of every finding, in order: the n-th repeat (n >= 2) of a fingerprint gets
+/// `<fingerprint>:<n>`, so duplicates in one function stay distinct while a lone finding's
+/// fingerprint equals [`fingerprint`].
+pub fn fingerprints(diagnostics: &[Diagnostic]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    diagnostics
+        .iter()
+        .map(|d| {
+            let base = fingerprint(d);
+            let count = seen.entry(base.clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                base
+            } else {
+                format!("{base}:{count}")
+            }
+        })
+        .collect()
+}

@@ -5,9 +5,11 @@
 //! code; they are parsed first; the modules their calls and types name are parsed next,
 //! transitively; nothing else is parsed.
 
+pub mod baseline;
 pub mod demand;
 pub mod discover;
 pub mod filter;
+pub mod fix;
 pub mod load;
 
 use std::path::{Path, PathBuf};
@@ -237,4 +239,28 @@ pub fn lower_source(rel: &str, module: &str, source: &str) -> Option<FileFacts> 
     };
     facts.suppressions = loopguard_core::suppression::scan(source);
     Some(facts)
+}
+
+/// Writes a file atomically: a temp file in the same folder, then a rename over the target.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
