@@ -1,55 +1,12 @@
-//! Stable finding fingerprints for baselines and SARIF `partialFingerprints`.
+//! Stable finding fingerprints for JSON `fingerprint` and SARIF `partialFingerprints`.
 //!
-//! A fingerprint hashes what identifies a finding independent of where it sits in the file:
-//! the rule code, the path, the enclosing function and the call text. Adding lines above a
-//! finding therefore keeps its fingerprint; renaming the function or the call changes it.
+//! The algorithm lives in `loopguard_core` so baselines (engine) and reports compute the very
+//! same value; it is re-exported here. The tests pin the properties the output formats
+//! document: a fingerprint hashes the rule code, the path, the enclosing function and the call
+//! text, so adding lines above a finding keeps it; renaming the function or the call changes
+//! it.
 
-use std::collections::HashMap;
-
-use loopguard_core::Diagnostic;
-use loopguard_core::catalog::Fnv64;
-
-/// The fingerprint of one finding: 16 lowercase hex digits.
-///
-/// Two findings of the same rule calling the same text in the same function share it; use
-/// [`fingerprints`] to tell such duplicates apart.
-pub fn fingerprint(d: &Diagnostic) -> String {
-    let mut hasher = Fnv64::default();
-    // Fields are NUL-separated so `("ab", "c")` and `("a", "bc")` hash differently.
-    for field in [d.code, d.path.as_str(), d.function.as_str()] {
-        hasher.write(field.as_bytes());
-        hasher.write(&[0]);
-    }
-    // Whitespace inside the call text (a call split over lines, reformatting) is not part of
-    // its identity.
-    for c in d.call.chars().filter(|c| !c.is_whitespace()) {
-        let mut buf = [0u8; 4];
-        hasher.write(c.encode_utf8(&mut buf).as_bytes());
-    }
-    format!("{:016x}", hasher.finish())
-}
-
-/// Fingerprints of every finding of `diagnostics`, in order.
-///
-/// The first finding with a given [`fingerprint`] gets it as is; the n-th repeat (n >= 2)
-/// gets `<fingerprint>:<n>`, counted in the given (sorted) order, so duplicates in one
-/// function stay distinct while a lone finding's fingerprint equals [`fingerprint`].
-pub fn fingerprints(diagnostics: &[Diagnostic]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    diagnostics
-        .iter()
-        .map(|d| {
-            let base = fingerprint(d);
-            let count = seen.entry(base.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                base
-            } else {
-                format!("{base}:{count}")
-            }
-        })
-        .collect()
-}
+pub use loopguard_core::diagnostic::{fingerprint, fingerprints};
 
 #[cfg(test)]
 mod tests {
