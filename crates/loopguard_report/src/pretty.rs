@@ -411,6 +411,8 @@ impl Style {
 
 #[cfg(test)]
 mod tests {
+    use loopguard_core::Hop;
+
     use super::*;
     use crate::test_support::*;
 
@@ -503,5 +505,76 @@ mod tests {
                  1  LG301  blocking-http\n    \
                  1  LG303  blocking-file-io\n"
         );
+    }
+
+    #[test]
+    fn arbitrary_spans_on_awkward_sources_never_panic() {
+        let sources = [
+            "",
+            "\n",
+            "x",
+            "a\r\nb\r\n",
+            "\tif x:\n\t\tçé = requests.get(u)  # 日本語\n",
+            "no newline at end",
+            "\u{feff}line\n\n\n",
+        ];
+        let mut snippets = 0;
+        // A small deterministic generator: the test must be reproducible.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: u32| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % u64::from(bound)) as u32
+        };
+        for text in sources {
+            let text: Arc<str> = Arc::from(text);
+            for _ in 0..200 {
+                let mut random_span = || Span {
+                    start_line: next(5),
+                    start_col: next(40),
+                    end_line: next(5),
+                    end_col: next(40),
+                    start_byte: next(60),
+                    end_byte: next(60),
+                };
+                let mut d = diagnostic("LG301", "a.py", "requests.get");
+                d.span = random_span();
+                d.chain = vec![
+                    hop("f", "a.py", 1, "g"),
+                    Hop {
+                        span: random_span(),
+                        ..hop("g", "a.py", 1, "h")
+                    },
+                ];
+                d.related = vec![loopguard_core::diagnostic::Label {
+                    path: "a.py".to_string(),
+                    span: random_span(),
+                    message: "here".to_string(),
+                }];
+                let diagnostics = [d];
+                let text = Arc::clone(&text);
+                let read = move |_: &str| Some(Arc::clone(&text));
+                let report = Report {
+                    diagnostics: &diagnostics,
+                    notifications: &[],
+                    files_checked: 1,
+                    tool_version: "0",
+                    source: &read,
+                    root_uri: None,
+                    statistics: true,
+                    fixed_baseline_entries: None,
+                };
+                let mut out = Vec::new();
+                write(&report, false, &mut out).unwrap();
+                let out = String::from_utf8(out).unwrap();
+                if out.contains("╭─[a.py:") {
+                    snippets += 1;
+                }
+            }
+        }
+        // Both paths are exercised: snippets for spans that fit, the plain form otherwise.
+        assert!(snippets > 50, "{snippets} snippets");
+        assert!(snippets < 1400, "{snippets} snippets");
     }
 }
