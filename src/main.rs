@@ -41,6 +41,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         output_format: ListFormat,
     },
+    /// Remove the cache of the project containing PATH (default: the current folder).
+    Clean {
+        path: Option<PathBuf>,
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -117,6 +123,13 @@ struct CheckArgs {
     /// Print the fixes as a unified diff instead of applying them.
     #[arg(long)]
     diff: bool,
+    /// Do not read or write the cache (.loopguard_cache/).
+    #[arg(long)]
+    no_cache: bool,
+    /// Cache folder (default: `.loopguard_cache` at the project root; also
+    /// `LOOPGUARD_CACHE_DIR` or `cache-dir` in the config).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +141,7 @@ fn main() -> ExitCode {
             output_format,
         } => explain_rule(&code, output_format),
         Command::Rules { output_format } => list_rules(output_format),
+        Command::Clean { path, cache_dir } => clean(path, cache_dir),
     };
     match result {
         Ok(code) => code,
@@ -159,6 +173,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
             ConfidenceArg::Likely => Confidence::Likely,
         }),
         direct_only: args.direct_only,
+        no_cache: args.no_cache,
+        cache_dir: args.cache_dir.clone(),
     };
     let mut outcome = loopguard_engine::check(&settings)?;
     if let Some(path) = &args.write_baseline {
@@ -250,6 +266,22 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn clean(path: Option<PathBuf>, cache_dir: Option<PathBuf>) -> Result<ExitCode, EngineError> {
+    let settings = Settings {
+        paths: vec![path.unwrap_or_else(|| PathBuf::from("."))],
+        cache_dir,
+        ..Default::default()
+    };
+    let resolved = loopguard_engine::resolve(&settings)?;
+    let dir = loopguard_engine::cache_dir(&settings, &resolved.config, &resolved.root);
+    match loopguard_engine::cache::clean(&dir) {
+        Ok(true) => eprintln!("loopguard: removed {}", dir.display()),
+        Ok(false) => eprintln!("loopguard: no cache at {}", dir.display()),
+        Err(e) => return Err(EngineError::Usage(format!("cannot remove the cache: {e}"))),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `file:///abs/root/` for SARIF's `%SRCROOT%`.

@@ -45,8 +45,9 @@ pub struct Label {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
+    #[serde(deserialize_with = "deserialize_code")]
     pub code: RuleCode,
     pub severity: Severity,
     pub confidence: Confidence,
@@ -72,6 +73,14 @@ pub struct Diagnostic {
     /// Where the finding sits, for triage priority: `middleware`, `dependency`, `route`,
     /// `callback` or `async`.
     pub context: String,
+}
+
+/// Rule codes are `&'static str`s of the registry; a stored code (cache) is mapped back.
+fn deserialize_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RuleCode, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::rules::by_code(&s)
+        .map(|r| r.code)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown rule code `{s}`")))
 }
 
 impl Diagnostic {

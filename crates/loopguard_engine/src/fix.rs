@@ -105,6 +105,9 @@ mod tests {
         let text2 = "def items(): pass";
         assert_eq!(async_keyword_before(text2, 4), None);
         let text3 = "notasync def items(): pass";
-        assert_eq!(async_keyword_before(text3, text3.find("items").unwrap()), None);
+        assert_eq!(
+            async_keyword_before(text3, text3.find("items").unwrap()),
+            None
+        );
     }
 }

@@ -6,12 +6,14 @@
 //! transitively; nothing else is parsed.
 
 pub mod baseline;
+pub mod cache;
 pub mod demand;
 pub mod discover;
 pub mod filter;
 pub mod fix;
 pub mod load;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,6 +49,10 @@ pub struct Settings {
     pub ignore: Vec<String>,
     pub confidence: Option<Confidence>,
     pub direct_only: bool,
+    /// Do not read or write the cache.
+    pub no_cache: bool,
+    /// Cache folder (overrides `LOOPGUARD_CACHE_DIR` and the config).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The resolved configuration of a run.
@@ -162,6 +168,30 @@ pub fn check(settings: &Settings) -> Result<Outcome, EngineError> {
     pool.install(|| run(settings, resolved, threads))
 }
 
+/// Findings and notifications of a run, as stored in the results cache.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredResults {
+    diagnostics: Vec<Diagnostic>,
+    notifications: Vec<Notification>,
+    files_checked: usize,
+    files_parsed: usize,
+}
+
+/// Where the cache lives: `--cache-dir`, `LOOPGUARD_CACHE_DIR`, the config's `cache-dir`
+/// (relative to the project root), else `.loopguard_cache` at the root.
+pub fn cache_dir(settings: &Settings, config: &Config, root: &Path) -> PathBuf {
+    if let Some(d) = &settings.cache_dir {
+        return d.clone();
+    }
+    if let Some(d) = std::env::var_os("LOOPGUARD_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    match &config.cache_dir {
+        Some(d) => root.join(d),
+        None => root.join(".loopguard_cache"),
+    }
+}
+
 fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcome, EngineError> {
     let Resolved {
         config,
@@ -182,22 +212,80 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         threads
     };
     let files = discover::discover(&root, &requested, &excludes, walk_threads)?;
+    let mut cache = (!settings.no_cache)
+        .then(|| cache::Cache::open(&cache_dir(settings, &config, &root), &config.src));
+
+    // Everything besides file contents that the results depend on.
+    let config_json = serde_json::to_string(&config).unwrap_or_default();
+    let mut file_list = Vec::new();
+    for f in &files {
+        file_list.extend_from_slice(f.rel.as_bytes());
+        file_list.push(if f.requested { 1 } else { 0 });
+    }
+    let settings_hash = cache::settings_key(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        catalog.fingerprint.as_bytes(),
+        config_json.as_bytes(),
+        &file_list,
+    ]);
+    let by_rel: HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.rel.as_str(), i))
+        .collect();
+
+    // Fast path: nothing the last results depended on has changed.
+    if let Some(c) = cache.as_mut() {
+        let mut deps: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.requested)
+            .map(|(i, _)| i)
+            .collect();
+        deps.extend(
+            c.index
+                .last_parsed
+                .iter()
+                .filter_map(|r| by_rel.get(r.as_str()).copied()),
+        );
+        deps.sort_unstable();
+        deps.dedup();
+        if let Some(key) = results_key(c, &files, &deps, settings_hash)
+            && let Some(stored) = c.results::<StoredResults>(key)
+        {
+            let mut notifications = stored.notifications;
+            notifications.append(&mut c.notifications);
+            notifications.sort();
+            return Ok(Outcome {
+                diagnostics: stored.diagnostics,
+                notifications,
+                files_checked: stored.files_checked,
+                files_parsed: stored.files_parsed,
+                root,
+                config,
+            });
+        }
+    }
+
     let src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
-    let loaded = load::load_project(&files, &root, &src_roots, &config)?;
+    let infos = load::module_infos(&files, &root, &src_roots);
+    let loaded = load::load_project(&files, infos, &config, cache.as_mut())?;
+    let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
+    let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
     let options = loopguard_analysis::Options {
         max_depth: config.max_depth(),
         direct_only: config.direct_only,
     };
-    let diagnostics = loopguard_analysis::analyze(&loaded.facts, &catalog, &options);
+    let diagnostics = loopguard_analysis::analyze(&facts, &catalog, &options);
     let requested_paths: std::collections::HashSet<&str> = files
         .iter()
         .filter(|f| f.requested)
         .map(|f| f.rel.as_str())
         .collect();
     let filter = filter::Filter::new(&config, &root)?;
-    let diagnostics = filter.apply(diagnostics, &loaded.facts, &requested_paths);
+    let diagnostics = filter.apply(diagnostics, &facts, &requested_paths);
     let mut notifications = loaded.notifications;
-    for facts in &loaded.facts {
+    for facts in &facts {
         if !requested_paths.contains(facts.path.as_str()) {
             continue;
         }
@@ -218,14 +306,72 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     });
     notifications.sort();
     notifications.dedup();
-    Ok(Outcome {
+    let stored = StoredResults {
         diagnostics,
         notifications,
         files_checked: loaded.requested_scanned,
-        files_parsed: loaded.facts.len(),
+        files_parsed: facts.len(),
+    };
+    if let Some(c) = cache.as_mut() {
+        c.index.last_parsed = parsed_ids.iter().map(|&i| files[i].rel.clone()).collect();
+        let mut deps: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.requested)
+            .map(|(i, _)| i)
+            .chain(parsed_ids.iter().copied())
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        if let Some(key) = results_key(c, &files, &deps, settings_hash) {
+            c.store_results(key, &stored);
+        }
+        c.save(&|rel| by_rel.contains_key(rel));
+    }
+    let mut notifications = stored.notifications;
+    if let Some(c) = cache.as_mut() {
+        notifications.append(&mut c.notifications);
+        notifications.sort();
+    }
+    Ok(Outcome {
+        diagnostics: stored.diagnostics,
+        notifications,
+        files_checked: stored.files_checked,
+        files_parsed: stored.files_parsed,
         root,
         config,
     })
+}
+
+/// The results key over `deps` (file indices): `None` unless every one of them has a cache
+/// entry whose stat key matches the file on disk now.
+fn results_key(
+    c: &cache::Cache,
+    files: &[SourceFile],
+    deps: &[usize],
+    settings_hash: u64,
+) -> Option<u64> {
+    use rayon::prelude::*;
+    let stats: Vec<Option<cache::StatKey>> = deps
+        .par_iter()
+        .map(|&i| {
+            std::fs::metadata(&files[i].abs)
+                .ok()
+                .map(|m| cache::StatKey::of(&m))
+        })
+        .collect();
+    let mut h = loopguard_core::catalog::Fnv64::default();
+    h.write(&settings_hash.to_le_bytes());
+    for (&i, stat) in deps.iter().zip(stats) {
+        let rel = files[i].rel.as_str();
+        let entry = c.index.entries.get(rel)?;
+        if Some(entry.stat) != stat {
+            return None;
+        }
+        h.write(rel.as_bytes());
+        h.write(&entry.hash);
+    }
+    Some(h.finish())
 }
 
 /// Lowers one in-memory source (fixture runner, tests, editors): no discovery, no demand.

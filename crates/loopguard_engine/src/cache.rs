@@ -1,0 +1,327 @@
+//! The persistent cache in `.loopguard_cache/` (like `.ruff_cache`).
+//!
+//! Three files, each written atomically (temp file + rename), so two runs at once never
+//! corrupt them (the last one to finish wins) and an interrupted run leaves the old file:
+//! - `index-<key>.bin`: per file, its stat key (size, mtime), content hash and whether it
+//!   has async code; plus the key of the last run's results. Small: read on every run.
+//! - `facts-<key>.bin`: the facts of every parsed file. Read only when something changed.
+//! - `results-<key>.bin`: the last run's findings before filtering, valid while every file it
+//!   depended on is unchanged and the config, catalog and settings are the same.
+//!
+//! `<key>` hashes the loopguard version, the facts version and the config that shapes facts
+//! (`src`), so a new version or such a config change starts a fresh cache. A file that is
+//! corrupt, truncated or foreign is ignored (with a notification) and rebuilt: the cache can
+//! make a run faster, never wrong.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use loopguard_core::catalog::Fnv64;
+use loopguard_core::diagnostic::{Notification, NotificationLevel};
+use loopguard_core::facts::{FACTS_VERSION, FileFacts};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &str = "loopguard-cache";
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by loopguard.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// How a file looked when its entry was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatKey {
+    pub size: u64,
+    pub mtime_secs: i64,
+    pub mtime_nanos: u32,
+}
+
+impl StatKey {
+    pub fn of(meta: &std::fs::Metadata) -> StatKey {
+        let (secs, nanos) = match meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        {
+            Some(d) => (d.as_secs() as i64, d.subsec_nanos()),
+            None => (0, 0),
+        };
+        StatKey {
+            size: meta.len(),
+            mtime_secs: secs,
+            mtime_nanos: nanos,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub stat: StatKey,
+    pub hash: [u8; 32],
+    pub has_async: bool,
+    /// Parsed (its facts are in the facts file).
+    pub parsed: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    pub magic: String,
+    pub entries: HashMap<String, IndexEntry>,
+    /// Key of the stored results (file contents and settings they depend on).
+    pub results_key: Option<u64>,
+    /// Files parsed by the last run (the demand closure), for the results fast path.
+    pub last_parsed: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FactsFile {
+    magic: String,
+    facts: HashMap<String, FileFacts>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ResultsFile<T> {
+    magic: String,
+    key: u64,
+    value: T,
+}
+
+pub struct Cache {
+    dir: PathBuf,
+    key: String,
+    pub index: Index,
+    facts: Option<HashMap<String, FileFacts>>,
+    pub notifications: Vec<Notification>,
+    dirty: bool,
+}
+
+/// Hash of everything besides file contents that the stored results depend on.
+pub fn settings_key(parts: &[&[u8]]) -> u64 {
+    let mut h = Fnv64::default();
+    for p in parts {
+        h.write(&(p.len() as u64).to_le_bytes());
+        h.write(p);
+    }
+    h.finish()
+}
+
+pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+impl Cache {
+    /// Opens (or starts) the cache in `dir`. Never fails: problems become notifications
+    /// and an empty cache.
+    pub fn open(dir: &Path, src_config: &[String]) -> Cache {
+        let mut h = Fnv64::default();
+        h.write(env!("CARGO_PKG_VERSION").as_bytes());
+        h.write(&FACTS_VERSION.to_le_bytes());
+        for s in src_config {
+            h.write(s.as_bytes());
+            h.write(&[0]);
+        }
+        let key = format!("{:016x}", h.finish());
+        let mut cache = Cache {
+            dir: dir.to_path_buf(),
+            key,
+            index: Index::default(),
+            facts: None,
+            notifications: Vec::new(),
+            dirty: false,
+        };
+        if let Some(index) = cache.read::<Index>("index") {
+            if index.magic == MAGIC {
+                cache.index = index;
+            } else {
+                cache.note("index", "has a foreign format");
+            }
+        }
+        cache
+    }
+
+    fn path(&self, kind: &str) -> PathBuf {
+        self.dir.join(format!("{kind}-{}.bin", self.key))
+    }
+
+    fn note(&mut self, kind: &str, what: &str) {
+        self.notifications.push(Notification {
+            level: NotificationLevel::Note,
+            kind: "cache".into(),
+            path: None,
+            span: None,
+            message: format!(
+                "cache file {} {what}; it was ignored and will be rebuilt",
+                self.path(kind).display()
+            ),
+        });
+    }
+
+    fn read<T: DeserializeOwned>(&mut self, kind: &str) -> Option<T> {
+        let bytes = match std::fs::read(self.path(kind)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.note(kind, &format!("cannot be read ({e})"));
+                return None;
+            }
+        };
+        match postcard::from_bytes::<T>(&bytes) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.note(kind, "is corrupt or truncated");
+                None
+            }
+        }
+    }
+
+    /// Cached facts of a file whose content hash is `hash`, if the cache has them.
+    pub fn facts(&mut self, rel: &str) -> Option<FileFacts> {
+        if self.facts.is_none() {
+            let file = self.read::<FactsFile>("facts");
+            self.facts = Some(match file {
+                Some(f) if f.magic == MAGIC => f.facts,
+                Some(_) => {
+                    self.note("facts", "has a foreign format");
+                    HashMap::new()
+                }
+                None => HashMap::new(),
+            });
+        }
+        self.facts.as_ref().and_then(|m| m.get(rel).cloned())
+    }
+
+    /// Records a file's entry (and facts when parsed).
+    pub fn store(&mut self, rel: &str, entry: IndexEntry, facts: Option<&FileFacts>) {
+        if let Some(f) = facts {
+            if self.facts.is_none() {
+                // Load first so storing one file does not drop the others.
+                let _ = self.facts(rel);
+            }
+            if let Some(m) = self.facts.as_mut() {
+                m.insert(rel.to_string(), f.clone());
+            }
+        }
+        self.index.entries.insert(rel.to_string(), entry);
+        self.dirty = true;
+    }
+
+    pub fn results<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
+        if self.index.results_key != Some(key) {
+            return None;
+        }
+        let file = self.read::<ResultsFile<T>>("results")?;
+        (file.magic == MAGIC && file.key == key).then_some(file.value)
+    }
+
+    pub fn store_results<T: Serialize>(&mut self, key: u64, value: &T) {
+        let file = ResultsFile {
+            magic: MAGIC.to_string(),
+            key,
+            value,
+        };
+        if self.write("results", &file) {
+            self.index.results_key = Some(key);
+            self.dirty = true;
+        }
+    }
+
+    fn write<T: Serialize>(&mut self, kind: &str, value: &T) -> bool {
+        if let Err(e) = self.ensure_dir() {
+            self.write_failed(kind, &e.to_string());
+            return false;
+        }
+        match postcard::to_allocvec(value) {
+            Ok(bytes) => match crate::atomic_write(&self.path(kind), &bytes) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.write_failed(kind, &e.to_string());
+                    false
+                }
+            },
+            Err(e) => {
+                self.write_failed(kind, &e.to_string());
+                false
+            }
+        }
+    }
+
+    fn write_failed(&mut self, kind: &str, why: &str) {
+        self.notifications.push(Notification {
+            level: NotificationLevel::Note,
+            kind: "cache".into(),
+            path: None,
+            span: None,
+            message: format!(
+                "cannot write cache file {} ({why}); the run is not affected",
+                self.path(kind).display()
+            ),
+        });
+    }
+
+    fn ensure_dir(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tag = self.dir.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            std::fs::write(tag, CACHEDIR_TAG)?;
+        }
+        let ignore = self.dir.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(ignore, "# Automatically created by loopguard.\n*\n")?;
+        }
+        Ok(())
+    }
+
+    /// Drops entries of files that no longer exist and writes what changed.
+    pub fn save(&mut self, existing: &dyn Fn(&str) -> bool) {
+        let before = self.index.entries.len();
+        self.index.entries.retain(|k, _| existing(k));
+        if let Some(m) = self.facts.as_mut() {
+            m.retain(|k, _| existing(k));
+        }
+        if self.index.entries.len() != before {
+            self.dirty = true;
+        }
+        if !self.dirty {
+            return;
+        }
+        if let Some(facts) = self.facts.take() {
+            let file = FactsFile {
+                magic: MAGIC.to_string(),
+                facts,
+            };
+            self.write("facts", &file);
+            self.facts = Some(file.facts);
+        }
+        self.index.magic = MAGIC.to_string();
+        let index = std::mem::take(&mut self.index);
+        self.write("index", &index);
+        self.index = index;
+        self.dirty = false;
+    }
+}
+
+/// Removes a cache folder (`loopguard clean`). Only folders that carry our CACHEDIR.TAG are
+/// removed, so a mistyped `cache-dir` cannot delete user data.
+pub fn clean(dir: &Path) -> std::io::Result<bool> {
+    let tag = dir.join("CACHEDIR.TAG");
+    match std::fs::read_to_string(&tag) {
+        Ok(t) if t.contains("created by loopguard") => {
+            std::fs::remove_dir_all(dir)?;
+            Ok(true)
+        }
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is not a loopguard cache (its CACHEDIR.TAG was not written by loopguard)",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.exists() {
+                Err(std::io::Error::other(format!(
+                    "{} has no CACHEDIR.TAG: not removing it",
+                    dir.display()
+                )))
+            } else {
+                Ok(false)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
