@@ -17,7 +17,8 @@ use tree_sitter::Node;
 use crate::builtins::{is_builtin, is_builtin_callback};
 use crate::scope::{Binding, MODULE_SCOPE, ParamRole, ScopeId, ScopeKind};
 use crate::syntax::{
-    Field, child, children_in, first_named, named_children, normalized_text, strip_parens, text,
+    Field, child, children_in, first_named, kind, named_children, normalized_text, strip_parens,
+    text,
 };
 use crate::walk::{ClassInfo, Pending, Walked, join, param_parts};
 
@@ -218,7 +219,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
         if depth > MAX_DEPTH {
             return Value::Unknown;
         }
-        match node.kind() {
+        match kind(node) {
             "identifier" => self.resolve_name(self.text(node), scope, depth),
             "attribute" => {
                 let (Some(object), Some(attribute)) =
@@ -245,7 +246,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     return Value::Unknown;
                 };
                 let function = strip_parens(function);
-                if function.kind() == "identifier"
+                if kind(function) == "identifier"
                     && self.text(function) == "super"
                     && self.lookup("super", scope).is_none()
                     && let Some(class) = self.enclosing_method_class(scope)
@@ -276,7 +277,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 // `a or b`, `a if c else b`: the first alternative whose type is known.
                 let mut cursor = node.walk();
                 let parts = named_children(node, &mut cursor);
-                let alternatives: Vec<Node<'a>> = if node.kind() == "conditional_expression" {
+                let alternatives: Vec<Node<'a>> = if kind(node) == "conditional_expression" {
                     parts.into_iter().step_by(2).collect()
                 } else {
                     parts
@@ -318,7 +319,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             return None;
         }
         let node = strip_parens(node);
-        match node.kind() {
+        match kind(node) {
             "identifier" => match self.resolve_name(self.text(node), scope, depth + 1) {
                 Value::Path(path) => Some(Callee::Path(path)),
                 // Calling a parameter, an instance or an unknown local: nothing to resolve.
@@ -361,7 +362,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
         };
         let annotated_alias = annotation.is_none_or(|a| self.text(a).ends_with("TypeAlias"));
         let type_like = matches!(
-            value.kind(),
+            kind(*value),
             "type" | "subscript" | "generic_type" | "binary_operator" | "union_type" | "string"
         );
         (annotated_alias && type_like).then_some((*value, bound_in))
@@ -379,7 +380,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             return None;
         }
         let depth = depth + 1;
-        match node.kind() {
+        match kind(node) {
             "type" | "parenthesized_expression" => {
                 self.type_ref(first_named(node)?, scope, depth, peel_iterators)
             }
@@ -409,7 +410,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             "string" => {
                 let content = named_children(node, &mut node.walk())
                     .into_iter()
-                    .find(|n| n.kind() == "string_content")?;
+                    .find(|n| kind(*n) == "string_content")?;
                 self.type_ref_text(self.text(content), scope, depth, peel_iterators)
             }
             _ => None,
@@ -517,7 +518,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             return None;
         }
         let depth = depth + 1;
-        let (base, arguments) = match node.kind() {
+        let (base, arguments) = match kind(node) {
             "type" | "parenthesized_expression" => {
                 return self.annotated_call(first_named(node)?, scope, depth);
             }
@@ -541,12 +542,12 @@ impl<'w, 'a> Resolver<'w, 'a> {
         let path = self.path_of(base, scope, depth)?;
         if is_annotated(&path) {
             return arguments.iter().skip(1).find_map(|argument| {
-                let argument = if argument.kind() == "type" {
+                let argument = if kind(*argument) == "type" {
                     first_named(*argument)?
                 } else {
                     *argument
                 };
-                (argument.kind() == "call").then_some((argument, scope))
+                (kind(argument) == "call").then_some((argument, scope))
             });
         }
         match peel_rule(&path, false) {
@@ -568,13 +569,13 @@ impl<'w, 'a> Resolver<'w, 'a> {
         let Some(arguments) = arguments else {
             return (0, closures, callables);
         };
-        if arguments.kind() == "generator_expression" {
+        if kind(arguments) == "generator_expression" {
             return (1, closures, callables);
         }
         let mut cursor = arguments.walk();
         let parts = named_children(arguments, &mut cursor);
         for part in &parts {
-            let expr = match part.kind() {
+            let expr = match kind(*part) {
                 "keyword_argument" => match child(*part, Field::Value) {
                     Some(value) => value,
                     None => continue,
@@ -597,7 +598,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
         callables: &mut Vec<Callee>,
     ) {
         let expr = strip_parens(expr);
-        match expr.kind() {
+        match kind(expr) {
             "lambda" => closures.extend(self.walked.lambdas.get(&expr.id()).copied()),
             "identifier" => match self.resolve_name(self.text(expr), scope, 0) {
                 Value::Path(path) => {
@@ -628,7 +629,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     let mut cursor = args.walk();
                     named_children(args, &mut cursor)
                         .into_iter()
-                        .find(|a| a.kind() != "keyword_argument")
+                        .find(|a| kind(*a) != "keyword_argument")
                 });
                 if let Some(first) = first {
                     self.callable_ref(first, scope, false, closures, callables);
@@ -661,12 +662,12 @@ impl<'w, 'a> Resolver<'w, 'a> {
     /// A decorator's callee: the expression without its call arguments.
     fn decorator_callee(&self, decorator: Node<'a>, scope: ScopeId) -> Option<Callee> {
         let expr = strip_parens(first_named(decorator)?);
-        let target = if expr.kind() == "call" {
+        let target = if kind(expr) == "call" {
             child(expr, Field::Function)?
         } else {
             expr
         };
-        match target.kind() {
+        match kind(target) {
             "identifier" => match self.resolve_name(self.text(target), scope, 0) {
                 Value::Path(path) => Some(Callee::Path(path)),
                 _ => None,
@@ -687,7 +688,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
         let mut cursor = decorated.walk();
         named_children(decorated, &mut cursor)
             .into_iter()
-            .filter(|n| n.kind() == "decorator")
+            .filter(|n| kind(*n) == "decorator")
             .filter_map(|decorator| {
                 Some(Decorator {
                     callee: self.decorator_callee(decorator, scope)?,
@@ -718,6 +719,27 @@ impl<'w, 'a> Resolver<'w, 'a> {
             Some(_) => false,
             None => info.has_bases && !info.self_attrs.contains(name),
         }
+    }
+
+    /// Whether `expr` is a dotted path rooted at a module, class, function or builtin
+    /// (`os.path`, `Config.DEFAULTS`): attribute reads there are never property sites, and
+    /// most attribute reads are of this kind, so they are dismissed before building paths.
+    fn names_module_or_class(&self, expr: Node<'a>, scope: ScopeId) -> bool {
+        let mut root = expr;
+        for _ in 0..MAX_DEPTH {
+            if kind(root) != "attribute" {
+                break;
+            }
+            match child(root, Field::Object) {
+                Some(object) => root = object,
+                None => return false,
+            }
+        }
+        kind(root) == "identifier"
+            && matches!(
+                self.lookup(self.text(root), scope),
+                None | Some((_, Binding::Import(_) | Binding::Def(_) | Binding::Class(_)))
+            )
     }
 
     /// The callee of a dunder (`__getitem__`, `__iter__`, `__enter__`) on the value of
@@ -759,7 +781,7 @@ fn generic_arguments(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     named_children(node, &mut cursor)
         .into_iter()
-        .find(|n| n.kind() == "type_parameter")
+        .find(|n| kind(*n) == "type_parameter")
         .map(|parameters| {
             let mut cursor = parameters.walk();
             named_children(parameters, &mut cursor)
@@ -964,7 +986,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 binding,
             } => {
                 let expr = strip_parens(expr);
-                let (callee, text, arg_count) = if expr.kind() == "call" {
+                let (callee, text, arg_count) = if kind(expr) == "call" {
                     let Some(function) = child(expr, Field::Function) else {
                         return;
                     };
@@ -1007,6 +1029,9 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 else {
                     return;
                 };
+                if self.names_module_or_class(object, scope) {
+                    return;
+                }
                 let name = self.text(attribute);
                 let callee = match self.value_of(object, scope, 0) {
                     Value::SelfOf(class) if self.self_property_possible(class, name) => {
@@ -1109,7 +1134,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 let call = parts
                     .default
                     .map(strip_parens)
-                    .filter(|d| d.kind() == "call")
+                    .filter(|d| kind(*d) == "call")
                     .map(|d| (d, scope))
                     .or_else(|| annotation.and_then(|a| self.annotated_call(a, scope, 0)));
                 if let Some((call, call_scope)) = call
@@ -1146,13 +1171,13 @@ impl<'w, 'a> Resolver<'w, 'a> {
             .into_iter()
             .filter(|n| {
                 !matches!(
-                    n.kind(),
+                    kind(*n),
                     "keyword_argument" | "list_splat" | "dictionary_splat"
                 )
             })
             .map(|base| {
                 // `Generic[T]`, `BaseModel[...]`: the class is the subscripted value.
-                let head = if base.kind() == "subscript" {
+                let head = if kind(base) == "subscript" {
                     child(base, Field::Value).unwrap_or(base)
                 } else {
                     base

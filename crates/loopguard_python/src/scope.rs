@@ -59,7 +59,7 @@ pub(crate) enum Binding<'a> {
 /// How much a value expression tells about a variable's type; a later assignment replaces
 /// an earlier one only when it tells more (`x = None` then `x = Client()`).
 fn value_rank(value: Option<Node<'_>>) -> u8 {
-    match value.map(|v| v.kind()) {
+    match value.map(crate::syntax::kind) {
         None | Some("none") => 0,
         Some(
             "string"

@@ -61,6 +61,34 @@ fn field_ids() -> &'static [u16; 18] {
     })
 }
 
+/// Node kind names by kind id. `Node::kind` measures and UTF-8-checks the C string on every
+/// call; the walk asks for the kind of every node, often more than once.
+fn kind_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        (0..language.node_kind_count())
+            .map(|id| {
+                u16::try_from(id)
+                    .ok()
+                    .and_then(|id| language.node_kind_for_id(id))
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    })
+}
+
+/// The node's kind (`call`, `identifier`, `ERROR`, or an anonymous token like `async`).
+pub(crate) fn kind(node: Node<'_>) -> &'static str {
+    match kind_names().get(usize::from(node.kind_id())) {
+        Some(name) => name,
+        // `ERROR` sits outside the table.
+        None if node.is_error() => "ERROR",
+        None => "",
+    }
+}
+
 /// The child of `node` in `field`, if any.
 pub(crate) fn child<'t>(node: Node<'t>, field: Field) -> Option<Node<'t>> {
     let id = field_ids()[field as usize];
@@ -89,7 +117,8 @@ pub(crate) fn named_children<'t>(node: Node<'t>, cursor: &mut TreeCursor<'t>) ->
     if cursor.goto_first_child() {
         loop {
             let current = cursor.node();
-            if current.is_named() && current.kind() != "comment" {
+            // Comments and line continuations are the grammar's named extras.
+            if current.is_named() && !current.is_extra() {
                 out.push(current);
             }
             if !cursor.goto_next_sibling() {
@@ -102,6 +131,11 @@ pub(crate) fn named_children<'t>(node: Node<'t>, cursor: &mut TreeCursor<'t>) ->
 
 /// First named child that is not a comment.
 pub(crate) fn first_named<'t>(node: Node<'t>) -> Option<Node<'t>> {
+    // `named_child(0)` needs no cursor (a cursor allocates); a leading comment is rare.
+    let first = node.named_child(0)?;
+    if !first.is_extra() {
+        return Some(first);
+    }
     let mut cursor = node.walk();
     named_children(node, &mut cursor).into_iter().next()
 }
@@ -115,7 +149,7 @@ pub(crate) fn text<'s>(source: &'s str, node: Node<'_>) -> &'s str {
 /// `expr` without enclosing parentheses: `((f()))` is `f()`.
 pub(crate) fn strip_parens(mut node: Node<'_>) -> Node<'_> {
     // Bounded by the nesting of the tree; each step goes one level down.
-    while node.kind() == "parenthesized_expression" {
+    while kind(node) == "parenthesized_expression" {
         match first_named(node) {
             Some(inner) => node = inner,
             None => break,
@@ -126,7 +160,7 @@ pub(crate) fn strip_parens(mut node: Node<'_>) -> Node<'_> {
 
 /// Whether the node starts with the `async` keyword (`async def`, `async with`, `async for`).
 pub(crate) fn starts_with_async(node: Node<'_>) -> bool {
-    node.child(0).is_some_and(|first| first.kind() == "async")
+    node.child(0).is_some_and(|first| kind(first) == "async")
 }
 
 /// Source text with whitespace, line continuations and comments removed, keeping one space
@@ -200,10 +234,10 @@ pub(crate) fn collect_errors(
             continue;
         }
         let mut context = context;
-        if describes_construct(node.kind()) {
+        if describes_construct(kind(node)) {
             context.construct = Some(node);
         }
-        if matches!(node.kind(), "function_definition" | "class_definition") {
+        if matches!(kind(node), "function_definition" | "class_definition") {
             context.definition = Some(node);
         }
         let start = stack.len();
@@ -273,7 +307,7 @@ fn construct_name(node: Node<'_>, source: &str) -> String {
         Some(name) => format!("{what} `{}`", text(source, name)),
         None => what.to_owned(),
     };
-    match node.kind() {
+    match kind(node) {
         "function_definition" => named("function definition"),
         "class_definition" => named("class definition"),
         "decorated_definition" => "decorated definition".to_owned(),
@@ -313,7 +347,7 @@ fn describe_error(
         (None, None) => String::new(),
     };
     let message = if node.is_missing() {
-        let expected = node.kind();
+        let expected = kind(node);
         let expected = if expected.chars().all(|c| c.is_alphanumeric() || c == '_') {
             expected.replace('_', " ")
         } else {

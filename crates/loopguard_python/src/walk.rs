@@ -17,8 +17,8 @@ use tree_sitter::{Node, TreeCursor};
 
 use crate::scope::{Binding, MODULE_SCOPE, ParamRole, Scope, ScopeId, ScopeKind};
 use crate::syntax::{
-    Field, child, children_in, first_named, named_children, normalized_text, starts_with_async,
-    strip_parens, text,
+    Field, child, children_in, first_named, kind, named_children, normalized_text,
+    starts_with_async, strip_parens, text,
 };
 
 /// The synthetic `<module>` function holding module-level code.
@@ -349,7 +349,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         };
         // Everything queued while visiting this node inherits the error marker.
         self.inherited = flags & IN_ERROR;
-        match node.kind() {
+        match kind(node) {
             // Leaves and nodes without calls or bindings.
             "comment"
             | "identifier"
@@ -385,7 +385,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             "import_from_statement" => self.bind_import_from(node, scope),
             "global_statement" | "nonlocal_statement" => {
                 if scope != MODULE_SCOPE {
-                    let global = node.kind() == "global_statement";
+                    let global = kind(node) == "global_statement";
                     for name in named_children(node, &mut self.cursor) {
                         let binding = if global {
                             Binding::Global
@@ -415,11 +415,11 @@ impl<'a, 'l> Walker<'a, 'l> {
             "decorated_definition" => {
                 let decorators: Vec<Node<'a>> = named_children(node, &mut self.cursor)
                     .into_iter()
-                    .filter(|n| n.kind() == "decorator")
+                    .filter(|n| kind(*n) == "decorator")
                     .collect();
                 if let Some(definition) = child(node, Field::Definition) {
                     let decorated = Some(node);
-                    if definition.kind() == "class_definition" {
+                    if kind(definition) == "class_definition" {
                         self.stack.push(Task::Class {
                             node: definition,
                             decorated,
@@ -462,7 +462,7 @@ impl<'a, 'l> Walker<'a, 'l> {
                 self.record_await(fid, span, true);
                 if let Some(operand) = first_named(node) {
                     let operand = strip_parens(operand);
-                    let flags = if operand.kind() == "call" { AWAITED } else { 0 };
+                    let flags = if kind(operand) == "call" { AWAITED } else { 0 };
                     self.push_visit(operand, fid, scope, flags);
                 }
             }
@@ -561,12 +561,12 @@ impl<'a, 'l> Walker<'a, 'l> {
         let mut items = Vec::new();
         let mut clause_end = node.start_byte();
         for part in named_children(node, &mut self.cursor) {
-            if part.kind() == "with_clause" {
+            if kind(part) == "with_clause" {
                 clause_end = part.end_byte();
                 items.extend(
                     named_children(part, &mut self.cursor)
                         .into_iter()
-                        .filter(|n| n.kind() == "with_item"),
+                        .filter(|n| kind(*n) == "with_item"),
                 );
             }
         }
@@ -576,7 +576,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             let Some(value) = child(item, Field::Value) else {
                 continue;
             };
-            let (expr, alias) = if value.kind() == "as_pattern" {
+            let (expr, alias) = if kind(value) == "as_pattern" {
                 let alias = child(value, Field::Alias);
                 match first_named(value) {
                     Some(expr) => (expr, alias),
@@ -588,7 +588,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             let mut binding = None;
             if let Some(alias) = alias {
                 let target = first_named(alias).unwrap_or(alias);
-                if target.kind() == "identifier" {
+                if kind(target) == "identifier" {
                     let name = self.text(target);
                     binding = Some(name);
                     self.bind(
@@ -653,7 +653,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             let span = self.lines.span(node.start_byte(), end);
             self.record_await(fid, span, false);
         } else if let Some(right) = right
-            && right.kind() != "expression_list"
+            && kind(right) != "expression_list"
         {
             self.out.pending.push(Pending::Iterate {
                 node: right,
@@ -683,14 +683,14 @@ impl<'a, 'l> Walker<'a, 'l> {
         let mut value = right;
         let mut hops = 0;
         while let Some(v) = value
-            && v.kind() == "assignment"
+            && kind(v) == "assignment"
             && hops < MAX_PATTERN_DEPTH
         {
             value = child(v, Field::Right);
             hops += 1;
         }
         if let Some(left) = left {
-            match left.kind() {
+            match kind(left) {
                 "identifier" => {
                     let name = self.text(left);
                     self.bind(
@@ -748,7 +748,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         let info = self.out.fn_info.get(fid as usize)?;
         let self_name = info.self_name?;
         let class = info.class?;
-        if object.kind() != "identifier" || self.text(object) != self_name {
+        if kind(object) != "identifier" || self.text(object) != self_name {
             return None;
         }
         let name = self.text(child(target, Field::Attribute)?);
@@ -763,7 +763,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         if depth > MAX_PATTERN_DEPTH {
             return;
         }
-        match node.kind() {
+        match kind(node) {
             "identifier" => {
                 let name = self.text(node);
                 self.bind(scope, name, Binding::Opaque);
@@ -782,7 +782,7 @@ impl<'a, 'l> Walker<'a, 'l> {
 
     fn bind_import(&mut self, node: Node<'a>, scope: ScopeId) {
         for name in named_children(node, &mut self.cursor) {
-            match name.kind() {
+            match kind(name) {
                 // `import a.b` binds `a`.
                 "dotted_name" => {
                     if let Some(first) = first_named(name) {
@@ -809,18 +809,18 @@ impl<'a, 'l> Walker<'a, 'l> {
         let Some(module_name) = child(node, Field::ModuleName) else {
             return;
         };
-        let base = if module_name.kind() == "relative_import" {
+        let base = if kind(module_name) == "relative_import" {
             self.relative_base(module_name)
         } else {
             normalized_text(self.source, module_name)
         };
         for part in named_children(node, &mut self.cursor) {
-            if part.kind() == "wildcard_import" {
+            if kind(part) == "wildcard_import" {
                 self.out.star_imports.push(base.clone());
             }
         }
         for name in children_in(node, Field::Name) {
-            let (target, local) = match name.kind() {
+            let (target, local) = match kind(name) {
                 "dotted_name" => (name, name),
                 "aliased_import" => {
                     let (Some(target), Some(alias)) =
@@ -843,7 +843,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         let mut level = 0usize;
         let mut rest = None;
         for part in named_children(relative, &mut relative.walk()) {
-            match part.kind() {
+            match kind(part) {
                 "import_prefix" => level = self.text(part).matches('.').count(),
                 "dotted_name" => rest = Some(normalized_text(self.source, part)),
                 _ => {}
@@ -1102,7 +1102,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         let has_bases = superclasses.is_some_and(|args| {
             named_children(args, &mut self.cursor)
                 .iter()
-                .any(|a| a.kind() != "keyword_argument")
+                .any(|a| kind(*a) != "keyword_argument")
         });
         let class = self.out.classes.len() as u32;
         let scope = self.new_scope(ScopeKind::Class(class), outer_scope);
@@ -1139,9 +1139,9 @@ pub(crate) fn join(base: &str, name: &str) -> String {
 /// The name bound by `type X = ...` / `type X[T] = ...`.
 fn type_alias_name(left: Node<'_>) -> Option<Node<'_>> {
     let inner = first_named(left)?;
-    match inner.kind() {
+    match kind(inner) {
         "identifier" => Some(inner),
-        "generic_type" => first_named(inner).filter(|n| n.kind() == "identifier"),
+        "generic_type" => first_named(inner).filter(|n| kind(*n) == "identifier"),
         _ => None,
     }
 }
@@ -1157,11 +1157,11 @@ pub(crate) struct ParamParts<'a> {
 }
 
 fn splat_name(node: Node<'_>) -> Option<Node<'_>> {
-    first_named(node).filter(|n| n.kind() == "identifier")
+    first_named(node).filter(|n| kind(*n) == "identifier")
 }
 
 pub(crate) fn param_parts(param: Node<'_>) -> Option<ParamParts<'_>> {
-    match param.kind() {
+    match kind(param) {
         "identifier" => Some(ParamParts {
             name: param,
             annotation: None,
@@ -1170,7 +1170,7 @@ pub(crate) fn param_parts(param: Node<'_>) -> Option<ParamParts<'_>> {
         }),
         "typed_parameter" => {
             let inner = first_named(param)?;
-            let (name, regular) = match inner.kind() {
+            let (name, regular) = match kind(inner) {
                 "identifier" => (inner, true),
                 "list_splat_pattern" | "dictionary_splat_pattern" => (splat_name(inner)?, false),
                 _ => return None,
@@ -1183,7 +1183,7 @@ pub(crate) fn param_parts(param: Node<'_>) -> Option<ParamParts<'_>> {
             })
         }
         "default_parameter" | "typed_default_parameter" => {
-            let name = child(param, Field::Name).filter(|n| n.kind() == "identifier")?;
+            let name = child(param, Field::Name).filter(|n| kind(*n) == "identifier")?;
             Some(ParamParts {
                 name,
                 annotation: child(param, Field::Type),
@@ -1215,7 +1215,7 @@ fn method_kind(decorated: Option<Node<'_>>, source: &str) -> MethodKind {
     };
     let mut cursor = decorated.walk();
     for decorator in named_children(decorated, &mut cursor) {
-        if decorator.kind() != "decorator" {
+        if kind(decorator) != "decorator" {
             continue;
         }
         let Some(expr) = first_named(decorator) else {
