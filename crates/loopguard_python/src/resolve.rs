@@ -17,8 +17,8 @@ use tree_sitter::Node;
 use crate::builtins::{is_builtin, is_builtin_callback};
 use crate::scope::{Binding, MODULE_SCOPE, ParamRole, ScopeId, ScopeKind};
 use crate::syntax::{
-    Field, child, children_in, first_named, kind, named_children, normalized_text, strip_parens,
-    text,
+    Field, callee_text, child, children_in, first_named, kind, named_children, normalized_text,
+    strip_parens, text,
 };
 use crate::walk::{ClassInfo, Pending, Walked, join, param_parts};
 
@@ -973,7 +973,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                         arg_count,
                         closure_args,
                         callable_args,
-                        text: normalized_text(self.source, function),
+                        text: callee_text(self.source, function),
                     },
                 );
             }
@@ -998,12 +998,12 @@ impl<'w, 'a> Resolver<'w, 'a> {
                         },
                     };
                     let (arg_count, _, _) = self.arguments(child(expr, Field::Arguments), scope);
-                    (callee, normalized_text(self.source, function), arg_count)
+                    (callee, callee_text(self.source, function), arg_count)
                 } else {
                     let Some(callee) = self.dunder_on(expr, scope, "__enter__", true) else {
                         return;
                     };
-                    (callee, normalized_text(self.source, expr), 0)
+                    (callee, callee_text(self.source, expr), 0)
                 };
                 let item_span = span(lines, item);
                 if let Some(draft) = self.walked.guards.get(guard as usize)
@@ -1043,7 +1043,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     },
                     _ => return,
                 };
-                let text = normalized_text(self.source, node);
+                let text = callee_text(self.source, node);
                 push(
                     calls,
                     fid,
@@ -1057,7 +1057,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 let Some(callee) = self.dunder_on(value, scope, "__getitem__", false) else {
                     return;
                 };
-                let text = normalized_text(self.source, value);
+                let text = callee_text(self.source, value);
                 let mut subscript = site(callee, CallKind::Subscript, span(lines, node), text);
                 subscript.arg_count = 1;
                 push(calls, fid, subscript);
@@ -1066,7 +1066,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 let Some(callee) = self.dunder_on(node, scope, "__iter__", false) else {
                     return;
                 };
-                let text = normalized_text(self.source, node);
+                let text = callee_text(self.source, node);
                 push(
                     calls,
                     fid,

@@ -199,6 +199,75 @@ pub(crate) fn normalized_text(source: &str, node: Node<'_>) -> String {
     out
 }
 
+/// Longest text kept for an expression that is not a plain name/attribute/call chain.
+const MAX_OPAQUE_TEXT: usize = 40;
+/// Deepest chain rendered by [`callee_text`]; deeper prefixes become `…`.
+const MAX_TEXT_DEPTH: u32 = 32;
+
+/// The text of a callee or receiver expression with the arguments of inner calls elided:
+/// `sqlite3.connect(...).execute`, `httpx.Client().get`, `self.items[...].close`. Keeps
+/// messages short and a chain of n calls from costing n² bytes of text.
+pub(crate) fn callee_text(source: &str, node: Node<'_>) -> String {
+    let mut out = String::new();
+    write_callee_text(source, node, 0, &mut out);
+    out
+}
+
+fn write_callee_text(source: &str, node: Node<'_>, depth: u32, out: &mut String) {
+    if depth > MAX_TEXT_DEPTH {
+        out.push('…');
+        return;
+    }
+    match kind(node) {
+        "identifier" => out.push_str(text(source, node)),
+        "attribute" => {
+            if let Some(object) = child(node, Field::Object) {
+                write_callee_text(source, object, depth + 1, out);
+            }
+            out.push('.');
+            if let Some(attribute) = child(node, Field::Attribute) {
+                out.push_str(text(source, attribute));
+            }
+        }
+        "call" => {
+            if let Some(function) = child(node, Field::Function) {
+                write_callee_text(source, function, depth + 1, out);
+            }
+            let has_arguments =
+                child(node, Field::Arguments).is_some_and(|args| args.named_child_count() > 0);
+            out.push_str(if has_arguments { "(...)" } else { "()" });
+        }
+        "subscript" => {
+            if let Some(value) = child(node, Field::Value) {
+                write_callee_text(source, value, depth + 1, out);
+            }
+            out.push_str("[...]");
+        }
+        "parenthesized_expression" => {
+            out.push('(');
+            if let Some(inner) = first_named(node) {
+                write_callee_text(source, inner, depth + 1, out);
+            }
+            out.push(')');
+        }
+        "await" => {
+            out.push_str("await ");
+            if let Some(inner) = first_named(node) {
+                write_callee_text(source, inner, depth + 1, out);
+            }
+        }
+        _ => {
+            let full = normalized_text(source, node);
+            if full.chars().count() > MAX_OPAQUE_TEXT {
+                out.extend(full.chars().take(MAX_OPAQUE_TEXT));
+                out.push('…');
+            } else {
+                out.push_str(&full);
+            }
+        }
+    }
+}
+
 fn is_word_char(ch: char) -> bool {
     ch.is_alphanumeric() || ch == '_'
 }

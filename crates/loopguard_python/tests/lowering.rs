@@ -876,3 +876,39 @@ fn a_variable_defined_through_itself_is_unknown() {
         }
     );
 }
+
+#[test]
+fn text_elides_inner_arguments() {
+    let facts = lower(
+        "import sqlite3\ndef f(rows):\n    sqlite3.connect('db', timeout=1).execute('q').fetchall()\n    \
+         rows[0].close()\n    (lambda: 1)()\n    get_conn().cursor()\n",
+    );
+    let f = function(&facts, "app.m.f");
+    let texts: Vec<&str> = f.calls.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "sqlite3.connect(...).execute(...).fetchall",
+            "sqlite3.connect(...).execute",
+            "sqlite3.connect",
+            "rows[...].close",
+            "get_conn().cursor",
+            "get_conn",
+        ]
+    );
+}
+
+#[test]
+fn pep695_type_alias_carries_depends() {
+    let facts = lower(
+        "from typing import Annotated, Optional\nfrom fastapi import Depends\nfrom app.db import Session, get_db\n\
+         type SessionDep = Annotated[Session, Depends(get_db)]\n\
+         async def a(db: SessionDep): ...\nasync def b(db: Optional[Annotated[Session, Depends(get_db)]] = None): ...\n",
+    );
+    for name in ["app.m.a", "app.m.b"] {
+        let param = &function(&facts, name).params[0];
+        assert_eq!(param.annotation, Some(named("app.db.Session")), "{name}");
+        assert_eq!(param.default_call, Some(path("fastapi.Depends")), "{name}");
+        assert_eq!(param.default_args, vec![path("app.db.get_db")], "{name}");
+    }
+}
