@@ -206,7 +206,10 @@ pub fn yaml_token(value: &str) -> String {
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && value.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic());
     if plain {
         value.to_string()
     } else {
@@ -243,16 +246,19 @@ impl Document {
             _ => "\n",
         };
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        // Checked first: a file cut short before its first marker is "not ours", whatever
+        // state its front matter is in.
+        if !lines.iter().any(|l| marker(l).is_some()) {
+            return Err(ParseError::NoMarkers);
+        }
         let (front, body_start) = parse_front_matter(&lines)?;
         let mut body: Vec<Segment> = Vec::new();
         let mut text_buf = String::new();
         let mut open: Option<(String, String, String)> = None; // name, begin line, content
-        let mut any_marker = false;
         for (offset, line) in lines.iter().enumerate().skip(body_start) {
             let lineno = offset + 1;
             match (marker(line), &mut open) {
                 (Some(Marker::Begin(name)), None) => {
-                    any_marker = true;
                     if !text_buf.is_empty() {
                         body.push(Segment::Text(std::mem::take(&mut text_buf)));
                     }
@@ -291,9 +297,6 @@ impl Document {
             return Err(ParseError::Malformed(format!(
                 "`{name}` has no end marker (truncated file?)"
             )));
-        }
-        if !any_marker {
-            return Err(ParseError::NoMarkers);
         }
         if !text_buf.is_empty() {
             body.push(Segment::Text(text_buf));
@@ -541,7 +544,8 @@ mod tests {
 
     #[test]
     fn work_log_section_is_added_when_missing() {
-        let mut doc = Document::parse("<!-- loopguard:begin a -->\n<!-- loopguard:end a -->").unwrap();
+        let mut doc =
+            Document::parse("<!-- loopguard:begin a -->\n<!-- loopguard:end a -->").unwrap();
         doc.append_work_log("- line");
         assert_eq!(
             doc.render(),

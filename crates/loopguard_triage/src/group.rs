@@ -445,7 +445,13 @@ mod tests {
 
     #[test]
     fn chain_findings_group_by_first_helper() {
-        let a = chained("LG201", "app/mw.py", 10, "app.mw.Limit.dispatch", "middleware");
+        let a = chained(
+            "LG201",
+            "app/mw.py",
+            10,
+            "app.mw.Limit.dispatch",
+            "middleware",
+        );
         let mut b = chained("LG201", "app/routes.py", 30, "app.routes.items", "route");
         b.chain[0].function = "app.routes.items".to_string();
         let direct = direct_finding("LG301", "app/x.py", 5, "app.x.f", "requests.get", "route");
@@ -473,7 +479,12 @@ mod tests {
         let items = items(&diags, &PriorityRule::default());
         let sizes: Vec<_> = items
             .iter()
-            .map(|i| (i.id.split('-').nth(2).unwrap().to_string(), i.findings.len()))
+            .map(|i| {
+                (
+                    i.id.split('-').nth(2).unwrap().to_string(),
+                    i.findings.len(),
+                )
+            })
             .collect();
         assert_eq!(sizes, vec![("get".into(), 2), ("post".into(), 1)]);
     }
@@ -491,23 +502,40 @@ mod tests {
         let diags = vec![g1, g2, g3, e];
         let items = items(&diags, &PriorityRule::default());
         assert_eq!(items.len(), 3);
-        assert!(items.iter().any(|i| i.id.starts_with("lg202-c-f-self-lock-")));
+        assert!(
+            items
+                .iter()
+                .any(|i| i.id.starts_with("lg202-c-f-self-lock-"))
+        );
         assert!(items.iter().any(|i| i.id.starts_with("lg501-items-")));
     }
 
     #[test]
     fn ids_ignore_lines_and_depend_on_the_root_cause() {
-        let a = chained("LG201", "app/mw.py", 10, "app.mw.Limit.dispatch", "middleware");
+        let a = chained(
+            "LG201",
+            "app/mw.py",
+            10,
+            "app.mw.Limit.dispatch",
+            "middleware",
+        );
         let mut moved = a.clone();
         moved.span = span(99);
         moved.chain[1].span = span(300);
-        let id = |d: &Diagnostic| items(std::slice::from_ref(d), &PriorityRule::default())[0].id.clone();
+        let id = |d: &Diagnostic| {
+            items(std::slice::from_ref(d), &PriorityRule::default())[0]
+                .id
+                .clone()
+        };
         assert_eq!(id(&a), id(&moved));
         let mut other = a.clone();
         other.chain[1].function = "app.other._check_in_memory_rate_limit".into();
         assert_ne!(id(&a), id(&other));
         // Same slug, different hash.
-        assert_eq!(id(&a)[..id(&a).len() - 4], id(&other)[..id(&other).len() - 4]);
+        assert_eq!(
+            id(&a)[..id(&a).len() - 4],
+            id(&other)[..id(&other).len() - 4]
+        );
     }
 
     #[test]
@@ -541,11 +569,20 @@ mod tests {
             slug("_check_in_memory_rate_limit", 40),
             "check-in-memory-rate-limit"
         );
-        assert_eq!(slug("DatabaseService.get_agent", 40), "database-service-get-agent");
+        assert_eq!(
+            slug("DatabaseService.get_agent", 40),
+            "database-service-get-agent"
+        );
         assert_eq!(slug("threading.Lock.__enter__", 40), "threading-lock-enter");
         assert_eq!(slug("___", 40), "item");
-        assert_eq!(slug("a_very_long_function_name_that_goes_on", 20), "a-very-long");
-        assert_eq!(short_name("app.db.DatabaseService.get_agent"), "DatabaseService.get_agent");
+        assert_eq!(
+            slug("a_very_long_function_name_that_goes_on", 20),
+            "a-very-long"
+        );
+        assert_eq!(
+            short_name("app.db.DatabaseService.get_agent"),
+            "DatabaseService.get_agent"
+        );
         assert_eq!(short_name("app.rate._check"), "_check");
         assert_eq!(short_name("app.m.outer.<locals>.inner"), "inner");
         assert_eq!(short_name("app.m.outer.<lambda>"), "outer.<lambda>");

@@ -252,7 +252,8 @@ pub fn write_triage(
 
 fn check_date(today: &str) -> Result<(), TriageError> {
     let b = today.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     let valid = b.len() == 10
         && digits(0..4)
         && b.get(4) == Some(&b'-')
@@ -372,7 +373,10 @@ fn looks_like_item_id(id: &str) -> bool {
         return false;
     };
     let code_ok = rest.len() > 4
-        && rest.as_bytes().get(..3).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && rest
+            .as_bytes()
+            .get(..3)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
         && rest.as_bytes().get(3) == Some(&b'-');
     let hash = id.rsplit('-').next().unwrap_or("");
     code_ok && matches!(hash.len(), 4 | 8) && hash.chars().all(|c| c.is_ascii_hexdigit())
@@ -498,9 +502,20 @@ mod tests {
             Some(&Priority::P0)
         );
         let bad_ctx: BTreeMap<String, String> = [("worker".to_string(), "p0".to_string())].into();
-        assert!(priority_rule(&bad_ctx).unwrap_err().to_string().contains("worker"));
-        let bad_value: BTreeMap<String, String> = [("route".to_string(), "high".to_string())].into();
-        assert!(priority_rule(&bad_value).unwrap_err().to_string().contains("high"));
+        assert!(
+            priority_rule(&bad_ctx)
+                .unwrap_err()
+                .to_string()
+                .contains("worker")
+        );
+        let bad_value: BTreeMap<String, String> =
+            [("route".to_string(), "high".to_string())].into();
+        assert!(
+            priority_rule(&bad_value)
+                .unwrap_err()
+                .to_string()
+                .contains("high")
+        );
     }
 
     #[test]

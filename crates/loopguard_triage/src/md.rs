@@ -3,11 +3,7 @@
 /// An inline code span that survives backticks and newlines in `text`.
 pub fn code(text: &str) -> String {
     let text = crate::group::squash_whitespace(text);
-    let longest_run = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     if longest_run == 0 {
         return format!("`{text}`");
     }

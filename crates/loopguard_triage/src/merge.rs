@@ -28,7 +28,12 @@ fn is_loopguard_tag(tag: &str) -> bool {
 }
 
 /// The existing document updated for `item`'s current findings.
-pub fn merge_current(existing: &Document, fresh: &Document, item: &Item<'_>, today: &str) -> String {
+pub fn merge_current(
+    existing: &Document,
+    fresh: &Document,
+    item: &Item<'_>,
+    today: &str,
+) -> String {
     let eol = existing.eol;
     let mut doc = existing.clone();
     let previous = existing
@@ -87,9 +92,14 @@ pub fn mark_gone(existing: &Document, today: &str) -> Option<String> {
         _ => {}
     }
     let mut doc = existing.clone();
-    if let Some(front) = &mut doc.front {
-        front.set("loopguard_findings", format!("loopguard_findings: []{eol}"));
-    }
+    // The empty list is what makes the next run leave the file alone, so it is written even
+    // when the front matter was deleted.
+    let front = doc.front.get_or_insert_with(|| FrontMatter {
+        open: format!("---{eol}"),
+        entries: Vec::new(),
+        close: format!("---{eol}"),
+    });
+    front.set("loopguard_findings", format!("loopguard_findings: []{eol}"));
     if !marked {
         for segment in &mut doc.body {
             if let Segment::Block { name, content, .. } = segment
@@ -233,7 +243,14 @@ mod tests {
 
     fn fresh_and_item() -> (Vec<loopguard_core::Diagnostic>, PriorityRule) {
         (
-            vec![direct_finding("LG301", "a.py", 3, "a.f", "requests.get", "route")],
+            vec![direct_finding(
+                "LG301",
+                "a.py",
+                3,
+                "a.f",
+                "requests.get",
+                "route",
+            )],
             PriorityRule::default(),
         )
     }
@@ -251,9 +268,11 @@ mod tests {
         let merged = merge_current(&existing, &fresh, item, "2026-02-02");
         assert!(merged.contains("\npriority: p3\n"), "{merged}");
         assert!(merged.contains("loopguard_priority: p1\n"));
-        assert!(merged.contains(
-            "tags: [loopguard, LG301, blocking-http, route, \"needs owner\", perf]\n"
-        ));
+        assert!(
+            merged.contains(
+                "tags: [loopguard, LG301, blocking-http, route, \"needs owner\", perf]\n"
+            )
+        );
         assert!(merged.contains("- [x] Tests pass\n"));
         // Same findings: nothing logged, and the text is what was there.
         assert_eq!(merged, text);
@@ -277,12 +296,37 @@ mod tests {
         let item = &items(&diags, &rule)[0];
         let doc = Document::parse(&document(item, "2026-01-01")).unwrap();
         let marked = mark_gone(&doc, "2026-03-03").unwrap();
-        assert!(marked.contains("\n\n> No longer detected on 2026-03-03.\n<!-- loopguard:end title -->"));
+        assert!(
+            marked
+                .contains("\n\n> No longer detected on 2026-03-03.\n<!-- loopguard:end title -->")
+        );
         assert!(marked.contains("loopguard_findings: []\n"));
-        assert!(marked.contains("- 2026-03-03: findings changed: 1 -> 0, no longer detected (loopguard)\n"));
+        assert!(
+            marked.contains(
+                "- 2026-03-03: findings changed: 1 -> 0, no longer detected (loopguard)\n"
+            )
+        );
         let again = Document::parse(&marked).unwrap();
         assert_eq!(gone_since(&again).as_deref(), Some("2026-03-03"));
         assert_eq!(mark_gone(&again, "2026-03-04"), None);
+    }
+
+    #[test]
+    fn gone_items_without_front_matter_or_title_are_marked_once() {
+        let doc = Document::parse(
+            "<!-- loopguard:begin findings -->\n- x\n<!-- loopguard:end findings -->\n",
+        )
+        .unwrap();
+        let marked = mark_gone(&doc, "2026-03-03").unwrap();
+        assert!(
+            marked.starts_with("---\nloopguard_findings: []\n---\n"),
+            "{marked}"
+        );
+        assert!(marked.ends_with("## Work Log\n\n- 2026-03-03: no longer detected (loopguard)\n"));
+        assert_eq!(
+            mark_gone(&Document::parse(&marked).unwrap(), "2026-03-04"),
+            None
+        );
     }
 
     #[test]

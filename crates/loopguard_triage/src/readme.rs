@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use loopguard_core::rules;
+
 use crate::document::{begin_marker, end_marker};
 use crate::group::Priority;
 use crate::md::{cell, code, count};
@@ -119,8 +121,12 @@ pub fn summary(rows: &[Row], left_alone: &[(String, String)]) -> String {
             }
         }
         out.push_str("\n### By rule\n\n| rule | items | findings |\n|---|---|---|\n");
-        for (rule, (items, findings)) in &by_rule {
-            let _ = writeln!(out, "| {} | {items} | {findings} |", cell(rule));
+        for (code, (items, findings)) in &by_rule {
+            let rule = match rules::by_code(code) {
+                Some(r) => format!("{} ({})", r.code, r.name),
+                None => (*code).to_string(),
+            };
+            let _ = writeln!(out, "| {} | {items} | {findings} |", cell(&rule));
         }
         out.push_str("\n### By file\n\n| file | items | findings |\n|---|---|---|\n");
         for (file, (items, findings)) in &by_file {
@@ -189,7 +195,10 @@ mod tests {
             .filter_map(|l| l.strip_prefix("| [").and_then(|l| l.split(']').next()))
             .collect();
         assert_eq!(ids, vec!["lg301-z", "lg301-a", "lg301-b", "lg301-c"]);
-        assert!(text.starts_with("8 findings in 4 items (1 p0, 2 p1, 1 high)."), "{text}");
+        assert!(
+            text.starts_with("8 findings in 4 items (1 p0, 2 p1, 1 high)."),
+            "{text}"
+        );
         assert!(text.contains("| T \\| x |"));
         assert!(text.contains("`b.py`, `c.py`, `d.py`, +1 more"));
     }

@@ -7,7 +7,7 @@ use loopguard_core::Diagnostic;
 use loopguard_core::diagnostic::Confidence;
 
 use crate::document::{begin_marker, end_marker, yaml_string, yaml_token};
-use crate::group::{Item, Language, PriorityReason, RootCause, short_name};
+use crate::group::{Item, Language, PriorityReason, RootCause, context_rank, short_name};
 use crate::md::{capitalize, code, count, join_and, sentence};
 
 /// Front matter keys loopguard writes, in the order of a fresh file.
@@ -72,7 +72,11 @@ pub fn title(item: &Item<'_>) -> String {
         ),
         RootCause::Api { api, .. } => format!("{category} ({}) in {from}", code(api)),
         RootCause::Guard { function, call, .. } => {
-            format!("{category}: {} in {}", code(call), code(&short_name(function)))
+            format!(
+                "{category}: {} in {}",
+                code(call),
+                code(&short_name(function))
+            )
         }
         RootCause::Endpoint { function, .. } => format!(
             "Async {} {} never awaits but does blocking work",
@@ -92,7 +96,12 @@ pub fn document(item: &Item<'_>, today: &str) -> String {
     block(&mut out, "title", &format!("# {}\n", title(item)));
     section(&mut out, "Problem Statement", "problem", &problem(item));
     section(&mut out, "Findings", "findings", &findings(item));
-    section(&mut out, "Proposed Solutions", "solutions", &solutions(item));
+    section(
+        &mut out,
+        "Proposed Solutions",
+        "solutions",
+        &solutions(item),
+    );
     section(
         &mut out,
         "Recommended Action",
@@ -121,7 +130,12 @@ pub fn document(item: &Item<'_>, today: &str) -> String {
 }
 
 fn block(out: &mut String, name: &str, content: &str) {
-    let _ = write!(out, "{}\n{content}{}\n", begin_marker(name), end_marker(name));
+    let _ = write!(
+        out,
+        "{}\n{content}{}\n",
+        begin_marker(name),
+        end_marker(name)
+    );
 }
 
 fn section(out: &mut String, heading: &str, name: &str, content: &str) {
@@ -159,8 +173,10 @@ fn hint<'d>(item: &Item<'d>) -> Option<&'d str> {
 
 /// `` `Limit.dispatch` (middleware, `app/mw.py:10`) `` for each async call site.
 fn callers(item: &Item<'_>) -> String {
-    let mut listed: Vec<String> = item
-        .findings
+    // Most urgent first: the reader should see the middleware caller before a script's.
+    let mut by_urgency: Vec<&Diagnostic> = item.findings.clone();
+    by_urgency.sort_by_key(|d| context_rank(&d.context));
+    let mut listed: Vec<String> = by_urgency
         .iter()
         .take(MAX_LISTED_CALLERS)
         .map(|d| {
@@ -265,21 +281,42 @@ fn problem(item: &Item<'_>) -> String {
                     .collect();
                 let _ = write!(out, " The call path is {}.", path.join(" → "));
             }
-            let _ = write!(
+            if item.findings.len() == 1 {
+                let _ = write!(out, " It is called from async code in {}.", callers(item));
+            } else {
+                let _ = write!(out, " Async code calls it at {sites}: {}.", callers(item));
+            }
+            let _ = writeln!(
                 out,
-                " Async code calls it at {sites}: {}. Each call blocks the event loop for as long as {apis} blocks.\n",
-                callers(item)
+                " {} the event loop for as long as {apis} blocks.",
+                if item.findings.len() == 1 {
+                    "The call blocks"
+                } else {
+                    "Each call blocks"
+                }
             );
         }
         RootCause::Api { .. } => {
-            let _ = write!(
-                out,
-                "{apis} ({category}) is called directly in async code at {sites} in {}: {}.",
-                count(item.finding_paths().len(), "file", "files"),
-                callers(item)
-            );
+            if item.findings.len() == 1 {
+                let _ = write!(
+                    out,
+                    "{apis} ({category}) is called directly on the event loop in {}.",
+                    callers(item)
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "{apis} ({category}) is called directly on the event loop at {sites} in {}: {}.",
+                    count(item.finding_paths().len(), "file", "files"),
+                    callers(item)
+                );
+            }
             if item.code() != "LG101" {
-                out.push_str(" Each call blocks the event loop until it returns.");
+                out.push_str(if item.findings.len() == 1 {
+                    " The call blocks the event loop until it returns."
+                } else {
+                    " Each call blocks the event loop until it returns."
+                });
             }
             out.push('\n');
         }
@@ -296,7 +333,11 @@ fn problem(item: &Item<'_>) -> String {
                     code(call),
                     code(&short_name(function)),
                     site(d),
-                    count(awaits.len().max(1), "await", "awaits"),
+                    if awaits.len() <= 1 {
+                        "an await".to_string()
+                    } else {
+                        format!("{} awaits", awaits.len())
+                    },
                 );
                 if !awaits.is_empty() {
                     let _ = write!(out, " at {}", join_and(&awaits));
@@ -306,18 +347,31 @@ fn problem(item: &Item<'_>) -> String {
         }
         RootCause::Endpoint { .. } => {
             for d in &item.findings {
-                let _ = writeln!(out, "{} ({}).", sentence(&d.message).trim_end_matches('.'), site(d));
+                let message = d.message.trim().trim_end_matches('.');
+                let _ = writeln!(out, "At {}, {message}.", site(d));
             }
         }
     }
     if let Some(why) = item.rule.and_then(|r| r.section("Why is this bad?")) {
-        let _ = write!(out, "\n**Why this stalls the loop:** {why}\n");
+        let _ = write!(out, "\n**Why this is bad:** {}\n", unwrap_lines(why));
     }
     let guard = matches!(item.cause, RootCause::Guard { .. });
     if !guard && let Some(text) = item.contexts().first().and_then(|c| impact(c)) {
         let _ = write!(out, "\n{text}\n");
     }
     out
+}
+
+/// Joins the hard-wrapped lines of each paragraph (the rule pages wrap at ~95 columns);
+/// text with code fences is kept as is.
+fn unwrap_lines(text: &str) -> String {
+    if text.contains("```") {
+        return text.to_string();
+    }
+    text.split("\n\n")
+        .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn findings(item: &Item<'_>) -> String {
@@ -337,8 +391,9 @@ fn findings(item: &Item<'_>) -> String {
             site(d),
             code(&d.function)
         );
+        // The bullet itself is hop 0 (the async call site); nest the rest.
         let hops = d.chain.len();
-        for (i, hop) in d.chain.iter().enumerate() {
+        for (i, hop) in d.chain.iter().enumerate().skip(1) {
             let _ = write!(
                 out,
                 "  - {} in {}: {}",
@@ -372,6 +427,15 @@ struct Solution {
     risk: &'static str,
 }
 
+/// "the call site", "both call sites", "all 5 call sites".
+fn all_sites(n: usize) -> String {
+    match n {
+        1 => "the call site".to_string(),
+        2 => "both call sites".to_string(),
+        n => format!("all {n} call sites"),
+    }
+}
+
 fn small_or_medium(n: usize) -> &'static str {
     if n <= 3 { "Small" } else { "Medium" }
 }
@@ -393,7 +457,9 @@ fn solutions_list(item: &Item<'_>) -> Vec<Solution> {
     let hint_text = hint(item)
         .map(sentence)
         .unwrap_or_else(|| format!("See `loopguard rule {}`.", item.code()));
-    let offloadable = !matches!(item.code(), "LG101" | "LG202" | "LG203" | "LG501");
+    // A nested loop must be awaited instead, a guard released, an endpoint is LG501's own
+    // option, and a sleep on a worker thread is still a sleep.
+    let offloadable = !matches!(item.code(), "LG101" | "LG202" | "LG203" | "LG305" | "LG501");
     let mut out = Vec::new();
     match &item.cause {
         RootCause::Helper { function, .. } => {
@@ -408,12 +474,12 @@ fn solutions_list(item: &Item<'_>) -> Vec<Solution> {
             out.push(Solution {
                 title: format!("Make {helper} non-blocking (Recommended)"),
                 body: format!(
-                    "{at}{hint_text} If that makes {helper} async, `await` it at its {}.",
-                    count(n, "async call site", "async call sites")
+                    "{at}{hint_text} If that makes {helper} async, `await` it at {}.",
+                    all_sites(n)
                 ),
                 pros: format!(
-                    "Fixes the root cause once for all {}; no worker thread per call",
-                    count(n, "call site", "call sites")
+                    "Fixes the root cause once for {}; no worker thread per call",
+                    all_sites(n)
                 ),
                 cons: format!(
                     "If {helper} becomes async, every caller must await it, including sync callers outside this report"
@@ -422,7 +488,12 @@ fn solutions_list(item: &Item<'_>) -> Vec<Solution> {
                 risk: if n <= 3 { "Low" } else { "Medium" },
             });
             if offloadable {
-                out.push(offload(lang, &helper, &format!("call it as {}", offload_call(lang, &short_name(function))), n));
+                let body = format!(
+                    "Keep {helper} sync and call it as {} at each async call site.",
+                    offload_call(lang, &short_name(function))
+                );
+                let pros = format!("{helper} and its sync callers stay unchanged");
+                out.push(offload(lang, &helper, body, pros, n));
             }
         }
         RootCause::Api { api, .. } => {
@@ -430,32 +501,40 @@ fn solutions_list(item: &Item<'_>) -> Vec<Solution> {
             out.push(Solution {
                 title: format!("Use a non-blocking alternative to {api_code} (Recommended)"),
                 body: hint_text,
-                pros: "The loop keeps serving other tasks while the operation waits; no worker thread".to_string(),
+                pros:
+                    "The loop keeps serving other tasks while the operation waits; no worker thread"
+                        .to_string(),
                 cons: format!(
                     "Changes {}; an async replacement may need a new dependency",
-                    if n == 1 { "the call site".to_string() } else { format!("all {n} call sites") }
+                    all_sites(n)
                 ),
                 effort: small_or_medium(n),
                 risk: "Low",
             });
             if offloadable {
-                let how = if item.code() == "LG201" {
+                let body = if item.code() == "LG201" {
                     format!(
-                        "move each critical section into a sync function and run it with {}",
+                        "Move each critical section into a sync function and run it with {}.",
                         offload_call(lang, "critical_section")
                     )
                 } else {
-                    let call = item.findings.first().map(|d| d.call.as_str()).unwrap_or(api);
-                    format!("wrap each call: {}", offload_call(lang, call))
+                    let call = item
+                        .findings
+                        .first()
+                        .map(|d| d.call.as_str())
+                        .unwrap_or(api);
+                    format!("Wrap each call: {}.", offload_call(lang, call))
                 };
-                out.push(offload(lang, &api_code, &how, n));
+                let pros = "No new dependency; a one-line change per call site".to_string();
+                out.push(offload(lang, &api_code, body, pros, n));
             }
         }
         RootCause::Guard { call, function, .. } => {
             out.push(Solution {
                 title: format!("Do not hold {} across an await (Recommended)", code(call)),
                 body: hint_text,
-                pros: "Other tasks can run, and take the lock, while this one is suspended".to_string(),
+                pros: "Other tasks can run, and take the lock, while this one is suspended"
+                    .to_string(),
                 cons: format!(
                     "{} may need restructuring when the awaited work needs the protected state",
                     code(&short_name(function))
@@ -492,11 +571,34 @@ fn solutions_list(item: &Item<'_>) -> Vec<Solution> {
     if lang == Language::Python && offloadable && helper_or_api && !endpoints.is_empty() {
         let names: Vec<String> = endpoints.iter().map(|e| code(e)).collect();
         let names = join_and(&names);
+        let uncovered: Vec<&str> = item
+            .findings
+            .iter()
+            .filter(|d| !matches!(d.context.as_str(), "route" | "dependency"))
+            .map(|d| d.context.as_str())
+            .collect();
+        let mut body = format!(
+            "FastAPI runs `def` endpoints and dependencies in its threadpool: declare {names} `def` instead of `async def`."
+        );
+        if !uncovered.is_empty() {
+            let contexts: BTreeSet<&str> = uncovered.iter().copied().collect();
+            let mut contexts: Vec<&str> = contexts.into_iter().collect();
+            contexts.sort_by_key(|c| context_rank(c));
+            let contexts: Vec<String> = contexts.into_iter().map(str::to_string).collect();
+            let sites = if uncovered.len() == 1 {
+                "the call site".to_string()
+            } else {
+                format!("the {} call sites", uncovered.len())
+            };
+            let _ = write!(
+                body,
+                " It does not cover {sites} in {}.",
+                join_and(&contexts)
+            );
+        }
         out.push(Solution {
             title: format!("Declare {names} with `def`"),
-            body: format!(
-                "FastAPI runs `def` endpoints and dependencies in its threadpool: declare {names} `def` instead of `async def`."
-            ),
+            body,
             pros: "One keyword per endpoint; the framework moves the whole call off the loop".to_string(),
             cons: format!(
                 "Only possible if {names} awaits nothing; the threadpool is bounded (40 threads by default)"
@@ -517,22 +619,20 @@ fn offload_call(lang: Language, target: &str) -> String {
     }
 }
 
-fn offload(lang: Language, what: &str, how: &str, n: usize) -> Solution {
-    let (pros, cons) = match lang {
-        Language::Python => (
-            format!("{what} and its sync callers stay unchanged"),
-            "Each call takes a thread from the default executor (min(32, CPUs + 4) threads); the work itself is no faster".to_string(),
-        ),
-        Language::Rust => (
-            format!("{what} and its sync callers stay unchanged"),
-            "Each call takes a thread from the blocking pool; captured values must be `Send + 'static`".to_string(),
-        ),
+fn offload(lang: Language, what: &str, body: String, pros: String, n: usize) -> Solution {
+    let cons = match lang {
+        Language::Python => {
+            "Each call takes a thread from the default executor (min(32, CPUs + 4) threads); the work itself is no faster"
+        }
+        Language::Rust => {
+            "Each call takes a thread from the blocking pool; captured values must be `Send + 'static`"
+        }
     };
     Solution {
         title: format!("Run {what} on a worker thread"),
-        body: format!("Keep it sync and {how} at each async call site."),
+        body,
         pros,
-        cons,
+        cons: cons.to_string(),
         effort: small_or_medium(n),
         risk: "Low",
     }
@@ -686,9 +786,14 @@ fn acceptance(item: &Item<'_>) -> String {
             );
         }
     }
+    let scope = match &item.cause {
+        RootCause::Helper { .. } | RootCause::Api { .. } => "for these call sites".to_string(),
+        RootCause::Guard { function, .. } => format!("in {}", code(&short_name(function))),
+        RootCause::Endpoint { function, .. } => format!("for {}", code(&short_name(function))),
+    };
     let _ = writeln!(
         out,
-        "- [ ] `loopguard check` reports no {} for these call sites",
+        "- [ ] `loopguard check` reports no {} {scope}",
         item.code()
     );
     out.push_str("- [ ] Tests pass\n");
@@ -739,9 +844,22 @@ mod tests {
     #[test]
     fn titles_name_the_root_cause() {
         let diags = vec![
-            chained("LG201", "app/mw.py", 10, "app.mw.Limit.dispatch", "middleware"),
+            chained(
+                "LG201",
+                "app/mw.py",
+                10,
+                "app.mw.Limit.dispatch",
+                "middleware",
+            ),
             direct_finding("LG301", "app/a.py", 3, "app.a.f", "requests.get", "route"),
-            direct_finding("LG501", "app/r.py", 3, "app.r.items", "app.r.items", "route"),
+            direct_finding(
+                "LG501",
+                "app/r.py",
+                3,
+                "app.r.items",
+                "app.r.items",
+                "route",
+            ),
         ];
         let items = items(&diags, &PriorityRule::default());
         let titles: Vec<String> = items.iter().map(title).collect();
@@ -758,7 +876,14 @@ mod tests {
     #[test]
     fn option_three_only_for_python_routes_and_dependencies() {
         let option3 = |path: &str, context: &str| {
-            let diags = vec![direct_finding("LG301", path, 3, "app.a.f", "requests.get", context)];
+            let diags = vec![direct_finding(
+                "LG301",
+                path,
+                3,
+                "app.a.f",
+                "requests.get",
+                context,
+            )];
             let items = items(&diags, &PriorityRule::default());
             solutions(&items[0]).contains("### Option 3: Declare `f` with `def`")
         };
@@ -771,15 +896,23 @@ mod tests {
     #[test]
     fn offload_matches_the_language() {
         let diags = vec![
-            direct_finding("LG305", "src/a.rs", 3, "c::a::f", "std::thread::sleep", "async"),
+            direct_finding("LG303", "src/a.rs", 3, "c::a::f", "std::fs::read", "async"),
+            direct_finding("LG303", "a.py", 3, "a.f", "builtins.open", "async"),
             direct_finding("LG305", "a.py", 3, "a.f", "time.sleep", "async"),
         ];
         let items = items(&diags, &PriorityRule::default());
-        let rust = items.iter().find(|i| i.id.contains("std")).unwrap();
-        let py = items.iter().find(|i| i.id.contains("time")).unwrap();
-        assert!(solutions(rust).contains("tokio::task::spawn_blocking(move || std::thread::sleep(...)).await"));
-        assert!(solutions(py).contains("`await asyncio.to_thread(time.sleep, ...)`"));
-        assert!(!solutions(py).contains("```rust"));
+        let solutions_of =
+            |needle: &str| solutions(items.iter().find(|i| i.id.contains(needle)).unwrap());
+        let rust = solutions_of("std-fs-read");
+        let py = solutions_of("builtins-open");
+        assert!(rust.contains("tokio::task::spawn_blocking(move || std::fs::read(...)).await"));
+        assert!(
+            py.contains("`await asyncio.to_thread(builtins.open, ...)`"),
+            "{py}"
+        );
+        assert!(!py.contains("```rust"));
+        // A sleep on a worker thread is still a sleep.
+        assert!(!solutions_of("time-sleep").contains("### Option 2"));
     }
 
     #[test]
