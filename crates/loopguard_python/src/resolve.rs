@@ -6,6 +6,7 @@
 //! a variable being resolved in terms of itself (`x = x.next()`).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use loopguard_core::facts::{
     Alias, CallKind, CallSite, Callee, Class, Decorator, FileFacts, Guard, Language, Param,
@@ -92,6 +93,8 @@ pub(crate) struct Resolver<'w, 'a> {
     source: &'a str,
     /// Variables being resolved right now: a variable defined through itself is unknown.
     resolving: RefCell<Vec<(ScopeId, &'a str)>>,
+    /// Classes of this file by qualified name.
+    classes_by_name: HashMap<&'w str, u32>,
 }
 
 impl<'w, 'a> Resolver<'w, 'a> {
@@ -202,6 +205,25 @@ impl<'w, 'a> Resolver<'w, 'a> {
         }
     }
 
+    /// `C._lock` for a class `C` of this file (`with cls._lock:`, `Registry._lock.acquire()`)
+    /// is a field of `C`; its methods and nested classes stay paths.
+    fn class_data_attribute(&self, class_path: &str, name: &str) -> Option<TypeRef> {
+        let class = *self.classes_by_name.get(class_path)?;
+        let info = self.class(class)?;
+        let member = self
+            .walked
+            .scopes
+            .get(info.scope as usize)
+            .and_then(|s| s.bindings.get(name));
+        if matches!(member, Some(Binding::Def(_) | Binding::Class(_))) {
+            return None;
+        }
+        Some(TypeRef::Field {
+            owner: Box::new(TypeRef::Named(class_path.to_owned())),
+            name: name.to_owned(),
+        })
+    }
+
     /// The class of the method `scope` belongs to, for `super()`.
     fn enclosing_method_class(&self, scope: ScopeId) -> Option<String> {
         let mut current = Some(scope);
@@ -229,7 +251,10 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 };
                 let name = self.text(attribute);
                 match self.value_of(object, scope, depth + 1) {
-                    Value::Path(path) => Value::Path(join(&path, name)),
+                    Value::Path(path) => match self.class_data_attribute(&path, name) {
+                        Some(field) => Value::Typed(field),
+                        None => Value::Path(join(&path, name)),
+                    },
                     Value::Typed(owner) => Value::Typed(TypeRef::Field {
                         owner: Box::new(owner),
                         name: name.to_owned(),
@@ -841,6 +866,12 @@ pub(crate) fn finish(
         walked: &walked,
         source,
         resolving: RefCell::new(Vec::new()),
+        classes_by_name: walked
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(index, class)| (class.qualname.as_str(), index as u32))
+            .collect(),
     };
     let count = walked.functions.len();
     let mut calls: Vec<Vec<CallSite>> = vec![Vec::new(); count];

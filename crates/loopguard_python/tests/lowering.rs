@@ -912,3 +912,27 @@ fn pep695_type_alias_carries_depends() {
         assert_eq!(param.default_args, vec![path("app.db.get_db")], "{name}");
     }
 }
+
+#[test]
+fn class_level_lock_through_cls_is_a_field() {
+    let facts = lower(
+        "import threading\nclass Registry:\n    _lock = threading.Lock()\n    @classmethod\n    \
+         async def add(cls):\n        with cls._lock:\n            await save()\n        \
+         Registry._lock.acquire()\n        cls.create()\n    @classmethod\n    def create(cls): ...\n",
+    );
+    let add = function(&facts, "app.m.Registry.add");
+    let field = TypeRef::Field {
+        owner: Box::new(named("app.m.Registry")),
+        name: "_lock".to_owned(),
+    };
+    assert_eq!(add.guards[0].acquire, method(field.clone(), "__enter__"));
+    assert_eq!(
+        call(add, "Registry._lock.acquire").callee,
+        method(field, "acquire")
+    );
+    assert_eq!(
+        call(add, "cls.create").callee,
+        path("app.m.Registry.create")
+    );
+    assert_eq!(facts.classes[0].fields[0].ty, returned("threading.Lock"));
+}
