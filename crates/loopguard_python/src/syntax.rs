@@ -294,6 +294,9 @@ pub(crate) fn collect_errors(
     let mut cursor = root.walk();
     while let Some((node, context)) = stack.pop() {
         if node.is_error() || node.is_missing() {
+            if context.in_type_parameters && is_type_parameter_default(node, source) {
+                continue;
+            }
             if errors.len() >= MAX_ERRORS {
                 truncated += 1;
                 continue;
@@ -309,6 +312,7 @@ pub(crate) fn collect_errors(
         if matches!(kind(node), "function_definition" | "class_definition") {
             context.definition = Some(node);
         }
+        context.in_type_parameters |= kind(node) == "type_parameter";
         let start = stack.len();
         cursor.reset(node);
         if cursor.goto_first_child() {
@@ -341,6 +345,19 @@ pub(crate) fn collect_errors(
 struct Context<'t> {
     construct: Option<Node<'t>>,
     definition: Option<Node<'t>>,
+    /// Inside a `[T, ...]` type parameter list.
+    in_type_parameters: bool,
+}
+
+/// PEP 696 defaults (`def f[T = int]()`, `[*Ts = *tuple[int]]`, Python 3.13) are valid
+/// Python the grammar does not know yet: it leaves `T =` as an ERROR inside the type
+/// parameter list and parses the rest. Such an error is not reported.
+fn is_type_parameter_default(node: Node<'_>, source: &str) -> bool {
+    node.is_error() && {
+        let text = text(source, node).trim_end();
+        let text = text.strip_suffix('*').unwrap_or(text).trim_end();
+        text.ends_with('=') && !text.ends_with("==")
+    }
 }
 
 fn describes_construct(kind: &str) -> bool {

@@ -808,6 +808,8 @@ fn modern_syntax_parses_without_errors() {
     let facts = lower(
         "type Alias[T] = list[T] | None\n\
          def first[T](items: list[T]) -> T:\n    return items[0]\n\
+         def defaults[T = int, *Ts = *tuple[int], **P = [int]](): ...\nclass D[T: int = bool]: ...\n\
+         type Pair[T = int] = tuple[T, T]\n\
          class Box[T]:\n    def get(self) -> T: ...\n\
          def handle(cmd):\n    match cmd:\n        case {'op': 'go', **rest}:\n            go(rest)\n        \
          case [x, *_] if x > 0:\n            pass\n        case Point(x=0) as p:\n            pass\n        case _:\n            pass\n\
