@@ -227,33 +227,36 @@ impl<'a, 'c> Resolver<'a, 'c> {
             }
             TypeRef::Field { owner, name } => {
                 let (owner, conf) = self.type_of(owner, depth + 1)?;
-                let field = self.field_type(&owner, name)?;
-                let (t, c) = self.type_of(field, depth + 1)?;
+                let (t, c) = self.field_type(&owner, name, depth + 1)?;
                 Some((t, conf.max(c)))
             }
             TypeRef::Returned(callee) => self.returned_type(callee, depth + 1),
         }
     }
 
-    /// A field's declared type, searching the class and then its bases.
-    fn field_type(&self, class: &str, name: &str) -> Option<&'a TypeRef> {
-        let mut queue = vec![class.to_string()];
+    /// The type of attribute `name` of `class`: its declared field/attribute type, searching
+    /// the class and then its bases; for bases outside the project, what the catalog says
+    /// (`django.db.models.Model.objects` is a `Manager`).
+    fn field_type(&self, class: &str, name: &str, depth: u32) -> Option<(String, Confidence)> {
+        let mut queue = std::collections::VecDeque::from([class.to_string()]);
         let mut seen = 0;
-        while let Some(c) = queue.pop() {
+        while let Some(c) = queue.pop_front() {
             seen += 1;
             if seen > 32 {
                 break;
             }
-            if let Some(info) = self.index.classes.get(c.as_str()) {
-                if let Some(t) = info.fields.get(name) {
-                    return Some(t);
+            match self.index.classes.get(c.as_str()) {
+                Some(info) => {
+                    if let Some(t) = info.fields.get(name) {
+                        return self.type_of(t, depth + 1);
+                    }
+                    queue.extend(info.bases.iter().map(|b| self.canonical(b).into_owned()));
                 }
-                queue.extend(
-                    info.bases
-                        .iter()
-                        .rev()
-                        .map(|b| self.canonical(b).into_owned()),
-                );
+                None => {
+                    if let Some(t) = self.catalog.constructed_type(&self.join(&c, name)) {
+                        return Some((t, Confidence::Certain));
+                    }
+                }
             }
         }
         None
@@ -290,13 +293,21 @@ impl<'a, 'c> Resolver<'a, 'c> {
             Callee::Path(p) => {
                 let canon = self.canonical(p);
                 let mut out = vec![(canon.to_string(), Confidence::Certain)];
-                // `mod.var.method` where `mod.var` is a module-level variable of known type.
                 if !self.is_known(&canon)
                     && let Some((owner, name)) = self.split(&canon)
-                    && let Some(t) = self.index.globals.get(owner)
-                    && let Some((ty, c)) = self.type_of(t, depth + 1)
                 {
-                    out.push((self.join(&ty, name), c));
+                    // `mod.var.method` where `mod.var` is a module-level variable of known type.
+                    if let Some(t) = self.index.globals.get(owner) {
+                        if let Some((ty, c)) = self.type_of(t, depth + 1) {
+                            out.push((self.join(&ty, name), c));
+                        }
+                    } else if let Some((class, attr)) = self.split(owner)
+                        && self.index.classes.contains_key(class)
+                        && let Some((ty, c)) = self.field_type(class, attr, depth + 1)
+                    {
+                        // `Model.objects.get`: an attribute of a project class.
+                        out.push((self.join(&ty, name), c));
+                    }
                 }
                 out
             }
@@ -384,7 +395,19 @@ impl<'a, 'c> Resolver<'a, 'c> {
     pub fn resolve(&self, site: &CallSite) -> Resolution<'c> {
         let mut res = Resolution::default();
         let argc = Some(site.arg_count);
-        if let Callee::UnknownMethod { name } = &site.callee {
+        let candidates = self.candidate_paths(&site.callee, 0);
+        // A method on a receiver whose type cannot be derived (`self._loop.run_until_complete`)
+        // is treated like one on an unknown receiver: name-based, `likely`.
+        let unknown_name = match &site.callee {
+            Callee::UnknownMethod { name } => Some(name),
+            Callee::Method { name, .. } if candidates.is_empty() => Some(name),
+            _ => None,
+        };
+        if let Some(name) = unknown_name {
+            // Reading an attribute of an unknown object runs no code we know of.
+            if site.kind == CallKind::Property {
+                return res;
+            }
             if self.catalog.offloads.method(name, None).is_some() {
                 res.offload = true;
             }
@@ -414,7 +437,6 @@ impl<'a, 'c> Resolver<'a, 'c> {
             }
             return res;
         }
-        let candidates = self.candidate_paths(&site.callee, 0);
         for (path, conf) in candidates {
             if self.catalog.offloads.path(&path, None).is_some() {
                 res.offload = true;
@@ -450,13 +472,11 @@ impl<'a, 'c> Resolver<'a, 'c> {
             } else {
                 external.push(path.clone());
             }
-            // Property/subscript/iteration sites only matter when they run project code
-            // (a `@property`) or a catalog API; a plain attribute read is not a call.
+            // An attribute read runs code only through a project `@property`; a catalog API
+            // read without a call (`asyncio.to_thread(event.wait)`) is a reference.
             if site.kind == CallKind::Property {
-                targets.retain(|t| match t {
-                    Target::Function(f) => is_property(self.index, *f),
-                    Target::Api { .. } => true,
-                });
+                targets.retain(|t| matches!(t, Target::Function(f) if is_property(self.index, *f)));
+                external.clear();
             }
             for ext in external {
                 if let Some(api) = self.catalog.blocking.path(&ext, argc) {
