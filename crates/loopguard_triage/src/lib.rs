@@ -195,16 +195,17 @@ pub fn write_triage(
             }
             None => continue,
         };
+        // Only item files are ours to mark; someone's own notes in the same folder (even a
+        // copy of README.md with its markers) are none of our business.
+        let ours = looks_like_item_id(id)
+            || document::front_matter_of(&text).is_some_and(|f| f.entry("loopguard_id").is_some());
+        if !ours {
+            continue;
+        }
         let doc = match Document::parse(&text) {
             Ok(doc) => doc,
             Err(e) => {
-                let ours = looks_like_item_id(id)
-                    || document::front_matter_of(&text)
-                        .is_some_and(|f| f.entry("loopguard_id").is_some());
-                // Someone's own notes in the same folder are none of our business.
-                if ours || matches!(e, ParseError::Malformed(_)) {
-                    left_alone(&mut summary, &path, None, describe(&e));
-                }
+                left_alone(&mut summary, &path, None, describe(&e));
                 continue;
             }
         };
@@ -225,6 +226,7 @@ pub fn write_triage(
             .entry(row.priority.clone())
             .or_default() += 1;
     }
+    summary.left_alone.sort_by(|a, b| a.path.cmp(&b.path));
     let notes: Vec<(String, String)> = summary
         .left_alone
         .iter()

@@ -470,6 +470,8 @@ fn leftovers_of_an_interrupted_run_are_not_items() {
     let cut = &full[..full.find("<!-- loopguard:end findings -->").unwrap()];
     std::fs::write(dir.path().join(format!("{jwks}.md")), cut).unwrap();
     std::fs::write(dir.path().join("notes.md"), "# My notes\n").unwrap();
+    let index_copy = "<!-- loopguard:begin summary -->\nold\n<!-- loopguard:end summary -->\n";
+    std::fs::write(dir.path().join("index-copy.md"), index_copy).unwrap();
     std::fs::write(dir.path().join("lg999-old-thing-abcd.md"), "garbage").unwrap();
 
     let summary = write_triage(&project(0), &options(dir.path(), "2026-03-02")).unwrap();
@@ -478,6 +480,7 @@ fn leftovers_of_an_interrupted_run_are_not_items() {
     assert_eq!(read(dir.path(), &format!("{rate}.md")), truncated);
     assert_eq!(read(dir.path(), &format!("{jwks}.md")), cut);
     assert_eq!(read(dir.path(), "notes.md"), "# My notes\n");
+    assert_eq!(read(dir.path(), "index-copy.md"), index_copy);
     let left: Vec<(String, Option<String>)> = summary
         .left_alone
         .iter()
