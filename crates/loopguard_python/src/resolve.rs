@@ -505,7 +505,6 @@ impl<'w, 'a> Resolver<'w, 'a> {
             return None;
         }
         let (head, rest) = dotted.split_once('.').unwrap_or((dotted, ""));
-        // The head must be a `&'a str` to be looked up; find it in the annotation's source.
         let head_path = match self.lookup_text_name(head, scope, depth)? {
             Value::Path(path) => path,
             _ => return None,
@@ -514,8 +513,9 @@ impl<'w, 'a> Resolver<'w, 'a> {
     }
 
     fn lookup_text_name(&self, name: &str, scope: ScopeId, depth: u32) -> Option<Value> {
-        // Bindings are keyed by source slices; a name from a string annotation is looked up
-        // by value, which `HashMap<&str, _>` supports directly.
+        // Like `resolve_name`, for a name that is not a slice of the source with its
+        // lifetime (it comes from inside a string), so it cannot enter the `resolving` guard;
+        // variables are followed only while the depth allows.
         match self.lookup(name, scope) {
             None => Some(self.unbound(name)),
             Some((_, Binding::Import(target))) => Some(Value::Path(target.clone())),
@@ -1267,5 +1267,38 @@ impl<'w, 'a> Resolver<'w, 'a> {
             }
         }
         (aliases, globals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_top_level_ignores_nested_separators() {
+        assert_eq!(
+            split_top_level("Dict[str, int], Callable[[a, b], c]", ','),
+            ["Dict[str, int]", " Callable[[a, b], c]"]
+        );
+        assert_eq!(split_top_level("A | None", '|'), ["A ", " None"]);
+    }
+
+    #[test]
+    fn wrappers_peel_and_iterators_only_for_context_managers() {
+        assert!(matches!(peel_rule("typing.Optional", false), Peel::First));
+        assert!(matches!(
+            peel_rule("typing_extensions.Annotated", false),
+            Peel::First
+        ));
+        assert!(matches!(
+            peel_rule("typing.Union", false),
+            Peel::FirstNotNone
+        ));
+        assert!(matches!(peel_rule("typing.Iterator", false), Peel::Keep));
+        assert!(matches!(
+            peel_rule("collections.abc.Iterator", true),
+            Peel::First
+        ));
+        assert!(matches!(peel_rule("app.Optional", false), Peel::Keep));
     }
 }
