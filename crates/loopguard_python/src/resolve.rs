@@ -21,7 +21,7 @@ use crate::syntax::{
     Field, callee_text, child, children_in, first_named, kind, named_children, normalized_text,
     strip_parens, text,
 };
-use crate::walk::{ClassInfo, Pending, Walked, join, param_parts};
+use crate::walk::{ClassInfo, LockCall, Pending, Walked, join, param_parts};
 
 /// How deep resolution follows attribute chains, calls and variables.
 const MAX_DEPTH: u32 = 40;
@@ -890,6 +890,11 @@ pub(crate) fn finish(
         );
     }
 
+    resolver.explicit_lock_guards(lines, &mut guards);
+    for list in &mut guards {
+        list.sort_by_key(|g| g.span.start_byte);
+    }
+
     let mut signatures = Vec::with_capacity(count);
     for info in &walked.fn_info {
         let decorators = resolver.decorators(info.decorated, info.outer_scope, lines);
@@ -1137,6 +1142,72 @@ impl<'w, 'a> Resolver<'w, 'a> {
                         name: name.to_owned(),
                         ty,
                         span: span(lines, site),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Guards of explicit `x.acquire()` calls: held until the next `x.release()` of the same
+    /// receiver in the function (usually in a `finally`), or to the end of the function.
+    fn explicit_lock_guards(&self, lines: &LineIndex<'_>, guards: &mut [Vec<Guard>]) {
+        let lock_calls = &self.walked.lock_calls;
+        if !lock_calls.iter().any(|c| c.is_acquire) {
+            return;
+        }
+        let count = self.walked.functions.len();
+        let mut by_function: Vec<Vec<(&LockCall<'a>, String)>> = vec![Vec::new(); count];
+        for call in lock_calls {
+            if let Some(list) = by_function.get_mut(call.fid as usize) {
+                list.push((call, callee_text(self.source, call.receiver)));
+            }
+        }
+        let mut suspensions: Vec<Vec<Span>> = vec![Vec::new(); count];
+        for &(fid, span) in &self.walked.suspensions {
+            if let Some(list) = suspensions.get_mut(fid as usize) {
+                list.push(span);
+            }
+        }
+        for (fid, calls) in by_function.iter().enumerate() {
+            let (Some(function), Some(points)) =
+                (self.walked.functions.get(fid), suspensions.get(fid))
+            else {
+                continue;
+            };
+            if points.is_empty() {
+                continue;
+            }
+            for (acquire, receiver) in calls.iter().filter(|(c, _)| c.is_acquire) {
+                let held_from = acquire.call.end_byte() as u32;
+                let held_until = calls
+                    .iter()
+                    .filter(|(c, _)| !c.is_acquire && c.call.start_byte() as u32 >= held_from)
+                    .find(|(_, r)| r == receiver)
+                    .map_or(function.span.end_byte, |(c, _)| c.call.start_byte() as u32);
+                let awaits: Vec<Span> = points
+                    .iter()
+                    .filter(|p| p.start_byte >= held_from && p.start_byte < held_until)
+                    .copied()
+                    .collect();
+                if awaits.is_empty() {
+                    continue;
+                }
+                let Some(method) = child(acquire.call, Field::Function) else {
+                    continue;
+                };
+                let Some(callee) = self.callee_of(method, acquire.scope, 0) else {
+                    continue;
+                };
+                let (arg_count, _, _) =
+                    self.arguments(child(acquire.call, Field::Arguments), acquire.scope);
+                if let Some(list) = guards.get_mut(fid) {
+                    list.push(Guard {
+                        acquire: callee,
+                        span: span(lines, acquire.call),
+                        binding: None,
+                        awaits,
+                        text: callee_text(self.source, method),
+                        arg_count,
                     });
                 }
             }

@@ -129,6 +129,21 @@ pub(crate) struct Walked<'a> {
     pub star_imports: Vec<String>,
     pub pending: Vec<Pending<'a>>,
     pub guards: Vec<GuardDraft>,
+    /// `x.acquire()` / `x.release()` calls, in source order per function: an explicit
+    /// acquire holds the lock until the matching release.
+    pub lock_calls: Vec<LockCall<'a>>,
+    /// Every point where a function may suspend (`await`, `async with`, `async for`), with
+    /// the function it belongs to, in source order per function.
+    pub suspensions: Vec<(u32, Span)>,
+}
+
+/// A call of `acquire` or `release` on a value (`self._lock.acquire()`).
+pub(crate) struct LockCall<'a> {
+    pub fid: u32,
+    pub scope: ScopeId,
+    pub call: Node<'a>,
+    pub receiver: Node<'a>,
+    pub is_acquire: bool,
 }
 
 enum Task<'a> {
@@ -226,6 +241,8 @@ impl<'a, 'l> Walker<'a, 'l> {
                 star_imports: Vec::new(),
                 pending: Vec::new(),
                 guards: Vec::new(),
+                lock_calls: Vec::new(),
+                suspensions: Vec::new(),
             },
         };
         walker.push_visit(root, MODULE_FUNCTION, MODULE_SCOPE, 0);
@@ -444,12 +461,16 @@ impl<'a, 'l> Walker<'a, 'l> {
             "class_definition" => self.define_class(node, None, fid, scope),
             "lambda" => self.define_lambda(node, fid, scope),
             "call" => {
+                let awaited = flags & AWAITED != 0;
                 self.out.pending.push(Pending::Call {
                     node,
                     fid,
                     scope,
-                    awaited: flags & AWAITED != 0,
+                    awaited,
                 });
+                if !awaited {
+                    self.note_lock_call(node, fid, scope);
+                }
                 if let Some(arguments) = child(node, Field::Arguments) {
                     self.push_visit(arguments, fid, scope, 0);
                 }
@@ -538,6 +559,36 @@ impl<'a, 'l> Walker<'a, 'l> {
         }
     }
 
+    /// Remembers `x.acquire()` / `x.release()` (an awaited `acquire` is an asyncio lock).
+    fn note_lock_call(&mut self, call: Node<'a>, fid: u32, scope: ScopeId) {
+        let Some(function) = child(call, Field::Function) else {
+            return;
+        };
+        if kind(function) != "attribute" {
+            return;
+        }
+        let (Some(receiver), Some(method)) = (
+            child(function, Field::Object),
+            child(function, Field::Attribute),
+        ) else {
+            return;
+        };
+        let is_acquire = match self.text(method) {
+            "acquire" => true,
+            "release" => false,
+            _ => return,
+        };
+        if matches!(kind(receiver), "identifier" | "attribute") {
+            self.out.lock_calls.push(LockCall {
+                fid,
+                scope,
+                call,
+                receiver,
+                is_acquire,
+            });
+        }
+    }
+
     /// Records a suspension point of `fid`: in the function's awaits if it is an `await`
     /// expression, and in every guard of the same function whose body is being walked.
     fn record_await(&mut self, fid: u32, span: Span, is_await_expression: bool) {
@@ -547,6 +598,7 @@ impl<'a, 'l> Walker<'a, 'l> {
                 function.awaits.push(span);
             }
         }
+        self.out.suspensions.push((fid, span));
         for &guard in &self.active_guards {
             if let Some(draft) = self.out.guards.get_mut(guard as usize)
                 && draft.fid == fid

@@ -694,7 +694,9 @@ fn imported_variables_stay_paths_and_with_uses_global() {
     );
     let enter = method(TypeRef::Global("app.state.lock".to_owned()), "__enter__");
     assert_eq!(sites(f, CallKind::With)[0].callee, enter);
-    assert_eq!(f.guards[0].acquire, enter);
+    // The `acquire()` is never released, so it is held to the end of the function too.
+    let acquires: Vec<&Callee> = f.guards.iter().map(|g| &g.acquire).collect();
+    assert_eq!(acquires, [&path("app.state.lock.acquire"), &enter]);
 }
 
 #[test]
@@ -937,4 +939,40 @@ fn class_level_lock_through_cls_is_a_field() {
         path("app.m.Registry.create")
     );
     assert_eq!(facts.classes[0].fields[0].ty, returned("threading.Lock"));
+}
+
+#[test]
+fn explicit_acquire_holds_until_release() {
+    let facts = lower(
+        "import threading\nclass R:\n    def __init__(self):\n        self._lock = threading.Lock()\n\
+         \n    async def drop(self, key):\n        self._lock.acquire()\n        try:\n            \
+         await self.close(key)\n        finally:\n            self._lock.release()\n        await after()\n\
+         \n    async def short(self):\n        self._lock.acquire()\n        self._lock.release()\n        \
+         await later()\n\n    async def never_released(self, sem):\n        sem.acquire()\n        \
+         async for x in feed():\n            pass\n\n    async def asyncio_style(self, alock: 'asyncio.Lock'):\n        \
+         await alock.acquire()\n        await work()\n",
+    );
+    let drop = function(&facts, "app.m.R.drop");
+    assert_eq!(drop.guards.len(), 1);
+    let guard = &drop.guards[0];
+    let lock = TypeRef::Field {
+        owner: Box::new(named("app.m.R")),
+        name: "_lock".to_owned(),
+    };
+    assert_eq!(guard.acquire, method(lock, "acquire"));
+    assert_eq!(guard.text, "self._lock.acquire");
+    assert_eq!(guard.span.start_line, 7);
+    let lines: Vec<u32> = guard.awaits.iter().map(|a| a.start_line).collect();
+    assert_eq!(lines, [9]);
+
+    assert!(function(&facts, "app.m.R.short").guards.is_empty());
+    let never = function(&facts, "app.m.R.never_released");
+    assert_eq!(never.guards.len(), 1);
+    assert_eq!(
+        never.guards[0].acquire,
+        Callee::UnknownMethod {
+            name: "acquire".to_owned()
+        }
+    );
+    assert!(function(&facts, "app.m.R.asyncio_style").guards.is_empty());
 }
