@@ -41,6 +41,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         output_format: ListFormat,
     },
+    /// Write one Markdown triage document per root cause of the findings, plus a README
+    /// index; re-running updates them and keeps every human edit.
+    Triage {
+        #[command(flatten)]
+        check: CheckArgs,
+        /// The triage folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Date for Work Log entries (YYYY-MM-DD; default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Remove the cache of the project containing PATH (default: the current folder).
     Clean {
         path: Option<PathBuf>,
@@ -142,6 +154,7 @@ fn main() -> ExitCode {
         } => explain_rule(&code, output_format),
         Command::Rules { output_format } => list_rules(output_format),
         Command::Clean { path, cache_dir } => clean(path, cache_dir),
+        Command::Triage { check, out, date } => triage(check, out, date),
     };
     match result {
         Ok(code) => code,
@@ -152,11 +165,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
+fn settings_of(args: &CheckArgs) -> Result<Settings, EngineError> {
     if args.threads == Some(0) {
         return Err(EngineError::Usage("--threads must be at least 1".into()));
     }
-    let settings = Settings {
+    Ok(Settings {
         paths: if args.paths.is_empty() {
             vec![PathBuf::from(".")]
         } else {
@@ -175,7 +188,59 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
         direct_only: args.direct_only,
         no_cache: args.no_cache,
         cache_dir: args.cache_dir.clone(),
+    })
+}
+
+fn triage(args: CheckArgs, out: PathBuf, date: Option<String>) -> Result<ExitCode, EngineError> {
+    let settings = settings_of(&args)?;
+    let outcome = loopguard_engine::check(&settings)?;
+    let options = loopguard_triage::TriageOptions {
+        out_dir: out.clone(),
+        today: date.unwrap_or_else(today_utc),
+        priority_overrides: outcome.config.triage_priority.clone(),
     };
+    let summary = loopguard_triage::write_triage(&outcome.diagnostics, &options)
+        .map_err(|e| EngineError::Usage(e.to_string()))?;
+    for left in &summary.left_alone {
+        eprintln!(
+            "loopguard: warning: left {} alone: {}",
+            left.path.display(),
+            left.reason
+        );
+    }
+    eprintln!(
+        "loopguard: {} finding(s) in {} item(s) under {}: {} created, {} updated, {} unchanged, {} no longer detected",
+        summary.findings,
+        summary.created.len() + summary.updated.len() + summary.unchanged.len(),
+        out.display(),
+        summary.created.len(),
+        summary.updated.len(),
+        summary.unchanged.len(),
+        summary.no_longer_detected.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Today's date in UTC as `YYYY-MM-DD` (civil-from-days, Howard Hinnant's algorithm).
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
+    let settings = settings_of(&args)?;
     let mut outcome = loopguard_engine::check(&settings)?;
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::from_diagnostics(&outcome.diagnostics);

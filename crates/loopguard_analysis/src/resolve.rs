@@ -438,6 +438,9 @@ impl<'a, 'c> Resolver<'a, 'c> {
             return res;
         }
         for (path, conf) in candidates {
+            if self.catalog.opaque.path(&path, None).is_some() {
+                continue;
+            }
             if self.catalog.offloads.path(&path, None).is_some() {
                 res.offload = true;
             }
@@ -478,6 +481,14 @@ impl<'a, 'c> Resolver<'a, 'c> {
                 targets.retain(|t| matches!(t, Target::Function(f) if is_property(self.index, *f)));
                 external.clear();
             }
+            targets.retain(|t| match t {
+                Target::Function(f) => self
+                    .catalog
+                    .opaque
+                    .path(&self.index.function(*f).qualname, None)
+                    .is_none(),
+                Target::Api { .. } => true,
+            });
             for ext in external {
                 if let Some(api) = self.catalog.blocking.path(&ext, argc) {
                     targets.push(Target::Api { path: ext, api });

@@ -30,6 +30,9 @@
 //! [[endpoint]]     # decorators that register web endpoints (LG501, triage priority)
 //! kind = "route"
 //! paths = ["fastapi.FastAPI.get"]
+//!
+//! [[opaque]]       # project or library functions whose bodies are not followed
+//! paths = ["warnings.warn"]
 //! ```
 
 use std::collections::HashMap;
@@ -71,6 +74,8 @@ pub struct CatalogFile {
     pub loop_callback: Vec<PatternSpec>,
     #[serde(default)]
     pub endpoint: Vec<EndpointSpec>,
+    #[serde(default)]
+    pub opaque: Vec<PatternSpec>,
 }
 
 /// A blocking API. Also the shape of the config's `extend-blocking` entries.
@@ -271,6 +276,9 @@ pub struct LanguageCatalog {
     pub guards: Matcher<(GuardKind, Option<String>)>,
     pub loop_callbacks: Matcher<()>,
     pub endpoints: Matcher<EndpointKind>,
+    /// Functions whose bodies are not followed (they block only off the loop, or only on
+    /// rare paths such as emitting a warning).
+    pub opaque: Matcher<()>,
 }
 
 impl LanguageCatalog {
@@ -303,6 +311,9 @@ impl LanguageCatalog {
         }
         for e in &file.endpoint {
             self.endpoints.add(e.kind, None, &e.paths, &e.methods, &[]);
+        }
+        for o in &file.opaque {
+            self.opaque.add((), None, &o.paths, &o.methods, &o.exclude);
         }
         Ok(())
     }

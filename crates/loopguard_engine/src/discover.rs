@@ -101,13 +101,21 @@ pub fn relative(root: &Path, p: &Path) -> String {
     }
 }
 
+/// The project's source files, those under the requested paths marked.
+pub struct Discovered {
+    pub files: Vec<SourceFile>,
+    /// Requested folders the root's walk did not reach (outside it, or ignored by its
+    /// `.gitignore`): they are source roots of their own.
+    pub foreign_roots: Vec<PathBuf>,
+}
+
 /// Lists the project's source files; marks those under `requested` paths.
 pub fn discover(
     root: &Path,
     requested: &[PathBuf],
     excludes: &[String],
     threads: usize,
-) -> Result<Vec<SourceFile>, EngineError> {
+) -> Result<Discovered, EngineError> {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUDES
         .iter()
@@ -141,37 +149,39 @@ pub fn discover(
         }
     }
 
-    let found = std::sync::Mutex::new(Vec::new());
-    let mut walk_roots = vec![root.to_path_buf()];
-    // Requested folders outside the root are walked too.
-    walk_roots.extend(
-        requested_abs
-            .iter()
-            .filter(|p| p.is_dir() && !p.starts_with(root))
-            .cloned(),
-    );
-    for walk_root in walk_roots {
-        let walker = WalkBuilder::new(&walk_root)
+    let walk = |walk_root: &Path| -> Vec<(PathBuf, Language)> {
+        let found = std::sync::Mutex::new(Vec::new());
+        WalkBuilder::new(walk_root)
             .overrides(overrides.clone())
             .threads(threads)
             .follow_links(false)
             .require_git(false)
-            .build_parallel();
-        walker.run(|| {
-            let found = &found;
-            Box::new(move |entry| {
-                if let Ok(entry) = entry
-                    && entry.file_type().is_some_and(|t| t.is_file())
-                    && let Some(language) = Language::from_path(entry.path())
-                    && let Ok(mut v) = found.lock()
-                {
-                    v.push((entry.into_path(), language));
-                }
-                ignore::WalkState::Continue
-            })
-        });
+            .build_parallel()
+            .run(|| {
+                let found = &found;
+                Box::new(move |entry| {
+                    if let Ok(entry) = entry
+                        && entry.file_type().is_some_and(|t| t.is_file())
+                        && let Some(language) = Language::from_path(entry.path())
+                        && let Ok(mut v) = found.lock()
+                    {
+                        v.push((entry.into_path(), language));
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+        found.into_inner().unwrap_or_default()
+    };
+    let mut found = walk(root);
+    // A requested folder that the root's walk skipped (outside the root, or inside a folder
+    // the root's .gitignore ignores) is walked on its own: what the user names is checked.
+    let mut foreign_roots = Vec::new();
+    for dir in requested_abs.iter().filter(|p| p.is_dir()) {
+        if !found.iter().any(|(p, _)| p.starts_with(dir)) {
+            found.extend(walk(dir));
+            foreign_roots.push(dir.clone());
+        }
     }
-    let found = found.into_inner().unwrap_or_default();
     for (abs, language) in found {
         if language == Language::Python && abs.extension().is_some_and(|e| e == "pyi") {
             continue;
@@ -184,7 +194,10 @@ pub fn discover(
             requested,
         });
     }
-    Ok(files.into_values().collect())
+    Ok(Discovered {
+        files: files.into_values().collect(),
+        foreign_roots,
+    })
 }
 
 /// Python module names: a file in a package (its folder has `__init__.py`) is named by the
@@ -302,7 +315,7 @@ mod tests {
         ] {
             touch(&root.join(f));
         }
-        let files = discover(root, &[root.to_path_buf()], &[], 1).unwrap();
+        let files = discover(root, &[root.to_path_buf()], &[], 1).unwrap().files;
         assert_eq!(files.len(), 7);
         let m = PythonModules::new(&files, root, &[]);
         assert_eq!(
@@ -330,11 +343,15 @@ mod tests {
         touch(&root.join("gen/skip.py"));
         touch(&root.join("other/keep.rs"));
         std::fs::write(root.join(".ignore"), "gen/\n").unwrap();
-        let files = discover(root, &[root.to_path_buf()], &["other/keep.rs".into()], 1).unwrap();
+        let files = discover(root, &[root.to_path_buf()], &["other/keep.rs".into()], 1)
+            .unwrap()
+            .files;
         let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["a.py"]);
         // Named on the command line: linted anyway.
-        let files = discover(root, &[root.join("gen/skip.py")], &[], 1).unwrap();
+        let files = discover(root, &[root.join("gen/skip.py")], &[], 1)
+            .unwrap()
+            .files;
         assert!(files.iter().any(|f| f.rel == "gen/skip.py" && f.requested));
     }
 }

@@ -211,7 +211,8 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     } else {
         threads
     };
-    let files = discover::discover(&root, &requested, &excludes, walk_threads)?;
+    let discovered = discover::discover(&root, &requested, &excludes, walk_threads)?;
+    let files = discovered.files;
     let mut cache = (!settings.no_cache)
         .then(|| cache::Cache::open(&cache_dir(settings, &config, &root), &config.src));
 
@@ -267,7 +268,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         }
     }
 
-    let src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
+    // Configured source roots, then requested folders foreign to the root (checking
+    // `lib/python3.11` inside an ignored folder makes `os.py` the module `os`).
+    let mut src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
+    src_roots.extend(discovered.foreign_roots);
     let infos = load::module_infos(&files, &root, &src_roots);
     let loaded = load::load_project(&files, infos, &config, cache.as_mut())?;
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
