@@ -18,19 +18,39 @@ mod tests;
 
 use loopguard_core::FileFacts;
 use loopguard_core::facts::{Language, ParseError};
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 pub use layout::{CrateInfo, crate_info_for, module_path};
 
 use spans::SourceMap;
 
-/// Deepest nesting of delimiters parsed: syn and the lowering recurse once per level (and
-/// more in expressions), and a stack overflow would abort the whole run.
-const MAX_NESTING: usize = 128;
+/// Stack of the thread a file is lowered on. syn's parser, the lowering and the syntax
+/// tree's `Drop` recurse once per nesting level; a stack overflow would abort the whole run,
+/// so files are lowered on a thread of their own with a large (lazily committed) stack, and
+/// files nested deeper than [`Limits`] allow are reported instead of parsed.
+const LOWERING_STACK: usize = 256 << 20;
 
-/// Most operator tokens (`.`, `+`, `&&`, ...) between two separators of one delimiter level:
-/// such a chain becomes a tree as deep as it is long.
-const MAX_CHAIN: usize = 1024;
+/// How deep a file may nest before it is reported as too deep to analyze.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Delimiter groups inside each other.
+    nesting: usize,
+    /// Tokens between two separators (`,` `;` or a braced group) of one delimiter level:
+    /// a chain of operators, calls, casts or keywords becomes a tree as deep as it is long.
+    segment: usize,
+}
+
+/// On the dedicated thread: far beyond what people write, well within its stack.
+const LIMITS_OWN_THREAD: Limits = Limits {
+    nesting: 1024,
+    segment: 50_000,
+};
+
+/// When no thread could be started: within the default 2 MiB stack of a debug build.
+const LIMITS_CALLER_STACK: Limits = Limits {
+    nesting: 100,
+    segment: 400,
+};
 
 /// Lowers one Rust source file.
 ///
@@ -38,15 +58,51 @@ const MAX_CHAIN: usize = 1024;
 /// `edition` the crate's edition (`None` is treated as 2021). A file that does not parse
 /// gives facts with a single [`ParseError`] and nothing else.
 pub fn lower(path: &str, module: &str, source: &str, edition: Option<u16>) -> FileFacts {
-    let mut facts = FileFacts {
+    let spawned = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("loopguard-rust".to_string())
+            .stack_size(LOWERING_STACK)
+            .spawn_scoped(scope, || {
+                lower_on_this_thread(path, module, source, edition, LIMITS_OWN_THREAD)
+            })
+            .ok()?;
+        Some(handle.join())
+    });
+    match spawned {
+        Some(Ok(facts)) => facts,
+        // A bug of ours or of syn: report the file instead of taking the run down.
+        Some(Err(_)) => {
+            let mut facts = empty_facts(path, module, edition);
+            facts.errors.push(ParseError {
+                message: "1:1: internal error while lowering this file".to_string(),
+                span: loopguard_core::Span::default(),
+            });
+            facts
+        }
+        None => lower_on_this_thread(path, module, source, edition, LIMITS_CALLER_STACK),
+    }
+}
+
+fn empty_facts(path: &str, module: &str, edition: Option<u16>) -> FileFacts {
+    FileFacts {
         path: path.to_string(),
         language: Some(Language::Rust),
         module: module.to_string(),
         edition,
         ..FileFacts::default()
-    };
+    }
+}
+
+fn lower_on_this_thread(
+    path: &str,
+    module: &str,
+    source: &str,
+    edition: Option<u16>,
+    limits: Limits,
+) -> FileFacts {
+    let mut facts = empty_facts(path, module, edition);
     let map = SourceMap::new(source);
-    match parse(&map, source) {
+    match parse(&map, source, limits) {
         Ok(file) => {
             let lowered = lower::Lowerer::new(&map, module, edition).lower_file(&file);
             facts.functions = lowered.functions;
@@ -57,13 +113,12 @@ pub fn lower(path: &str, module: &str, source: &str, edition: Option<u16>) -> Fi
         Err(error) => facts.errors.push(error),
     }
     // proc-macro2 keeps every parsed text in a thread-local map for span lookups; all spans
-    // of this file are dead now, so release it (the engine lowers thousands of files per
-    // thread).
+    // of this file are dead now, so release it in case this thread lowers more files.
     proc_macro2::extra::invalidate_current_thread_spans();
     facts
 }
 
-fn parse(map: &SourceMap<'_>, source: &str) -> Result<syn::File, ParseError> {
+fn parse(map: &SourceMap<'_>, source: &str, limits: Limits) -> Result<syn::File, ParseError> {
     // What `syn::parse_file` does, with a depth check between lexing and parsing.
     let mut text = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut shebang = None;
@@ -80,7 +135,7 @@ fn parse(map: &SourceMap<'_>, source: &str) -> Result<syn::File, ParseError> {
         let s = e.span();
         error(map, s.start(), s.end(), &e.to_string())
     })?;
-    if let Some((at, why)) = too_deep(&tokens) {
+    if let Some((at, why)) = too_deep(&tokens, limits) {
         return Err(error(map, at.start(), at.end(), why));
     }
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
@@ -104,31 +159,30 @@ fn error(
     }
 }
 
-/// Finds nesting or operator chains too deep to parse safely, without recursion.
-fn too_deep(tokens: &TokenStream) -> Option<(proc_macro2::Span, &'static str)> {
+/// Finds nesting or token chains too deep to parse safely, without recursion.
+fn too_deep(tokens: &TokenStream, limits: Limits) -> Option<(proc_macro2::Span, &'static str)> {
     let mut stack = vec![(tokens.clone().into_iter(), 0usize)];
-    while let Some((iter, chain)) = stack.last_mut() {
-        match iter.next() {
-            Some(TokenTree::Group(g)) => {
-                if stack.len() > MAX_NESTING {
+    while let Some((iter, segment)) = stack.last_mut() {
+        let Some(tree) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        *segment += 1;
+        if *segment > limits.segment {
+            return Some((tree.span(), "expression too long to analyze"));
+        }
+        match tree {
+            TokenTree::Group(g) => {
+                if g.delimiter() == Delimiter::Brace {
+                    *segment = 0;
+                }
+                if stack.len() > limits.nesting {
                     return Some((g.span_open(), "delimiters nested too deeply to analyze"));
                 }
                 stack.push((g.stream().into_iter(), 0));
             }
-            Some(TokenTree::Punct(p)) => match p.as_char() {
-                ',' | ';' => *chain = 0,
-                '.' | '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<' | '>' | '?' => {
-                    *chain += 1;
-                    if *chain > MAX_CHAIN {
-                        return Some((p.span(), "expression too long to analyze"));
-                    }
-                }
-                _ => {}
-            },
-            Some(_) => {}
-            None => {
-                stack.pop();
-            }
+            TokenTree::Punct(p) if matches!(p.as_char(), ',' | ';') => *segment = 0,
+            _ => {}
         }
     }
     None

@@ -32,7 +32,7 @@ use syn::{
 
 use crate::macros::{self, MacroKind};
 use crate::names::Names;
-use crate::spans::{SourceMap, normalize_ws};
+use crate::spans::SourceMap;
 use crate::syntax::{
     closure_start, end_of, ident_name, is_screaming_case, is_type_like, path_start, peel_parens,
     segments, start_of,
@@ -125,6 +125,13 @@ const IGNORED_ATTRIBUTE_TOOLS: &[&str] = &["rustfmt", "clippy", "rustdoc", "diag
 /// Receiver types nest once per chained call; deeper chains are left untyped.
 const MAX_RECEIVER_DEPTH: u32 = 8;
 
+/// Call texts keep the end of longer expressions (`…).route("/x", get(h)).route`).
+const MAX_TEXT_CHARS: usize = 120;
+
+/// Closures and async blocks nested deeper than this are lowered as part of the function
+/// around them (qualified names grow with the depth).
+const MAX_FUNCTION_NESTING: usize = 64;
+
 struct LocalVar {
     name: String,
     ty: Option<TypeRef>,
@@ -195,6 +202,8 @@ pub(crate) struct Lowerer<'s> {
     aliases: Vec<Alias>,
     globals: Vec<Variable>,
     vars: Vec<LocalVar>,
+    /// Name -> indices into `vars` of the variables of that name, innermost last.
+    var_index: HashMap<String, Vec<usize>>,
     var_frames: Vec<usize>,
     /// Variables below this index belong to an enclosing item and are not visible.
     var_floor: usize,
@@ -215,6 +224,7 @@ impl<'s> Lowerer<'s> {
             aliases: Vec::new(),
             globals: Vec::new(),
             vars: Vec::new(),
+            var_index: HashMap::new(),
             var_frames: Vec::new(),
             var_floor: 0,
             stack: Vec::new(),
@@ -249,13 +259,15 @@ impl<'s> Lowerer<'s> {
     }
 
     fn text(&self, lo: proc_macro2::Span, hi: proc_macro2::Span) -> String {
-        normalize_ws(self.src.slice(self.byte_start(lo), self.byte_end(hi)))
+        self.src
+            .tail_text(self.byte_start(lo), self.byte_end(hi), MAX_TEXT_CHARS)
     }
 
     fn span_text(&self, span: &Span) -> String {
-        normalize_ws(
-            self.src
-                .slice(span.start_byte as usize, span.end_byte as usize),
+        self.src.tail_text(
+            span.start_byte as usize,
+            span.end_byte as usize,
+            MAX_TEXT_CHARS,
         )
     }
 
@@ -743,6 +755,13 @@ impl<'s> Lowerer<'s> {
     }
 
     fn on_closure(&mut self, c: &ExprClosure) {
+        if self.stack.len() >= MAX_FUNCTION_NESTING {
+            self.push_frame();
+            c.inputs.iter().for_each(|p| self.bind_pattern(p, None));
+            self.visit_expr(&c.body);
+            self.pop_frame();
+            return;
+        }
         let is_async = c.asyncness.is_some();
         let (kind, base) = if is_async {
             (FunctionKind::AsyncBlock, "{async closure}")
@@ -815,6 +834,10 @@ impl<'s> Lowerer<'s> {
     }
 
     fn on_async_block(&mut self, a: &ExprAsync) {
+        if self.stack.len() >= MAX_FUNCTION_NESTING {
+            self.walk_block(&a.block, true);
+            return;
+        }
         let (name, qualname) = self.child_names("{async block}");
         let close = a.block.brace_token.span.close();
         let function = Function {
@@ -852,21 +875,30 @@ impl<'s> Lowerer<'s> {
     }
 
     fn pop_frame(&mut self) {
-        if let Some(mark) = self.var_frames.pop() {
-            self.vars.truncate(mark);
+        let Some(mark) = self.var_frames.pop() else {
+            return;
+        };
+        for var in self.vars.drain(mark..) {
+            if let Some(indices) = self.var_index.get_mut(&var.name) {
+                indices.pop();
+            }
         }
     }
 
     fn bind(&mut self, name: String, ty: Option<TypeRef>, closure: Option<FunctionId>) {
+        self.var_index
+            .entry(name.clone())
+            .or_default()
+            .push(self.vars.len());
         self.vars.push(LocalVar { name, ty, closure });
     }
 
     fn lookup_var(&self, name: &str) -> Option<&LocalVar> {
-        self.vars
-            .get(self.var_floor..)?
-            .iter()
-            .rev()
-            .find(|v| v.name == name)
+        let index = *self.var_index.get(name)?.last()?;
+        if index < self.var_floor {
+            return None;
+        }
+        self.vars.get(index)
     }
 
     /// Binds the names of a pattern; only a plain identifier (possibly `ref`/`mut`, or
@@ -1164,13 +1196,14 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn on_call(&mut self, call: &ExprCall, awaited: bool) {
+    /// Lowers a call; returns where it starts.
+    fn on_call(&mut self, call: &ExprCall, awaited: bool) -> proc_macro2::Span {
         let func = peel_parens(&call.func);
         let Expr::Path(path) = func else {
             // `(self.handler)(x)`, `make()()`: the callee is not a path; its parts may call.
-            self.visit_expr(&call.func);
+            let start = self.walk_expr(&call.func);
             self.visit_args(&call.args, None, 0);
-            return;
+            return start.unwrap_or_else(|| start_of(&call.func));
         };
         let start = start_of(&call.func);
         let span = self.span(start, call.paren_token.span.close());
@@ -1186,10 +1219,14 @@ impl<'s> Lowerer<'s> {
         };
         let index = self.push_call(site);
         self.visit_args(&call.args, index, span.end_byte as usize);
+        start
     }
 
-    fn on_method_call(&mut self, m: &ExprMethodCall, awaited: bool) {
-        self.visit_expr(&m.receiver);
+    /// Lowers a method call; returns where it (its receiver) starts.
+    fn on_method_call(&mut self, m: &ExprMethodCall, awaited: bool) -> proc_macro2::Span {
+        let start = self
+            .walk_expr(&m.receiver)
+            .unwrap_or_else(|| start_of(&m.receiver));
         let name = ident_name(&m.method);
         let callee = match self.type_of(&m.receiver) {
             Some(receiver) => Callee::Method {
@@ -1198,7 +1235,6 @@ impl<'s> Lowerer<'s> {
             },
             None => Callee::UnknownMethod { name: name.clone() },
         };
-        let start = start_of(&m.receiver);
         let span = self.span(start, m.paren_token.span.close());
         if !awaited && m.args.is_empty() && GUARD_METHODS.contains(&name.as_str()) {
             self.record_guard(callee.clone(), span);
@@ -1215,6 +1251,7 @@ impl<'s> Lowerer<'s> {
         };
         let index = self.push_call(site);
         self.visit_args(&m.args, index, span.end_byte as usize);
+        start
     }
 
     /// Visits call arguments, recording closures and callables passed to the call at
@@ -1297,18 +1334,23 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn on_await(&mut self, a: &ExprAwait) {
-        self.visit_awaited(&a.base);
+    fn on_await(&mut self, a: &ExprAwait) -> Option<proc_macro2::Span> {
+        let start = self.visit_awaited(&a.base);
         let span = self.span(a.dot_token.span, a.await_token.span);
         self.push_await(span);
+        start
     }
 
     /// Visits an expression that is awaited (by `.await` or by `join!`/`select!`).
-    fn visit_awaited(&mut self, expr: &Expr) {
-        match peel_parens(expr) {
-            Expr::Call(c) => self.on_call(c, true),
-            Expr::MethodCall(m) => self.on_method_call(m, true),
-            _ => self.visit_expr(expr),
+    fn visit_awaited(&mut self, expr: &Expr) -> Option<proc_macro2::Span> {
+        match expr {
+            Expr::Call(c) => Some(self.on_call(c, true)),
+            Expr::MethodCall(m) => Some(self.on_method_call(m, true)),
+            Expr::Paren(p) => {
+                self.visit_awaited(&p.expr);
+                Some(p.paren_token.span.open())
+            }
+            _ => self.walk_expr(expr),
         }
     }
 
@@ -1423,12 +1465,43 @@ impl<'s> Lowerer<'s> {
     }
 }
 
-impl<'ast> Visit<'ast> for Lowerer<'_> {
-    fn visit_expr(&mut self, expr: &'ast Expr) {
+impl Lowerer<'_> {
+    /// Visits an expression. For call chains (`a.b()?.c().await`) it also returns where the
+    /// expression starts, computed on the way: asking `start_of` at every link would make a
+    /// chain of n calls cost n².
+    fn walk_expr(&mut self, expr: &Expr) -> Option<proc_macro2::Span> {
         match expr {
-            Expr::Call(c) => self.on_call(c, false),
-            Expr::MethodCall(m) => self.on_method_call(m, false),
-            Expr::Await(a) => self.on_await(a),
+            Expr::Call(c) => return Some(self.on_call(c, false)),
+            Expr::MethodCall(m) => return Some(self.on_method_call(m, false)),
+            Expr::Await(a) => return self.on_await(a),
+            Expr::Field(f) => return self.walk_expr(&f.base),
+            Expr::Try(t) => return self.walk_expr(&t.expr),
+            Expr::Cast(c) => return self.walk_expr(&c.expr),
+            Expr::Index(i) => {
+                let start = self.walk_expr(&i.expr);
+                self.walk_expr(&i.index);
+                return start;
+            }
+            Expr::Paren(p) => {
+                self.walk_expr(&p.expr);
+                return Some(p.paren_token.span.open());
+            }
+            Expr::Path(p) if p.qself.is_none() => return Some(path_start(&p.path)),
+            Expr::Binary(b) => {
+                let start = self.walk_expr(&b.left);
+                if matches!(b.op, BinOp::And(_) | BinOp::Or(_))
+                    && !matches!(&*b.right, Expr::Let(_))
+                {
+                    // The right operand of a lazy boolean is a temporary scope.
+                    let saved = self.ctx.temp_end;
+                    self.ctx.temp_end = self.byte_end(end_of(&b.right));
+                    self.walk_expr(&b.right);
+                    self.ctx.temp_end = saved;
+                } else {
+                    self.walk_expr(&b.right);
+                }
+                return start;
+            }
             Expr::Closure(c) => self.on_closure(c),
             Expr::Async(a) => self.on_async_block(a),
             Expr::Block(b) => self.walk_block(&b.block, false),
@@ -1439,19 +1512,16 @@ impl<'ast> Visit<'ast> for Lowerer<'_> {
             Expr::ForLoop(f) => self.on_for(f),
             Expr::Match(m) => self.on_match(m),
             Expr::Let(l) => self.on_let_expr(l),
-            Expr::Binary(b) if matches!(b.op, BinOp::And(_) | BinOp::Or(_)) => {
-                self.visit_expr(&b.left);
-                // The right operand of a lazy boolean is a temporary scope.
-                let saved = self.ctx.temp_end;
-                if !matches!(&*b.right, Expr::Let(_)) {
-                    self.ctx.temp_end = self.byte_end(end_of(&b.right));
-                }
-                self.visit_expr(&b.right);
-                self.ctx.temp_end = saved;
-            }
             Expr::Macro(m) => self.on_macro(&m.mac),
             _ => visit::visit_expr(self, expr),
         }
+        None
+    }
+}
+
+impl<'ast> Visit<'ast> for Lowerer<'_> {
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        self.walk_expr(expr);
     }
 
     fn visit_block(&mut self, block: &'ast Block) {

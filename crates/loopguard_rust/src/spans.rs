@@ -11,6 +11,8 @@ pub(crate) struct SourceMap<'s> {
     /// syn strips a leading byte-order mark before tokenizing, so columns on line 1 are one
     /// character short.
     has_bom: bool,
+    /// Per line (0-based): all ASCII, so a character column is a byte column.
+    ascii_lines: Vec<bool>,
 }
 
 impl<'s> SourceMap<'s> {
@@ -19,6 +21,7 @@ impl<'s> SourceMap<'s> {
             text,
             lines: LineIndex::new(text),
             has_bom: text.starts_with('\u{feff}'),
+            ascii_lines: text.split('\n').map(str::is_ascii).collect(),
         }
     }
 
@@ -29,11 +32,17 @@ impl<'s> SourceMap<'s> {
             return if at.line == 0 { 0 } else { self.text.len() };
         };
         let rest = self.text.get(line_start..).unwrap_or("");
-        // Fast path: an ASCII prefix has as many bytes as characters.
-        if let Some(prefix) = rest.get(..column)
-            && prefix.is_ascii()
-        {
-            return line_start + column;
+        let line_is_ascii = self
+            .ascii_lines
+            .get(at.line.saturating_sub(1))
+            .copied()
+            .unwrap_or(false);
+        if line_is_ascii {
+            let line_end = self
+                .lines
+                .line_start(at.line as u32 + 1)
+                .map_or(self.text.len(), |next| next.saturating_sub(1));
+            return (line_start + column).min(line_end);
         }
         let within = rest
             .char_indices()
@@ -73,6 +82,26 @@ impl<'s> SourceMap<'s> {
     /// Source text between two byte offsets ("" when they do not delimit text).
     pub(crate) fn slice(&self, start: usize, end: usize) -> &'s str {
         self.text.get(start..end).unwrap_or("")
+    }
+}
+
+impl SourceMap<'_> {
+    /// Whitespace-normalized text between two byte offsets; beyond `max_chars`, only its end
+    /// is kept, after a `…`. Only the end is read, so long chains cost no more than short.
+    pub(crate) fn tail_text(&self, start: usize, end: usize, max_chars: usize) -> String {
+        let budget = max_chars.saturating_mul(4);
+        let mut from = start.max(end.saturating_sub(budget));
+        while from < end && !self.text.is_char_boundary(from) {
+            from += 1;
+        }
+        let text = normalize_ws(self.slice(from, end));
+        let chars = text.chars().count();
+        if from == start && chars <= max_chars {
+            return text;
+        }
+        let keep = max_chars.saturating_sub(1);
+        let tail: String = text.chars().skip(chars.saturating_sub(keep)).collect();
+        format!("…{tail}")
     }
 }
 
@@ -123,6 +152,19 @@ mod tests {
             map.slice(span.start_byte as usize, span.end_byte as usize),
             "ç"
         );
+    }
+
+    #[test]
+    fn long_texts_keep_their_end() {
+        let text = format!("a{}.route", ".b()".repeat(100));
+        let map = SourceMap::new(&text);
+        let tail = map.tail_text(0, text.len(), 20);
+        assert_eq!(tail.chars().count(), 20);
+        assert!(
+            tail.starts_with('…') && tail.ends_with(".b().route"),
+            "{tail}"
+        );
+        assert_eq!(map.tail_text(0, 5, 20), "a.b()");
     }
 
     #[test]

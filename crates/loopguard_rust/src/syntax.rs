@@ -44,6 +44,30 @@ pub(crate) fn start_of(expr: &Expr) -> Span {
         Expr::Let(e) => e.let_token.span,
         Expr::Return(e) => e.return_token.span,
         Expr::Closure(e) => closure_start(e),
+        Expr::ForLoop(e) => match &e.label {
+            Some(l) => l.name.apostrophe,
+            None => e.for_token.span,
+        },
+        Expr::While(e) => match &e.label {
+            Some(l) => l.name.apostrophe,
+            None => e.while_token.span,
+        },
+        Expr::Loop(e) => match &e.label {
+            Some(l) => l.name.apostrophe,
+            None => e.loop_token.span,
+        },
+        Expr::Range(e) => match &e.start {
+            Some(start) => start_of(start),
+            None => e.limits.span(),
+        },
+        Expr::Break(e) => e.break_token.span,
+        Expr::Continue(e) => e.continue_token.span,
+        Expr::Repeat(e) => e.bracket_token.span.open(),
+        Expr::TryBlock(e) => e.try_token.span,
+        Expr::Const(e) => e.const_token.span,
+        Expr::Yield(e) => e.yield_token.span,
+        Expr::RawAddr(e) => e.and_token.span,
+        Expr::Infer(e) => e.underscore_token.span,
         _ => expr.span(),
     }
 }

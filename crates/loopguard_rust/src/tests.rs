@@ -449,8 +449,10 @@ fn unparsable_files_give_one_error_and_nothing_else() {
     assert_eq!(facts.errors.len(), 1);
     let deep = format!("fn f() {{ {}1{} }}", "(".repeat(5000), ")".repeat(5000));
     assert_eq!(lower_2021(&deep).errors.len(), 1);
-    let long = format!("fn f() {{ let x = 1{}; }}", " + 1".repeat(5000));
+    let long = format!("fn f() {{ let x = 1{}; }}", " + 1".repeat(30_000));
     assert_eq!(lower_2021(&long).errors.len(), 1);
+    let fine = format!("fn f() {{ let x = 1{}; }}", " + 1".repeat(5000));
+    assert_eq!(lower_2021(&fine).errors.len(), 0);
     assert_eq!(lower_2021("").errors.len(), 0);
     assert_eq!(
         lower_2021("\u{feff}#!/usr/bin/env run\nfn main() {}")
@@ -685,4 +687,66 @@ fn binary_crates_and_statics_imported_from_elsewhere() {
 fn lowering_the_same_file_twice_gives_the_same_facts() {
     let src = "async fn f(m: &std::sync::Mutex<u8>) { let g = m.lock(); x().await; }";
     assert_eq!(lower_2021(src), lower_2021(src));
+}
+
+#[test]
+fn caller_stack_limits_fit_a_debug_build_on_a_small_stack() {
+    // Just below the limits used when no big-stack thread can be started, in the shapes
+    // that cost syn and the lowering the most stack per token.
+    let shapes = [
+        format!("fn f() {{ {}1; }}", "return ".repeat(390)),
+        format!("fn f(x: {}u8{}) {{}}", "Vec<".repeat(130), ">".repeat(130)),
+        format!(
+            "fn f() {{ let x = {}1{}; }}",
+            "(".repeat(98),
+            ")".repeat(98)
+        ),
+        format!("fn f() {{ {}1{} }}", "async { ".repeat(98), " }".repeat(98)),
+        format!("fn f() {{ let x = {}1; }}", "|| ".repeat(190)),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for src in shapes {
+                let facts = crate::lower_on_this_thread(
+                    "x.rs",
+                    "x",
+                    &src,
+                    None,
+                    crate::LIMITS_CALLER_STACK,
+                );
+                assert!(facts.errors.is_empty(), "{:?}", facts.errors);
+            }
+            let too_deep = format!(
+                "fn f() {{ let x = {}1{}; }}",
+                "(".repeat(101),
+                ")".repeat(101)
+            );
+            let facts = crate::lower_on_this_thread(
+                "x.rs",
+                "x",
+                &too_deep,
+                None,
+                crate::LIMITS_CALLER_STACK,
+            );
+            assert_eq!(facts.errors.len(), 1);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn long_call_chains_stay_linear() {
+    let chain = format!(
+        "async fn f() {{ Router::new(){}; }}",
+        ".route(\"/\", get(h))".repeat(3000)
+    );
+    let facts = lower_2021(&chain);
+    let f = func(&facts, "app::routes::f");
+    assert_eq!(f.calls.len(), 1 + 3000 * 2);
+    assert!(f.calls.iter().all(|c| c.text.chars().count() <= 120));
+    let nested = format!("fn f() {{ let x = {}1; }}", "|| ".repeat(200));
+    let facts = lower_2021(&nested);
+    assert_eq!(facts.functions.len(), 64, "f and 63 nested closures");
 }
