@@ -100,6 +100,7 @@ fn actual(fixture: &Path) -> BTreeSet<Finding> {
     let settings = Settings {
         paths: vec![fixture.to_path_buf()],
         threads: Some(2),
+        no_cache: true,
         ..Default::default()
     };
     let outcome = loopguard_engine::check(&settings)

@@ -8,8 +8,9 @@
 //! - `results-<key>.bin`: the last run's findings before filtering, valid while every file it
 //!   depended on is unchanged and the config, catalog and settings are the same.
 //!
-//! `<key>` hashes the loopguard version, the facts version and the config that shapes facts
-//! (`src`), so a new version or such a config change starts a fresh cache. A file that is
+//! `<key>` hashes the loopguard version and build, the facts and lowering versions and the
+//! config that shapes facts (`src`), so a new version or such a config change starts a fresh
+//! cache (old files of other keys are removed when a new one is written). A file that is
 //! corrupt, truncated or foreign is ignored (with a notification) and rebuilt: the cache can
 //! make a run faster, never wrong.
 
@@ -60,6 +61,10 @@ pub struct IndexEntry {
     pub has_async: bool,
     /// Parsed (its facts are in the facts file).
     pub parsed: bool,
+    /// Module name and edition the facts were lowered with: adding an `__init__.py` above a
+    /// file, or changing a crate's edition, renames or re-reads it although it is unchanged.
+    pub module: String,
+    pub edition: Option<u16>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -115,6 +120,18 @@ impl Cache {
         let mut h = Fnv64::default();
         h.write(env!("CARGO_PKG_VERSION").as_bytes());
         h.write(&FACTS_VERSION.to_le_bytes());
+        h.write(&loopguard_python::LOWERING_VERSION.to_le_bytes());
+        // The binary itself (size and mtime): a rebuilt loopguard never reads facts an older
+        // build of the same version wrote.
+        if let Some(meta) = std::env::current_exe()
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+        {
+            let k = StatKey::of(&meta);
+            h.write(&k.size.to_le_bytes());
+            h.write(&k.mtime_secs.to_le_bytes());
+            h.write(&k.mtime_nanos.to_le_bytes());
+        }
         for s in src_config {
             h.write(s.as_bytes());
             h.write(&[0]);
@@ -296,6 +313,25 @@ impl Cache {
         self.write("index", &index);
         self.index = index;
         self.dirty = false;
+        self.remove_other_keys();
+    }
+
+    /// Files of other keys (an older loopguard, another `src` config) are dead weight.
+    fn remove_other_keys(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let suffix = format!("-{}.bin", self.key);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = ["index-", "facts-", "results-"]
+                .iter()
+                .any(|p| name.starts_with(p))
+                && name.ends_with(".bin");
+            if ours && !name.ends_with(&suffix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

@@ -75,6 +75,19 @@ pub struct Outcome {
     pub files_parsed: usize,
     pub root: PathBuf,
     pub config: Config,
+    /// How the cache served this run.
+    pub cache: CacheUse,
+}
+
+/// How the cache served a run (shown by `--verbose`-style tooling and asserted in tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// `--no-cache`.
+    Off,
+    /// Nothing had changed: the stored results were used; nothing was read or parsed.
+    Results,
+    /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
+    Facts { parsed: usize },
 }
 
 impl Outcome {
@@ -264,6 +277,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                 files_parsed: stored.files_parsed,
                 root,
                 config,
+                cache: CacheUse::Results,
             });
         }
     }
@@ -275,6 +289,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     let infos = load::module_infos(&files, &root, &src_roots);
     let loaded = load::load_project(&files, infos, &config, cache.as_mut())?;
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
+    let parsed_now = loaded.parsed_now;
     let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
     let options = loopguard_analysis::Options {
         max_depth: config.max_depth(),
@@ -344,6 +359,11 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         files_parsed: stored.files_parsed,
         root,
         config,
+        cache: if settings.no_cache {
+            CacheUse::Off
+        } else {
+            CacheUse::Facts { parsed: parsed_now }
+        },
     })
 }
 

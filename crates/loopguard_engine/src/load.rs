@@ -19,6 +19,8 @@ pub struct Loaded {
     pub notifications: Vec<Notification>,
     /// Requested files that were considered (read and scanned, or known from the cache).
     pub requested_scanned: usize,
+    /// Files parsed in this run (not served from the cache).
+    pub parsed_now: usize,
 }
 
 /// A file's module name and edition.
@@ -49,6 +51,10 @@ pub fn has_async(text: &str) -> bool {
 }
 
 impl Work<'_> {
+    fn same_module(&self, i: usize, e: &IndexEntry) -> bool {
+        e.module == self.infos[i].name && e.edition == self.infos[i].edition
+    }
+
     fn skipped(&self, i: usize, kind: &str, message: String) -> Looked {
         Looked::Skipped(Notification {
             level: NotificationLevel::Warning,
@@ -75,43 +81,23 @@ impl Work<'_> {
         }
     }
 
-    /// Reads and (if `always` or it has async code) parses a file.
-    fn read_and_lower(&self, i: usize, always: bool) -> (Looked, Option<([u8; 32], bool)>) {
+    /// Reads a file: its text and content hash.
+    fn read(&self, i: usize) -> Result<(String, [u8; 32]), Looked> {
         let file = &self.files[i];
-        let bytes = match std::fs::read(&file.abs) {
-            Ok(b) => b,
-            Err(e) => {
-                return (
-                    self.skipped(i, "read-error", format!("cannot read: {e}")),
-                    None,
-                );
-            }
-        };
+        let bytes = std::fs::read(&file.abs)
+            .map_err(|e| self.skipped(i, "read-error", format!("cannot read: {e}")))?;
         let hash = content_hash(&bytes);
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                return (
-                    self.skipped(
-                        i,
-                        "not-utf8",
-                        format!(
-                            "skipped: not valid UTF-8 (invalid byte at offset {}); loopguard reads UTF-8 sources only",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    ),
-                    None,
-                );
-            }
-        };
-        let is_async = has_async(&text);
-        if !is_async && !always {
-            return (Looked::NoAsync, Some((hash, false)));
-        }
-        (
-            Looked::Facts(Box::new(self.lower(i, &text))),
-            Some((hash, is_async)),
-        )
+        let text = String::from_utf8(bytes).map_err(|e| {
+            self.skipped(
+                i,
+                "not-utf8",
+                format!(
+                    "skipped: not valid UTF-8 (invalid byte at offset {}); loopguard reads UTF-8 sources only",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        Ok((text, hash))
     }
 
     fn lower(&self, i: usize, text: &str) -> FileFacts {
@@ -159,7 +145,7 @@ fn look_batch(
     batch: &[usize],
     always: bool,
     cache: &mut Option<&mut Cache>,
-) -> Vec<(usize, Looked)> {
+) -> (Vec<(usize, Looked)>, usize) {
     // Stat in parallel; decide hits against the cache index.
     let stats: Vec<(usize, Result<StatKey, Looked>)> =
         batch.par_iter().map(|&i| (i, work.stat(i))).collect();
@@ -189,35 +175,80 @@ fn look_batch(
             _ => misses.push(i),
         }
     }
-    let parsed: Vec<(usize, Looked, Option<([u8; 32], bool)>)> = misses
-        .par_iter()
-        .map(|&i| {
-            let (looked, meta) = work.read_and_lower(i, always);
-            (i, looked, meta)
-        })
-        .collect();
-    for (i, looked, meta) in parsed {
-        if let (Some(c), Some((hash, has_async)), Some(stat)) =
-            (cache.as_deref_mut(), meta, stat_of.get(&i))
+    // Read and hash the misses in parallel; a file whose content hash matches its entry
+    // (touched, or copied back) keeps its cached facts.
+    let read: Vec<(usize, Result<(String, [u8; 32]), Looked>)> =
+        misses.par_iter().map(|&i| (i, work.read(i))).collect();
+    let mut to_parse: Vec<(usize, String, [u8; 32], bool)> = Vec::new();
+    for (i, r) in read {
+        let (text, hash) = match r {
+            Ok(x) => x,
+            Err(looked) => {
+                out.push((i, looked));
+                continue;
+            }
+        };
+        let rel = work.files[i].rel.as_str();
+        let is_async = has_async(&text);
+        let stat = stat_of.get(&i).copied();
+        let same = cache.as_deref_mut().and_then(|c| {
+            let e = c.index.entries.get(rel)?.clone();
+            (e.hash == hash && work.same_module(i, &e)).then_some(e)
+        });
+        if !is_async && !always {
+            if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat) {
+                c.store(
+                    rel,
+                    IndexEntry {
+                        stat,
+                        hash,
+                        has_async: false,
+                        parsed: same.is_some_and(|e| e.parsed),
+                        module: work.infos[i].name.clone(),
+                        edition: work.infos[i].edition,
+                    },
+                    None,
+                );
+            }
+            out.push((i, Looked::NoAsync));
+            continue;
+        }
+        if let Some(e) = same
+            && e.parsed
+            && let Some(c) = cache.as_deref_mut()
+            && let Some(f) = c.facts(rel)
         {
-            let facts = match &looked {
-                Looked::Facts(f) => Some(f.as_ref()),
-                _ => None,
-            };
+            if let Some(stat) = stat {
+                c.store(rel, IndexEntry { stat, ..e }, None);
+            }
+            out.push((i, Looked::Facts(Box::new(f))));
+            continue;
+        }
+        to_parse.push((i, text, hash, is_async));
+    }
+    let parsed: Vec<(usize, FileFacts, [u8; 32], bool)> = to_parse
+        .into_par_iter()
+        .map(|(i, text, hash, is_async)| (i, work.lower(i, &text), hash, is_async))
+        .collect();
+    let parsed_now = parsed.len();
+    for (i, facts, hash, has_async) in parsed {
+        if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat_of.get(&i)) {
             c.store(
                 &work.files[i].rel,
                 IndexEntry {
                     stat: *stat,
                     hash,
                     has_async,
-                    parsed: facts.is_some(),
+                    parsed: true,
+                    module: work.infos[i].name.clone(),
+                    edition: work.infos[i].edition,
                 },
-                facts,
+                Some(&facts),
             );
         }
-        out.push((i, looked));
+        out.push((i, Looked::Facts(Box::new(facts))));
     }
-    out
+    (out, parsed_now)
 }
 
 pub fn load_project(
@@ -247,9 +278,11 @@ pub fn load_project(
     let mut notifications = Vec::new();
     let mut parsed: Vec<(usize, FileFacts)> = Vec::new();
     let mut batch = requested.clone();
+    let mut parsed_now = 0;
     let mut always = false;
     while !batch.is_empty() {
-        let looked = look_batch(&work, &batch, always, &mut cache);
+        let (looked, n) = look_batch(&work, &batch, always, &mut cache);
+        parsed_now += n;
         let start = parsed.len();
         for (i, l) in looked {
             match l {
@@ -288,6 +321,7 @@ pub fn load_project(
         facts: parsed,
         notifications,
         requested_scanned: requested.len(),
+        parsed_now,
     })
 }
 

@@ -1,0 +1,262 @@
+//! The cache's failure cases: it may make a run faster, never wrong.
+
+use std::path::{Path, PathBuf};
+
+use loopguard_engine::{CacheUse, Outcome, Settings, check};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "loopguard.toml", "");
+        write(root, "svc/__init__.py", "");
+        write(
+            root,
+            "svc/helpers.py",
+            "import time\n\n\ndef backoff(n):\n    time.sleep(n)\n",
+        );
+        write(
+            root,
+            "svc/api.py",
+            "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n",
+        );
+        Project { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.root().join(".loopguard_cache")
+    }
+
+    fn run(&self) -> Outcome {
+        check(&Settings {
+            paths: vec![self.root().to_path_buf()],
+            threads: Some(2),
+            ..Default::default()
+        })
+        .expect("check runs")
+    }
+
+    fn run_uncached(&self) -> Outcome {
+        check(&Settings {
+            paths: vec![self.root().to_path_buf()],
+            threads: Some(2),
+            no_cache: true,
+            ..Default::default()
+        })
+        .expect("check runs")
+    }
+
+    fn cache_files(&self, prefix: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.cache_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn summary(o: &Outcome) -> Vec<String> {
+    o.diagnostics
+        .iter()
+        .map(|d| {
+            let chain: Vec<String> = d
+                .chain
+                .iter()
+                .map(|h| format!("{}:{}", h.path, h.span.start_line))
+                .collect();
+            format!(
+                "{} {}:{} {}",
+                d.code,
+                d.path,
+                d.span.start_line,
+                chain.join(" ")
+            )
+        })
+        .collect()
+}
+
+/// Bumps a file's mtime past the cache's stat key even on coarse-grained file systems.
+fn touch_later(p: &Path) {
+    let f = std::fs::File::options().append(true).open(p).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    f.set_modified(later).unwrap();
+}
+
+#[test]
+fn cold_warm_and_edited_runs_agree_with_no_cache() {
+    let p = Project::new();
+    let cold = p.run();
+    assert_eq!(cold.cache, CacheUse::Facts { parsed: 2 });
+    assert_eq!(summary(&cold), summary(&p.run_uncached()));
+    assert!(p.cache_dir().join("CACHEDIR.TAG").is_file());
+    assert!(p.cache_dir().join(".gitignore").is_file());
+
+    let warm = p.run();
+    assert_eq!(warm.cache, CacheUse::Results);
+    assert_eq!(summary(&warm), summary(&cold));
+
+    // Editing the helper (not the reported file) changes the cross-file result.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import subprocess\n\n\ndef backoff(n):\n    subprocess.run(['sleep', str(n)])\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let edited = p.run();
+    assert_eq!(edited.cache, CacheUse::Facts { parsed: 1 });
+    assert_eq!(
+        summary(&edited),
+        vec!["LG304 svc/api.py:5 svc/api.py:5 svc/helpers.py:5"]
+    );
+    assert_eq!(summary(&edited), summary(&p.run_uncached()));
+}
+
+#[test]
+fn touched_but_unchanged_file_is_confirmed_by_content_hash() {
+    let p = Project::new();
+    p.run();
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    // The stat key differs, the content hash matches: no re-parse, same findings.
+    assert_eq!(o.cache, CacheUse::Facts { parsed: 0 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
+    let p = Project::new();
+    let expected = summary(&p.run());
+    for (prefix, damage) in [
+        ("index-", b"\xff\xfe garbage".to_vec()),
+        ("facts-", Vec::new()),
+        ("results-", b"{\"not\": \"postcard\"}".to_vec()),
+    ] {
+        let files = p.cache_files(prefix);
+        assert_eq!(files.len(), 1, "{prefix}");
+        if prefix == "facts-" {
+            // Truncate to half.
+            let bytes = std::fs::read(&files[0]).unwrap();
+            std::fs::write(&files[0], &bytes[..bytes.len() / 2]).unwrap();
+            // Make the run need facts: change the reported file.
+            write(
+                p.root(),
+                "svc/api.py",
+                "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n",
+            );
+            touch_later(&p.root().join("svc/api.py"));
+        } else {
+            std::fs::write(&files[0], damage).unwrap();
+        }
+        let o = p.run();
+        assert_eq!(
+            summary(&o),
+            summary(&p.run_uncached()),
+            "after damaging {prefix}"
+        );
+        if prefix != "results-" {
+            assert!(
+                o.notifications.iter().any(|n| n.kind == "cache"),
+                "a note about the {prefix} file: {:?}",
+                o.notifications
+            );
+        }
+        // And the next run is clean and warm again.
+        let again = p.run();
+        assert!(again.notifications.iter().all(|n| n.kind != "cache"));
+        assert_eq!(summary(&again), summary(&p.run_uncached()));
+    }
+    assert!(!expected.is_empty());
+}
+
+#[test]
+fn deleted_and_renamed_files() {
+    let p = Project::new();
+    p.run();
+    std::fs::rename(p.root().join("svc/api.py"), p.root().join("svc/routes.py")).unwrap();
+    let renamed = p.run();
+    assert_eq!(
+        summary(&renamed),
+        vec!["LG305 svc/routes.py:5 svc/routes.py:5 svc/helpers.py:5"]
+    );
+    std::fs::remove_file(p.root().join("svc/helpers.py")).unwrap();
+    let deleted = p.run();
+    assert!(deleted.diagnostics.is_empty(), "{:?}", summary(&deleted));
+    assert_eq!(summary(&deleted), summary(&p.run_uncached()));
+}
+
+#[test]
+fn config_change_invalidates_results() {
+    let p = Project::new();
+    assert_eq!(p.run().diagnostics.len(), 1);
+    write(p.root(), "loopguard.toml", "ignore = [\"LG305\"]\n");
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Results);
+    assert!(o.diagnostics.is_empty());
+    // `src` shapes facts (module names): a different cache key, old files removed.
+    let before = p.cache_files("facts-");
+    write(p.root(), "loopguard.toml", "src = [\"lib\"]\n");
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Facts { parsed: 2 });
+    let after = p.cache_files("facts-");
+    assert_eq!(after.len(), 1);
+    assert_ne!(before, after);
+}
+
+#[test]
+fn concurrent_runs_never_corrupt_the_cache() {
+    let p = Project::new();
+    for i in 0..12 {
+        write(
+            p.root(),
+            &format!("svc/m{i}.py"),
+            &format!("from svc.helpers import backoff\n\nasync def h{i}():\n    backoff({i})\n"),
+        );
+    }
+    let expected = summary(&p.run_uncached());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6).map(|_| s.spawn(|| summary(&p.run()))).collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), expected);
+        }
+    });
+    let o = p.run();
+    assert!(
+        o.notifications.iter().all(|n| n.kind != "cache"),
+        "{:?}",
+        o.notifications
+    );
+    assert_eq!(summary(&o), expected);
+}
+
+#[test]
+fn clean_removes_only_loopguard_caches() {
+    let p = Project::new();
+    p.run();
+    assert!(loopguard_engine::cache::clean(&p.cache_dir()).unwrap());
+    assert!(!p.cache_dir().exists());
+    let other = p.root().join("not_a_cache");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("data.txt"), "keep me").unwrap();
+    assert!(loopguard_engine::cache::clean(&other).is_err());
+    assert!(other.join("data.txt").exists());
+}
