@@ -30,6 +30,9 @@ pub struct ModuleInfo {
     pub edition: Option<u16>,
 }
 
+/// A file's text and content hash.
+type Source = (String, [u8; 32]);
+
 /// The outcome of looking at one file.
 enum Looked {
     /// Parsed now or taken from the cache: has async code (or was demanded).
@@ -82,7 +85,7 @@ impl Work<'_> {
     }
 
     /// Reads a file: its text and content hash.
-    fn read(&self, i: usize) -> Result<(String, [u8; 32]), Looked> {
+    fn read(&self, i: usize) -> Result<Source, Looked> {
         let file = &self.files[i];
         let bytes = std::fs::read(&file.abs)
             .map_err(|e| self.skipped(i, "read-error", format!("cannot read: {e}")))?;
@@ -177,7 +180,7 @@ fn look_batch(
     }
     // Read and hash the misses in parallel; a file whose content hash matches its entry
     // (touched, or copied back) keeps its cached facts.
-    let read: Vec<(usize, Result<(String, [u8; 32]), Looked>)> =
+    let read: Vec<(usize, Result<Source, Looked>)> =
         misses.par_iter().map(|&i| (i, work.read(i))).collect();
     let mut to_parse: Vec<(usize, String, [u8; 32], bool)> = Vec::new();
     for (i, r) in read {
