@@ -148,6 +148,9 @@ struct FnState {
     guards: Vec<PendingGuard>,
     /// Local names passed by value to a call, and the byte where that call ends.
     moves: Vec<(String, usize)>,
+    /// Names bound by `let` and the byte where the binding is written: a move after a
+    /// rebinding moves the new variable, not the guard.
+    shadows: Vec<(String, usize)>,
     /// How many closures / async blocks this function has, by base name.
     children: HashMap<&'static str, u32>,
 }
@@ -317,6 +320,7 @@ impl<'s> Lowerer<'s> {
                 let qualname = format!("{container}::{}", ident_name(&f.sig.ident));
                 let start = fn_start(&f.vis, &f.sig);
                 self.lower_fn(
+                    &[],
                     &f.attrs,
                     start,
                     &f.sig,
@@ -331,13 +335,17 @@ impl<'s> Lowerer<'s> {
             Item::Struct(s) => {
                 let qualname = format!("{container}::{}", ident_name(&s.ident));
                 let span = self.node_span(s);
+                let generics = self.names.push_generics(&s.generics);
                 let fields = self.fields(&s.fields);
+                self.names.pop_generics(generics);
                 self.define_class(qualname, span, &s.attrs, fields);
             }
             Item::Union(u) => {
                 let qualname = format!("{container}::{}", ident_name(&u.ident));
                 let span = self.node_span(u);
+                let generics = self.names.push_generics(&u.generics);
                 let fields = self.named_fields(u.fields.named.iter());
+                self.names.pop_generics(generics);
                 self.define_class(qualname, span, &u.attrs, fields);
             }
             Item::Enum(e) => {
@@ -375,10 +383,7 @@ impl<'s> Lowerer<'s> {
 
     /// `lazy_static! { static ref X: T = ..; }` and `thread_local! { static X: T = ..; }`.
     fn lower_static_macro(&mut self, mac: &Macro, container: &str, reported: bool) {
-        let Some(last) = mac.path.segments.last() else {
-            return;
-        };
-        if last.ident != "lazy_static" && last.ident != "thread_local" {
+        if !is_static_macro(mac) {
             return;
         }
         for (ident, ty) in parse_static_decls(&mac.tokens) {
@@ -535,6 +540,7 @@ impl<'s> Lowerer<'s> {
                 let qualname = format!("{self_path}::{}", ident_name(&f.sig.ident));
                 let start = fn_start(&f.vis, &f.sig);
                 self.lower_fn(
+                    &imp.attrs,
                     &f.attrs,
                     start,
                     &f.sig,
@@ -574,6 +580,7 @@ impl<'s> Lowerer<'s> {
                 let qualname = format!("{path}::{}", ident_name(&f.sig.ident));
                 let start = fn_start(&Visibility::Inherited, &f.sig);
                 self.lower_fn(
+                    &t.attrs,
                     &f.attrs,
                     start,
                     &f.sig,
@@ -599,6 +606,7 @@ impl<'s> Lowerer<'s> {
     #[allow(clippy::too_many_arguments)]
     fn lower_fn(
         &mut self,
+        outer_attrs: &[Attribute],
         attrs: &[Attribute],
         start: proc_macro2::Span,
         sig: &Signature,
@@ -608,7 +616,12 @@ impl<'s> Lowerer<'s> {
         qualname: String,
     ) {
         let generics = self.names.push_generics(&sig.generics);
-        let decorators = attrs.iter().filter_map(|a| self.decorator(a)).collect();
+        // An `#[async_trait]` on the impl block applies to its methods.
+        let decorators = outer_attrs
+            .iter()
+            .chain(attrs)
+            .filter_map(|a| self.decorator(a))
+            .collect();
         let close = block.brace_token.span.close();
         let params: Vec<Param> = sig.inputs.iter().map(|arg| self.param(arg)).collect();
         let returns = match &sig.output {
@@ -704,6 +717,7 @@ impl<'s> Lowerer<'s> {
             awaits: Vec::new(),
             guards: Vec::new(),
             moves: Vec::new(),
+            shadows: Vec::new(),
             children: HashMap::new(),
         });
         self.functions.push(function);
@@ -717,7 +731,7 @@ impl<'s> Lowerer<'s> {
         let mut awaits = state.awaits;
         awaits.sort_by_key(|s| (s.start_byte, s.end_byte));
         awaits.dedup();
-        let guards = finish_guards(state.guards, &awaits, &state.moves);
+        let guards = finish_guards(state.guards, &awaits, &state.moves, &state.shadows);
         if let Some(f) = self.functions.get_mut(state.id as usize) {
             f.calls = state.calls;
             f.awaits = awaits;
@@ -764,7 +778,7 @@ impl<'s> Lowerer<'s> {
         }
         let is_async = c.asyncness.is_some();
         let (kind, base) = if is_async {
-            (FunctionKind::AsyncBlock, "{async closure}")
+            (FunctionKind::AsyncBlock, "{async block}")
         } else {
             (FunctionKind::Closure, "{closure}")
         };
@@ -1055,7 +1069,11 @@ impl<'s> Lowerer<'s> {
         let outer_block_end = self.ctx.block_end;
         self.ctx.block_end = close;
         self.push_frame();
-        let has_items = block.stmts.iter().any(|s| matches!(s, Stmt::Item(_)));
+        let has_items = block.stmts.iter().any(|s| match s {
+            Stmt::Item(_) => true,
+            Stmt::Macro(m) => is_static_macro(&m.mac),
+            _ => false,
+        });
         if has_items {
             let container = self.block_container();
             let items = block.stmts.iter().filter_map(|s| match s {
@@ -1084,6 +1102,10 @@ impl<'s> Lowerer<'s> {
                         None => self.byte_end(end_of(expr)),
                     };
                     self.visit_expr(expr);
+                }
+                Stmt::Macro(m) if is_static_macro(&m.mac) => {
+                    let container = self.block_container();
+                    self.lower_static_macro(&m.mac, &container, false);
                 }
                 Stmt::Macro(m) => {
                     self.ctx.temp_end = match &m.semi_token {
@@ -1145,10 +1167,9 @@ impl<'s> Lowerer<'s> {
                     binding: pat_binding(pat),
                 });
             }
-            if matches!(peel_parens(&init.expr), Expr::Closure(_) | Expr::Async(_)) {
-                closure = Some(self.functions.len() as FunctionId);
-            }
+            let next_id = self.functions.len();
             self.visit_expr(&init.expr);
+            closure = self.lowered_as_function(&init.expr, next_id);
             self.ctx.bound_guard = None;
             if declared.is_none() {
                 inferred = self.type_of(&init.expr);
@@ -1158,6 +1179,12 @@ impl<'s> Lowerer<'s> {
             }
         }
         let ty = declared.and_then(|t| self.names.type_ref(t)).or(inferred);
+        if let Some(name) = pat_binding(pat) {
+            let at = self.byte_start(start_of_pat(pat));
+            if let Some(state) = self.stack.last_mut() {
+                state.shadows.push((name, at));
+            }
+        }
         match pat {
             Pat::Ident(p) if p.subpat.is_none() => self.bind(ident_name(&p.ident), ty, closure),
             _ => self.bind_pattern(pat, ty),
@@ -1175,6 +1202,19 @@ impl<'s> Lowerer<'s> {
             }
         }
         self.ctx.temp_end = saved;
+    }
+
+    /// The function id a closure or async block `expr` was lowered to, given the number of
+    /// functions before it was visited (none when nesting was too deep to lower it).
+    fn lowered_as_function(&self, expr: &Expr, next_id: usize) -> Option<FunctionId> {
+        let start = match peel_parens(expr) {
+            Expr::Closure(c) => closure_start(c),
+            Expr::Async(a) => a.async_token.span,
+            _ => return None,
+        };
+        let function = self.functions.get(next_id)?;
+        (function.span.start_byte as usize == self.byte_start(start))
+            .then_some(next_id as FunctionId)
     }
 
     fn method_call_key(&self, m: &ExprMethodCall) -> (usize, usize) {
@@ -1268,8 +1308,9 @@ impl<'s> Lowerer<'s> {
         for arg in args {
             match peel_parens(arg) {
                 Expr::Closure(_) | Expr::Async(_) => {
-                    closures.push(self.functions.len() as FunctionId);
+                    let next_id = self.functions.len();
                     self.visit_expr(arg);
+                    closures.extend(self.lowered_as_function(arg, next_id));
                 }
                 Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
                     let name = segments(&p.path).join("");
@@ -1559,17 +1600,27 @@ fn finish_guards(
     guards: Vec<PendingGuard>,
     awaits: &[Span],
     moves: &[(String, usize)],
+    shadows: &[(String, usize)],
 ) -> Vec<Guard> {
     guards
         .into_iter()
         .filter_map(|g| {
             let mut until = g.until;
+            let shadowed_at = |binding: &str| {
+                shadows
+                    .iter()
+                    .filter(|(name, at)| name == binding && *at > g.from && *at <= g.until)
+                    .map(|(_, at)| *at)
+                    .min()
+                    .unwrap_or(usize::MAX)
+            };
             if g.bound
                 && let Some(binding) = &g.binding
                 && let Some(moved_at) = moves
                     .iter()
                     .filter(|(name, at)| name == binding && *at > g.from && *at <= g.until)
                     .map(|(_, at)| *at)
+                    .filter(|at| *at < shadowed_at(binding))
                     .min()
             {
                 until = until.min(moved_at);
@@ -1627,6 +1678,14 @@ fn guard_call_in(expr: &Expr) -> Option<&ExprMethodCall> {
     }
 }
 
+/// `lazy_static!` and `thread_local!` declare statics.
+fn is_static_macro(mac: &Macro) -> bool {
+    mac.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "lazy_static" || s.ident == "thread_local")
+}
+
 fn condition_has_let(cond: &Expr) -> bool {
     match peel_parens(cond) {
         Expr::Let(_) => true,
@@ -1654,6 +1713,21 @@ fn pat_binding(pat: &Pat) -> Option<String> {
         Pat::Reference(r) => pat_binding(&r.pat),
         Pat::TupleStruct(ts) if ts.elems.len() == 1 => ts.elems.first().and_then(pat_binding),
         _ => None,
+    }
+}
+
+/// Where the name a pattern binds is written.
+fn start_of_pat(pat: &Pat) -> proc_macro2::Span {
+    match pat {
+        Pat::Ident(p) => p.ident.span(),
+        Pat::Type(t) => start_of_pat(&t.pat),
+        Pat::Paren(p) => start_of_pat(&p.pat),
+        Pat::Reference(r) => start_of_pat(&r.pat),
+        Pat::TupleStruct(ts) => ts
+            .elems
+            .first()
+            .map_or_else(|| syn::spanned::Spanned::span(&ts.path), start_of_pat),
+        other => syn::spanned::Spanned::span(other),
     }
 }
 

@@ -291,7 +291,7 @@ fn do_work() {}
         path("std::thread::sleep")
     );
     assert_eq!(spawns[2].callable_args, vec![path("app::routes::do_work")]);
-    let async_closure = func(&facts, "app::routes::f::{async closure}");
+    let async_closure = func(&facts, "app::routes::f::{async block}");
     assert_eq!(async_closure.kind, FunctionKind::AsyncBlock);
     assert!(async_closure.is_async);
     assert_eq!(async_closure.awaits.len(), 1);
@@ -332,6 +332,8 @@ fn guard_adapters_and_let_else_still_bind_the_guard() {
         "let Ok(g) = m.lock() else { return };\ntick().await;",
         "let first = &m.lock().unwrap()[0];\ntick().await;",
         "let g = m.lock();\ntick().await;",
+        // Shadowing does not drop the first guard; `drop` then drops the new `g`.
+        "let g = m.lock().unwrap();\nlet g = g.len();\ndrop(g);\ntick().await;",
     ] {
         let guards = guards_in(body, 2021);
         assert_eq!(guards.len(), 1, "{body}");
@@ -532,7 +534,13 @@ impl std::fmt::Display for Kind {}
             .iter()
             .all(|f| f.qualname != "app::routes::Repo::get")
     );
-    assert!(func(&facts, "app::routes::Db::get").is_async);
+    let get = func(&facts, "app::routes::Db::get");
+    assert!(get.is_async);
+    assert_eq!(
+        get.decorators[0].callee,
+        path("async_trait::async_trait"),
+        "the impl's attribute applies to its methods"
+    );
     let kind = facts
         .classes
         .iter()
@@ -749,4 +757,43 @@ fn long_call_chains_stay_linear() {
     let nested = format!("fn f() {{ let x = {}1; }}", "|| ".repeat(200));
     let facts = lower_2021(&nested);
     assert_eq!(facts.functions.len(), 64, "f and 63 nested closures");
+}
+
+#[test]
+fn generic_fields_and_local_statics() {
+    let src = r#"
+use std::sync::Mutex;
+struct Svc<T> { repo: T, lock: Mutex<T> }
+async fn f() {
+    thread_local! {
+        static CELL: std::cell::RefCell<u8> = std::cell::RefCell::new(0);
+    }
+    CELL.with(|c| *c.borrow_mut() += 1);
+    let b = CELL.borrow_mut();
+    tick().await;
+}
+fn g() { CELL.with(|c| ()); }
+"#;
+    let facts = lower_2021(src);
+    let svc = facts
+        .classes
+        .iter()
+        .find(|c| c.qualname == "app::routes::Svc")
+        .unwrap();
+    let fields: Vec<_> = svc.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(fields, vec!["lock"], "a generic field has no known type");
+    let f = func(&facts, "app::routes::f");
+    let refcell = named("std::cell::RefCell");
+    assert_eq!(call(f, "CELL.with").callee, method(refcell.clone(), "with"));
+    assert_eq!(f.guards.len(), 1);
+    assert_eq!(f.guards[0].acquire, method(refcell, "borrow_mut"));
+    // The block's static is not visible elsewhere.
+    let g = func(&facts, "app::routes::g");
+    assert_eq!(
+        call(g, "CELL.with").callee,
+        Callee::UnknownMethod {
+            name: "with".into()
+        }
+    );
+    assert!(facts.globals.is_empty());
 }
