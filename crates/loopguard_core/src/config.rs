@@ -38,7 +38,7 @@ pub struct Config {
     /// `__init__.py` packages), relative to the config file.
     #[serde(default)]
     pub src: Vec<String>,
-    /// How many sync hops a call chain may have (default 16).
+    /// How many sync hops a call chain may have (default 8).
     pub max_depth: Option<usize>,
     /// Report only blocking calls written directly in async code (no call chains).
     #[serde(default)]
@@ -55,7 +55,7 @@ pub struct Config {
     pub triage_priority: BTreeMap<String, String>,
 }
 
-pub const DEFAULT_MAX_DEPTH: usize = 16;
+pub const DEFAULT_MAX_DEPTH: usize = 8;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
