@@ -5,6 +5,12 @@
 //! crate name (`crate::db::Pool` in crate `my_crate` is `my_crate::db::Pool`); see
 //! `docs/architecture.md`, "Naming of paths". The front end reports facts only; the
 //! catalog and the findings are `loopguard_analysis`'s business.
+//!
+//! Facts drop generic arguments. What a lock or cell guards is kept in synthetic twins:
+//! a field `conn: Mutex<Connection>` also gives the class a field `conn.<guarded>` typed
+//! `Connection` (statics likewise get a global `POOL.<guarded>`), and the result of
+//! `self.conn.lock()` is typed as that field, so calls on the guard resolve to `Connection`'s
+//! methods with the analysis's ordinary field lookup.
 
 mod layout;
 mod lower;
@@ -21,6 +27,11 @@ use loopguard_core::facts::{Language, ParseError};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 pub use layout::{CrateInfo, crate_info_for, module_path};
+
+/// Bumped whenever the facts this crate produces for the same source change (a new kind of
+/// site, a different resolution): caches of facts should include it in their key, since
+/// [`loopguard_core::facts::FACTS_VERSION`] only tracks the shape of facts.
+pub const LOWERING_VERSION: u32 = 1;
 
 use spans::SourceMap;
 

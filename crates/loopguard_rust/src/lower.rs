@@ -31,7 +31,7 @@ use syn::{
 };
 
 use crate::macros::{self, MacroKind};
-use crate::names::Names;
+use crate::names::{Names, StaticInfo};
 use crate::spans::SourceMap;
 use crate::syntax::{
     closure_start, end_of, ident_name, is_screaming_case, is_type_like, path_start, peel_parens,
@@ -90,6 +90,9 @@ const WRAPPING_CONSTRUCTORS: &[(&str, &str)] = &[
     ("Pin", "new"),
 ];
 
+/// `X::new(value)` for these creates a lock or cell guarding `value`.
+const LOCK_CONSTRUCTOR_TYPES: &[&str] = &["Mutex", "RwLock", "RefCell", "ReentrantMutex"];
+
 /// Built-in and tool attributes that say nothing about where a function runs.
 const IGNORED_ATTRIBUTES: &[&str] = &[
     "doc",
@@ -125,6 +128,12 @@ const IGNORED_ATTRIBUTE_TOOLS: &[&str] = &["rustfmt", "clippy", "rustdoc", "diag
 /// Receiver types nest once per chained call; deeper chains are left untyped.
 const MAX_RECEIVER_DEPTH: u32 = 8;
 
+/// Suffix of the synthetic field (and global) that holds the type a lock or cell field's
+/// guard dereferences to: `conn: Mutex<Connection>` also gives field `conn.<guarded>:
+/// Connection`, and `self.conn.lock().unwrap()` is typed `Field { .., "conn.<guarded>" }`.
+/// Facts drop generic arguments, so this is how the analysis learns what a guard holds.
+pub(crate) const GUARDED_SUFFIX: &str = ".<guarded>";
+
 /// Call texts keep the end of longer expressions (`…).route("/x", get(h)).route`).
 const MAX_TEXT_CHARS: usize = 120;
 
@@ -135,6 +144,8 @@ const MAX_FUNCTION_NESTING: usize = 64;
 struct LocalVar {
     name: String,
     ty: Option<TypeRef>,
+    /// For a lock or cell, the type its guards dereference to.
+    guarded: Option<TypeRef>,
     /// The closure or async block this variable is bound to (`let f = || ..;`).
     closure: Option<FunctionId>,
 }
@@ -354,12 +365,12 @@ impl<'s> Lowerer<'s> {
                 self.define_class(qualname, span, &e.attrs, Vec::new());
             }
             Item::Static(s) if reported => {
-                let ty = self.names.type_ref(&s.ty);
-                self.push_global(container, &s.ident, ty);
+                let info = self.names.static_info(&s.ty);
+                self.push_global(container, &s.ident, info);
             }
             Item::Const(c) if reported => {
-                let ty = self.names.type_ref(&c.ty);
-                self.push_global(container, &c.ident, ty);
+                let info = self.names.static_info(&c.ty);
+                self.push_global(container, &c.ident, info);
             }
             Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
@@ -373,10 +384,17 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn push_global(&mut self, container: &str, ident: &syn::Ident, ty: Option<TypeRef>) {
-        if let Some(ty) = ty {
-            let span = self.span(ident.span(), ident.span());
-            let name = self.relative_name(container, &ident_name(ident));
+    fn push_global(&mut self, container: &str, ident: &syn::Ident, info: StaticInfo) {
+        let span = self.span(ident.span(), ident.span());
+        let name = self.relative_name(container, &ident_name(ident));
+        if let Some(guarded) = info.guarded {
+            self.globals.push(Variable {
+                name: format!("{name}{GUARDED_SUFFIX}"),
+                ty: guarded,
+                span,
+            });
+        }
+        if let Some(ty) = info.ty {
             self.globals.push(Variable { name, ty, span });
         }
     }
@@ -387,10 +405,10 @@ impl<'s> Lowerer<'s> {
             return;
         }
         for (ident, ty) in parse_static_decls(&mac.tokens) {
-            let ty = self.names.type_ref(&ty);
-            self.names.declare_static(ident_name(&ident), ty.clone());
+            let info = self.names.static_info(&ty);
+            self.names.declare_static(ident_name(&ident), info.clone());
             if reported {
-                self.push_global(container, &ident, ty);
+                self.push_global(container, &ident, info);
             }
         }
     }
@@ -407,14 +425,9 @@ impl<'s> Lowerer<'s> {
                 .unnamed
                 .iter()
                 .enumerate()
-                .filter_map(|(i, f)| {
-                    let ty = self.names.type_ref(&f.ty)?;
+                .flat_map(|(i, f)| {
                     let s = syn::spanned::Spanned::span(&f.ty);
-                    Some(Variable {
-                        name: i.to_string(),
-                        ty,
-                        span: self.span(s, s),
-                    })
+                    self.field_variables(i.to_string(), &f.ty, self.span(s, s))
                 })
                 .collect(),
             syn::Fields::Unit => Vec::new(),
@@ -425,14 +438,27 @@ impl<'s> Lowerer<'s> {
         fields
             .filter_map(|f| {
                 let ident = f.ident.as_ref()?;
-                let ty = self.names.type_ref(&f.ty)?;
-                Some(Variable {
-                    name: ident_name(ident),
-                    ty,
-                    span: self.span(ident.span(), ident.span()),
-                })
+                let span = self.span(ident.span(), ident.span());
+                Some(self.field_variables(ident_name(ident), &f.ty, span))
             })
+            .flatten()
             .collect()
+    }
+
+    /// A field with a known type, and for a lock or cell its `<field>.<guarded>` twin.
+    fn field_variables(&self, name: String, ty: &Type, span: Span) -> Vec<Variable> {
+        let mut out = Vec::new();
+        if let Some(guarded) = self.names.guarded_type(ty) {
+            out.push(Variable {
+                name: format!("{name}{GUARDED_SUFFIX}"),
+                ty: guarded,
+                span,
+            });
+        }
+        if let Some(ty) = self.names.type_ref(ty) {
+            out.insert(0, Variable { name, ty, span });
+        }
+        out
     }
 
     /// The class entry for `qualname`, created on first sight; a definition's span wins over
@@ -655,7 +681,8 @@ impl<'s> Lowerer<'s> {
             match arg {
                 FnArg::Receiver(r) => {
                     let ty = self.names.type_ref(&r.ty);
-                    self.bind("self".to_string(), ty, None);
+                    let guarded = self.names.guarded_type(&r.ty);
+                    self.bind("self".to_string(), ty, guarded, None);
                 }
                 FnArg::Typed(t) => self.bind_param(&t.pat, &t.ty),
             }
@@ -697,11 +724,13 @@ impl<'s> Lowerer<'s> {
             && let Some(elem) = ts.elems.first()
         {
             let inner_ty = self.names.type_ref(inner);
-            self.bind_pattern(elem, inner_ty);
+            let guarded = self.names.guarded_type(inner);
+            self.bind_value(elem, inner_ty, guarded, None);
             return;
         }
+        let guarded = self.names.guarded_type(ty);
         let ty = self.names.type_ref(ty);
-        self.bind_pattern(pat, ty);
+        self.bind_value(pat, ty, guarded, None);
     }
 
     fn current_fn(&self) -> Option<FunctionId> {
@@ -899,12 +928,41 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn bind(&mut self, name: String, ty: Option<TypeRef>, closure: Option<FunctionId>) {
+    fn bind(
+        &mut self,
+        name: String,
+        ty: Option<TypeRef>,
+        guarded: Option<TypeRef>,
+        closure: Option<FunctionId>,
+    ) {
         self.var_index
             .entry(name.clone())
             .or_default()
             .push(self.vars.len());
-        self.vars.push(LocalVar { name, ty, closure });
+        self.vars.push(LocalVar {
+            name,
+            ty,
+            guarded,
+            closure,
+        });
+    }
+
+    /// Binds a value to a pattern: a plain identifier takes everything known of the value.
+    fn bind_value(
+        &mut self,
+        pat: &Pat,
+        ty: Option<TypeRef>,
+        guarded: Option<TypeRef>,
+        closure: Option<FunctionId>,
+    ) {
+        match pat {
+            Pat::Ident(p) if p.subpat.is_none() => {
+                self.bind(ident_name(&p.ident), ty, guarded, closure)
+            }
+            Pat::Reference(r) => self.bind_value(&r.pat, ty, guarded, closure),
+            Pat::Paren(p) => self.bind_value(&p.pat, ty, guarded, closure),
+            _ => self.bind_pattern(pat, ty),
+        }
     }
 
     fn lookup_var(&self, name: &str) -> Option<&LocalVar> {
@@ -920,7 +978,7 @@ impl<'s> Lowerer<'s> {
     fn bind_pattern(&mut self, pat: &Pat, ty: Option<TypeRef>) {
         match pat {
             Pat::Ident(p) => {
-                self.bind(ident_name(&p.ident), ty, None);
+                self.bind(ident_name(&p.ident), ty, None, None);
                 if let Some((_, sub)) = &p.subpat {
                     self.bind_pattern(sub, None);
                 }
@@ -999,6 +1057,12 @@ impl<'s> Lowerer<'s> {
                 if TRANSPARENT_METHODS.contains(&name.as_str()) {
                     return self.type_of_at(&m.receiver, depth + 1);
                 }
+                if m.args.is_empty()
+                    && GUARD_METHODS.contains(&name.as_str())
+                    && let Some(guarded) = self.guard_target(&m.receiver, depth + 1)
+                {
+                    return Some(guarded);
+                }
                 let callee = match self.type_of_at(&m.receiver, depth + 1) {
                     Some(receiver) => Callee::Method { receiver, name },
                     None => Callee::UnknownMethod { name },
@@ -1039,6 +1103,63 @@ impl<'s> Lowerer<'s> {
         }
     }
 
+    /// What a guard taken from `lock` dereferences to: the guarded type of a local or
+    /// static, or the `<field>.<guarded>` twin of a field or imported static.
+    fn guard_target(&self, lock: &Expr, depth: u32) -> Option<TypeRef> {
+        if let Some(guarded) = self.guarded_of(lock) {
+            return Some(guarded);
+        }
+        match self.type_of_at(lock, depth)? {
+            TypeRef::Field { owner, name } => Some(TypeRef::Field {
+                owner,
+                name: format!("{name}{GUARDED_SUFFIX}"),
+            }),
+            TypeRef::Global(path) => Some(TypeRef::Global(format!("{path}{GUARDED_SUFFIX}"))),
+            _ => None,
+        }
+    }
+
+    /// For an expression whose value is a lock or cell, the type its guards dereference to,
+    /// when the declaration is at hand (locals, statics of this file, `Mutex::new(x)`).
+    fn guarded_of(&self, expr: &Expr) -> Option<TypeRef> {
+        match peel_parens(expr) {
+            Expr::Path(p) if p.qself.is_none() => {
+                let segs = segments(&p.path);
+                let [single] = segs.as_slice() else {
+                    return None;
+                };
+                match self.lookup_var(single) {
+                    Some(var) => var.guarded.clone(),
+                    None => self.names.lookup_static(single)?.guarded.clone(),
+                }
+            }
+            Expr::Reference(r) => self.guarded_of(&r.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => self.guarded_of(&u.expr),
+            Expr::MethodCall(m) if ident_name(&m.method) == "clone" => self.guarded_of(&m.receiver),
+            Expr::Call(c) => {
+                let Expr::Path(p) = peel_parens(&c.func) else {
+                    return None;
+                };
+                let Callee::Path(path) = self.path_callee(p) else {
+                    return None;
+                };
+                let arg = c.args.first()?;
+                if is_wrapping_constructor(&path) {
+                    return self.guarded_of(arg);
+                }
+                let mut parts = path.rsplit("::");
+                let (Some("new"), Some(ty)) = (parts.next(), parts.next()) else {
+                    return None;
+                };
+                LOCK_CONSTRUCTOR_TYPES
+                    .contains(&ty)
+                    .then(|| self.type_of(arg))
+                    .flatten()
+            }
+            _ => None,
+        }
+    }
+
     /// The type of a path used as a value: a local, a static of this module (its declared
     /// type), or an imported static (`Global`).
     fn path_type(&self, path: &syn::Path) -> Option<TypeRef> {
@@ -1048,8 +1169,8 @@ impl<'s> Lowerer<'s> {
             if let Some(var) = self.lookup_var(single) {
                 return var.ty.clone();
             }
-            if let Some(ty) = self.names.lookup_static(single) {
-                return ty.clone();
+            if let Some(info) = self.names.lookup_static(single) {
+                return info.ty.clone();
             }
             if is_screaming_case(single) {
                 let resolved = self.names.resolve(&segs);
@@ -1156,6 +1277,7 @@ impl<'s> Lowerer<'s> {
         self.ctx.temp_end = self.byte_end(local.semi_token.span);
         let (pat, declared) = split_type(&local.pat);
         let mut inferred = None;
+        let mut inferred_guarded = None;
         let mut closure = None;
         if let Some(init) = &local.init {
             // `let _ = m.lock();` drops the guard at once: only a real binding keeps it.
@@ -1173,22 +1295,23 @@ impl<'s> Lowerer<'s> {
             self.ctx.bound_guard = None;
             if declared.is_none() {
                 inferred = self.type_of(&init.expr);
+                inferred_guarded = self.guarded_of(&init.expr);
             }
             if let Some((_, diverge)) = &init.diverge {
                 self.visit_scoped(diverge);
             }
         }
         let ty = declared.and_then(|t| self.names.type_ref(t)).or(inferred);
+        let guarded = declared
+            .and_then(|t| self.names.guarded_type(t))
+            .or(inferred_guarded);
         if let Some(name) = pat_binding(pat) {
             let at = self.byte_start(start_of_pat(pat));
             if let Some(state) = self.stack.last_mut() {
                 state.shadows.push((name, at));
             }
         }
-        match pat {
-            Pat::Ident(p) if p.subpat.is_none() => self.bind(ident_name(&p.ident), ty, closure),
-            _ => self.bind_pattern(pat, ty),
-        }
+        self.bind_value(pat, ty, guarded, closure);
     }
 
     /// Visits an expression that is a temporary scope of its own (an `else` block, an arm).

@@ -18,13 +18,22 @@ use crate::syntax::{ident_name, segments};
 pub(crate) struct ItemScope {
     /// Local name -> absolute path (items declared here and `use` bindings).
     names: HashMap<String, String>,
-    /// Statics and constants declared here -> their declared type.
-    statics: HashMap<String, Option<TypeRef>>,
+    /// Statics and constants declared here.
+    statics: HashMap<String, StaticInfo>,
     /// `type X = ..;` declared here, expanded where used.
     type_aliases: HashMap<String, Type>,
     /// Absolute prefixes of glob imports (`use super::*`).
     globs: Vec<String>,
     is_module: bool,
+}
+
+/// What is known of a static or constant.
+#[derive(Clone, Default)]
+pub(crate) struct StaticInfo {
+    /// Its declared type.
+    pub ty: Option<TypeRef>,
+    /// For a lock or cell (`Mutex<T>`), the type its guard dereferences to (`T`).
+    pub guarded: Option<TypeRef>,
 }
 
 /// A name bound by a `use` or declared by an item, as facts report it.
@@ -122,6 +131,9 @@ const WRAPPERS: &[&str] = &[
     "Option",
     "Result",
 ];
+
+/// Sync locks and cells whose guards dereference to their type argument.
+const LOCK_TYPES: &[&str] = &["Mutex", "RwLock", "RefCell", "ReentrantMutex", "FairMutex"];
 
 /// Deepest chain of type aliases expanded (`type A = B; type B = A;` must not loop).
 const MAX_ALIAS_DEPTH: u32 = 8;
@@ -283,12 +295,12 @@ impl Names {
         for item in items {
             match item {
                 Item::Static(s) => {
-                    let ty = self.type_ref(&s.ty);
-                    self.declare_static(ident_name(&s.ident), ty);
+                    let info = self.static_info(&s.ty);
+                    self.declare_static(ident_name(&s.ident), info);
                 }
                 Item::Const(c) => {
-                    let ty = self.type_ref(&c.ty);
-                    self.declare_static(ident_name(&c.ident), ty);
+                    let info = self.static_info(&c.ty);
+                    self.declare_static(ident_name(&c.ident), info);
                 }
                 _ => {}
             }
@@ -302,9 +314,16 @@ impl Names {
         }
     }
 
-    pub(crate) fn declare_static(&mut self, name: String, ty: Option<TypeRef>) {
+    pub(crate) fn declare_static(&mut self, name: String, info: StaticInfo) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.statics.insert(name, ty);
+            scope.statics.insert(name, info);
+        }
+    }
+
+    pub(crate) fn static_info(&self, ty: &Type) -> StaticInfo {
+        StaticInfo {
+            ty: self.type_ref(ty),
+            guarded: self.guarded_type(ty),
         }
     }
 
@@ -326,8 +345,8 @@ impl Names {
             .map(String::as_str)
     }
 
-    /// The declared type of a static or constant visible by this name.
-    pub(crate) fn lookup_static(&self, name: &str) -> Option<&Option<TypeRef>> {
+    /// The static or constant visible by this name.
+    pub(crate) fn lookup_static(&self, name: &str) -> Option<&StaticInfo> {
         self.visible().find_map(|s| s.statics.get(name))
     }
 
@@ -456,6 +475,43 @@ impl Names {
             }
             Type::TraitObject(t) => self.bound_type(&t.bounds, depth),
             Type::ImplTrait(t) => self.bound_type(&t.bounds, depth),
+            _ => None,
+        }
+    }
+
+    /// For a (wrapped) lock or cell type, the type its guards dereference to:
+    /// `Arc<Mutex<Connection>>` -> `Connection`. Generic arguments are dropped from facts, so
+    /// this is the only place the guarded type is still known.
+    pub(crate) fn guarded_type(&self, ty: &Type) -> Option<TypeRef> {
+        self.guarded_type_at(ty, 0)
+    }
+
+    fn guarded_type_at(&self, ty: &Type, depth: u32) -> Option<TypeRef> {
+        if depth > MAX_ALIAS_DEPTH {
+            return None;
+        }
+        match ty {
+            Type::Reference(r) => self.guarded_type_at(&r.elem, depth),
+            Type::Paren(p) => self.guarded_type_at(&p.elem, depth),
+            Type::Group(g) => self.guarded_type_at(&g.elem, depth),
+            Type::Path(p) if p.qself.is_none() => {
+                let last = p.path.segments.last()?;
+                let name = ident_name(&last.ident);
+                let inner = first_type_arg(&last.arguments);
+                if WRAPPERS.contains(&name.as_str()) {
+                    return self.guarded_type_at(inner?, depth);
+                }
+                if LOCK_TYPES.contains(&name.as_str()) {
+                    return self.type_ref_at(inner?, depth);
+                }
+                if p.path.segments.len() == 1
+                    && inner.is_none()
+                    && let Some(aliased) = self.lookup_type_alias(&name)
+                {
+                    return self.guarded_type_at(aliased, depth + 1);
+                }
+                None
+            }
             _ => None,
         }
     }

@@ -797,3 +797,87 @@ fn g() { CELL.with(|c| ()); }
     );
     assert!(facts.globals.is_empty());
 }
+
+#[test]
+fn guards_dereference_to_the_guarded_type() {
+    let src = r#"
+use std::sync::{Arc, LazyLock, Mutex};
+use rusqlite::Connection;
+use crate::state::SHARED;
+
+static POOL: LazyLock<Mutex<Pool>> = LazyLock::new(|| Mutex::new(Pool::new()));
+
+struct Cache {
+    conn: Mutex<Connection>,
+    stock: tokio::sync::Mutex<Stock>,
+}
+
+impl Cache {
+    async fn rename(&self, m: &Mutex<Connection>) {
+        self.conn.lock().unwrap().execute("x", []);
+        self.stock.lock().await.reserve();
+        m.lock().unwrap().execute("y", []);
+        let local = Arc::new(Mutex::new(Connection::open("db")));
+        let g = local.lock().unwrap();
+        g.query_row();
+        POOL.lock().unwrap().get();
+        SHARED.read().unwrap().len();
+    }
+}
+"#;
+    let facts = lower_2021(src);
+    let cache = facts
+        .classes
+        .iter()
+        .find(|c| c.qualname == "app::routes::Cache")
+        .unwrap();
+    let field = |name: &str| cache.fields.iter().find(|f| f.name == name).map(|f| &f.ty);
+    assert_eq!(field("conn"), Some(&named("std::sync::Mutex")));
+    assert_eq!(
+        field("conn.<guarded>"),
+        Some(&named("rusqlite::Connection"))
+    );
+    assert_eq!(field("stock.<guarded>"), Some(&named("Stock")));
+    let guarded_global = facts.globals.iter().find(|g| g.name == "POOL.<guarded>");
+    assert_eq!(guarded_global.map(|g| &g.ty), Some(&named("Pool")));
+
+    let rename = func(&facts, "app::routes::Cache::rename");
+    let owner = Box::new(named("app::routes::Cache"));
+    let twin = |name: &str| TypeRef::Field {
+        owner: owner.clone(),
+        name: name.into(),
+    };
+    assert_eq!(
+        call(rename, "self.conn.lock().unwrap().execute").callee,
+        method(twin("conn.<guarded>"), "execute")
+    );
+    assert_eq!(
+        call(rename, "self.stock.lock().await.reserve").callee,
+        method(twin("stock.<guarded>"), "reserve")
+    );
+    assert_eq!(
+        call(rename, "m.lock().unwrap().execute").callee,
+        method(named("rusqlite::Connection"), "execute")
+    );
+    let opened = TypeRef::Returned(Box::new(path("rusqlite::Connection::open")));
+    assert_eq!(
+        call(rename, "g.query_row").callee,
+        method(opened, "query_row")
+    );
+    assert_eq!(
+        call(rename, "POOL.lock().unwrap().get").callee,
+        method(named("Pool"), "get")
+    );
+    assert_eq!(
+        call(rename, "SHARED.read().unwrap().len").callee,
+        method(
+            TypeRef::Global("app::state::SHARED.<guarded>".into()),
+            "len"
+        )
+    );
+    // The acquiring calls themselves keep the lock's type.
+    assert_eq!(
+        call(rename, "self.conn.lock").callee,
+        method(twin("conn"), "lock")
+    );
+}
