@@ -513,33 +513,51 @@ impl<'s> Lowerer<'s> {
                 if let Ok(paths) = derived {
                     out.extend(paths.iter().map(|p| self.names.resolve(&segments(p))));
                 }
-            } else if let Some(Decorator {
-                callee: Callee::Path(p),
-                ..
-            }) = self.decorator(attr)
-            {
-                out.push(p);
+            } else {
+                let mut decorators = Vec::new();
+                self.decorators_of(attr, &mut decorators);
+                out.extend(decorators.into_iter().filter_map(|d| match d.callee {
+                    Callee::Path(p) => Some(p),
+                    _ => None,
+                }));
             }
         }
         out
     }
 
-    fn decorator(&self, attr: &Attribute) -> Option<Decorator> {
+    /// The decorators an outer attribute stands for: itself, or for
+    /// `#[cfg_attr(pred, tokio::main)]` the attributes it may expand to.
+    fn decorators_of(&self, attr: &Attribute, out: &mut Vec<Decorator>) {
         if !matches!(attr.style, AttrStyle::Outer) {
-            return None;
+            return;
         }
-        let path = attr.path();
+        let span = self.span(attr.pound_token.span, attr.bracket_token.span.close());
+        if attr.path().is_ident("cfg_attr") {
+            let metas = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            );
+            for meta in metas.iter().flatten().skip(1) {
+                self.push_decorator(meta.path(), span, out);
+            }
+            return;
+        }
+        self.push_decorator(attr.path(), span, out);
+    }
+
+    fn push_decorator(&self, path: &syn::Path, span: Span, out: &mut Vec<Decorator>) {
         let segs = segments(path);
-        let first = segs.first()?;
+        let Some(first) = segs.first() else {
+            return;
+        };
         if (segs.len() == 1 && IGNORED_ATTRIBUTES.contains(&first.as_str()))
             || IGNORED_ATTRIBUTE_TOOLS.contains(&first.as_str())
         {
-            return None;
+            return;
         }
-        Some(Decorator {
+        out.push(Decorator {
             callee: Callee::Path(self.names.resolve(&segs)),
-            span: self.span(attr.pound_token.span, attr.bracket_token.span.close()),
-        })
+            span,
+        });
     }
 
     fn lower_impl(&mut self, imp: &ItemImpl) {
@@ -646,8 +664,10 @@ impl<'s> Lowerer<'s> {
         let decorators = outer_attrs
             .iter()
             .chain(attrs)
-            .filter_map(|a| self.decorator(a))
-            .collect();
+            .fold(Vec::new(), |mut out, a| {
+                self.decorators_of(a, &mut out);
+                out
+            });
         let close = block.brace_token.span.close();
         let params: Vec<Param> = sig.inputs.iter().map(|arg| self.param(arg)).collect();
         let returns = match &sig.output {
@@ -855,8 +875,15 @@ impl<'s> Lowerer<'s> {
         };
         self.begin_function(function);
         self.push_frame();
-        for p in &c.inputs {
-            self.bind_pattern(p, None);
+        for input in &c.inputs {
+            match split_type(input) {
+                (pat, Some(ty)) => {
+                    let declared = self.names.type_ref(ty);
+                    let guarded = self.names.guarded_type(ty);
+                    self.bind_value(pat, declared, guarded, None);
+                }
+                (pat, None) => self.bind_pattern(pat, None),
+            }
         }
         match &*c.body {
             Expr::Block(b) if b.label.is_none() => {
@@ -1274,7 +1301,11 @@ impl<'s> Lowerer<'s> {
     }
 
     fn on_local(&mut self, local: &Local) {
-        self.ctx.temp_end = self.byte_end(local.semi_token.span);
+        // Temporaries of a `let`-`else` initializer are dropped before its `else` block.
+        self.ctx.temp_end = match local.init.as_ref().and_then(|i| i.diverge.as_ref()) {
+            Some((else_token, _)) => self.byte_start(else_token.span),
+            None => self.byte_end(local.semi_token.span),
+        };
         let (pat, declared) = split_type(&local.pat);
         let mut inferred = None;
         let mut inferred_guarded = None;

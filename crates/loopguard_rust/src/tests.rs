@@ -355,6 +355,7 @@ fn dropped_moved_or_scoped_guards_are_not_held() {
         "let g = am.lock().await;\ntick().await;",
         "let n = tick().await + m.lock().unwrap().len();",
         "let c = || { let g = m.lock().unwrap(); };\ntick().await;",
+        "let Some(x) = m.lock().unwrap().first().copied() else {\n return tick().await;\n};",
     ] {
         assert_eq!(guards_in(body, 2021), Vec::new(), "{body}");
     }
@@ -560,6 +561,8 @@ async fn main() {}
 #[get("/")]
 #[tracing::instrument(skip(state))]
 async fn index() {}
+#[cfg_attr(not(test), tokio::main(worker_threads = 2))]
+async fn real_main() {}
 "#;
     let facts = lower_2021(src);
     let main = func(&facts, "app::routes::main");
@@ -575,6 +578,8 @@ async fn index() {}
         decorators,
         vec![path("actix_web::get"), path("tracing::instrument")]
     );
+    let real_main = func(&facts, "app::routes::real_main");
+    assert_eq!(real_main.decorators[0].callee, path("tokio::main"));
 }
 
 #[test]
