@@ -85,6 +85,8 @@ struct Analysis<'a, 'c> {
     roles: Vec<Role>,
     /// The function whose body an inline closure belongs to (itself for others).
     owner: Vec<usize>,
+    /// Call sites whose code runs as part of each owner's body (own + inline closures').
+    owned: Vec<Vec<SiteRef>>,
     context: Vec<&'static str>,
 }
 
@@ -112,10 +114,12 @@ pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec
         resolutions: Vec::with_capacity(n),
         roles: vec![Role::Sync; n],
         owner: (0..n).collect(),
+        owned: Vec::new(),
         context: vec!["async"; n],
     };
     a.resolve_all();
     a.assign_roles();
+    a.owned = a.owned_sites();
     let witnesses = a.summaries(options);
     let mut out = Vec::new();
     a.check_calls(&witnesses, options, &mut out);
@@ -150,12 +154,18 @@ impl<'a, 'c> Analysis<'a, 'c> {
         &self.func(s.func).calls[s.site]
     }
 
+    /// Resolves every call site; functions are independent, so this runs in parallel
+    /// (order is kept: results are deterministic for any thread count).
     fn resolve_all(&mut self) {
-        let mut all = Vec::with_capacity(self.refs.len());
-        for id in 0..self.refs.len() {
-            let r = self.resolver(id);
-            all.push(self.func(id).calls.iter().map(|s| r.resolve(s)).collect());
-        }
+        use rayon::prelude::*;
+        let this = &*self;
+        let all: Vec<Vec<Resolution<'c>>> = (0..this.refs.len())
+            .into_par_iter()
+            .map(|id| {
+                let r = this.resolver(id);
+                this.func(id).calls.iter().map(|s| r.resolve(s)).collect()
+            })
+            .collect();
         self.resolutions = all;
     }
 
@@ -294,7 +304,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
 
     fn summaries(&self, options: &Options) -> Vec<Vec<(RuleCode, Witness<'c>)>> {
         let n = self.refs.len();
-        let owned = self.owned_sites();
+        let owned = &self.owned;
         let mut witnesses: Vec<Vec<(RuleCode, Witness<'c>)>> = vec![Vec::new(); n];
         let mut callers: Vec<Vec<(usize, SiteRef, Confidence)>> = vec![Vec::new(); n];
         let mut queue: VecDeque<(usize, RuleCode)> = VecDeque::new();
@@ -415,8 +425,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
         options: &Options,
         out: &mut Vec<Diagnostic>,
     ) {
-        let owned = self.owned_sites();
-        for (o, sites) in owned.iter().enumerate() {
+        for (o, sites) in self.owned.iter().enumerate() {
             if self.owner[o] != o || !matches!(self.roles[o], Role::Async | Role::OnLoop) {
                 continue;
             }
@@ -593,8 +602,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
         witnesses: &[Vec<(RuleCode, Witness<'c>)>],
         out: &mut Vec<Diagnostic>,
     ) {
-        let owned = self.owned_sites();
-        for (id, sites) in owned.iter().enumerate() {
+        for (id, sites) in self.owned.iter().enumerate() {
             let f = self.func(id);
             if self.roles[id] != Role::Async
                 || f.kind == FunctionKind::AsyncBlock
