@@ -291,7 +291,21 @@ impl<'s> Lowerer<'s> {
     /// Lowers the items of a module (the file, or an inline `mod`). `reported`: its `use`s
     /// and statics go to the file's aliases and globals (not for modules inside functions).
     fn lower_module(&mut self, items: &[Item], module: &str, reported: bool) {
-        let registered = self.names.push_scope(items.iter(), module, true);
+        // Items wrapped in item macros (`cfg_if! { .. }`, `cfg_rt! { .. }`) are items of the
+        // module too, in their place.
+        let expanded: Vec<Vec<Item>> = items.iter().map(macros::wrapped_items).collect();
+        let items: Vec<&Item> = items
+            .iter()
+            .zip(&expanded)
+            .flat_map(|(item, wrapped)| {
+                if wrapped.is_empty() {
+                    std::slice::from_ref(item).iter()
+                } else {
+                    wrapped.iter()
+                }
+            })
+            .collect();
+        let registered = self.names.push_scope(items.iter().copied(), module, true);
         if reported {
             for binding in registered.aliases {
                 let name = self.relative_name(module, &binding.name);
@@ -302,7 +316,7 @@ impl<'s> Lowerer<'s> {
             }
         }
         // Statics declared by macros are visible to every function of the module.
-        for item in items {
+        for item in &items {
             if let Item::Macro(m) = item {
                 self.lower_static_macro(&m.mac, module, reported);
             }
@@ -1551,17 +1565,21 @@ impl<'s> Lowerer<'s> {
 
     fn on_macro(&mut self, mac: &Macro) {
         let head = self.span(path_start(&mac.path), mac.bang_token.span);
-        match macros::kind_of(mac) {
+        let complete = match macros::kind_of(mac) {
             MacroKind::Exprs => {
-                for expr in macros::parse_exprs(&mac.tokens) {
+                let (exprs, complete) = macros::parse_exprs(&mac.tokens);
+                for expr in exprs {
                     self.visit_expr(&expr);
                 }
+                complete
             }
             MacroKind::Join => {
-                for expr in macros::parse_exprs(&mac.tokens) {
+                let (exprs, complete) = macros::parse_exprs(&mac.tokens);
+                for expr in exprs {
                     self.visit_awaited(&expr);
                 }
                 self.push_await(head);
+                complete
             }
             MacroKind::Select => {
                 let parts = macros::parse_select(&mac.tokens);
@@ -1572,8 +1590,28 @@ impl<'s> Lowerer<'s> {
                 for other in &parts.others {
                     self.visit_scoped(other);
                 }
+                parts.complete
             }
-            MacroKind::Opaque => {}
+            // A macro of unknown meaning whose arguments are plain expressions
+            // (`assert_ok!(f().await)`, `sqlx::query!(q, id)`) evaluates them.
+            MacroKind::Opaque => match macros::parse_expr_list(&mac.tokens) {
+                Some(exprs) => {
+                    for expr in exprs {
+                        self.visit_expr(&expr);
+                    }
+                    true
+                }
+                None => false,
+            },
+        };
+        // Whatever did not parse may still await: an await missed would hide a held guard
+        // and make an awaiting function look like it never awaits. Awaits seen twice are
+        // merged when the function is finished.
+        if !complete {
+            for (dot, await_token) in macros::await_tokens(&mac.tokens) {
+                let span = self.span(dot, await_token);
+                self.push_await(span);
+            }
         }
     }
 

@@ -886,3 +886,55 @@ impl Cache {
         method(twin("conn"), "lock")
     );
 }
+
+#[test]
+fn items_wrapped_in_item_macros_are_lowered() {
+    let src = r#"
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        use std::fs;
+        pub async fn read() { fs::read("x"); }
+    } else {
+        pub async fn read() {}
+    }
+}
+cfg_rt! {
+    pub fn spawn_it() { read(); }
+}
+macro_rules! cfg_rt { ($($i:item)*) => { $($i)* } }
+diesel::table! { users (id) { id -> Integer, } }
+"#;
+    let facts = lower_2021(src);
+    assert!(facts.errors.is_empty());
+    let reads: Vec<_> = facts
+        .functions
+        .iter()
+        .filter(|f| f.qualname == "app::routes::read")
+        .collect();
+    assert_eq!(reads.len(), 2, "both cfg branches");
+    assert_eq!(call(reads[0], "fs::read").callee, path("std::fs::read"));
+    let spawn = func(&facts, "app::routes::spawn_it");
+    assert_eq!(call(spawn, "read").callee, path("app::routes::read"));
+    assert_eq!(facts.functions.len(), 3);
+}
+
+#[test]
+fn unknown_macros_still_show_their_calls_and_awaits() {
+    let src = r#"
+async fn f(srv: Listener) {
+    let (socket, addr) = assert_ok!(srv.accept().await);
+    tracing::info!(peer = %lookup(addr).await, "accepted");
+    my_dsl! { select * from t where x = y.await };
+    spawn_named!("x", async move { inner().await });
+}
+"#;
+    let facts = lower_2021(src);
+    let f = func(&facts, "app::routes::f");
+    assert_eq!(f.awaits.len(), 3, "{:?}", f.awaits);
+    assert!(call(f, "srv.accept").awaited);
+    let texts: Vec<_> = f.awaits.iter().map(|a| slice(src, a)).collect();
+    assert_eq!(texts, vec![".await", ".await", ".await"]);
+    // The async block is a function of its own, its await is not f's.
+    let block = func(&facts, "app::routes::f::{async block}");
+    assert_eq!(block.awaits.len(), 1);
+}
