@@ -8,7 +8,8 @@
 //!   except that `if`/`while` conditions, match arms and guards, loop bodies and the right
 //!   operand of `&&`/`||` are scopes of their own; `match`/`for`/`if let` scrutinees belong
 //!   to the enclosing statement, except that edition 2024 ends `if let` scrutinee
-//!   temporaries before `else` and block tail temporaries at the end of their block.
+//!   temporaries before `else` and block tail temporaries at the end of their block; a
+//!   `let`-`else` initializer's temporaries end before its `else` block.
 //!
 //! Each construct sets the byte offset where the current temporary scope ends
 //! ([`BodyCtx::temp_end`]) and where the current block ends ([`BodyCtx::block_end`]); a
@@ -359,7 +360,7 @@ impl<'s> Lowerer<'s> {
             Item::Trait(t) => self.lower_trait(t, container),
             Item::Struct(s) => {
                 let qualname = format!("{container}::{}", ident_name(&s.ident));
-                let span = self.node_span(s);
+                let span = self.item_span(&s.vis, s.struct_token.span, s);
                 let generics = self.names.push_generics(&s.generics);
                 let fields = self.fields(&s.fields);
                 self.names.pop_generics(generics);
@@ -367,7 +368,7 @@ impl<'s> Lowerer<'s> {
             }
             Item::Union(u) => {
                 let qualname = format!("{container}::{}", ident_name(&u.ident));
-                let span = self.node_span(u);
+                let span = self.item_span(&u.vis, u.union_token.span, u);
                 let generics = self.names.push_generics(&u.generics);
                 let fields = self.named_fields(u.fields.named.iter());
                 self.names.pop_generics(generics);
@@ -375,7 +376,7 @@ impl<'s> Lowerer<'s> {
             }
             Item::Enum(e) => {
                 let qualname = format!("{container}::{}", ident_name(&e.ident));
-                let span = self.node_span(e);
+                let span = self.item_span(&e.vis, e.enum_token.span, e);
                 self.define_class(qualname, span, &e.attrs, Vec::new());
             }
             Item::Static(s) if reported => {
@@ -427,9 +428,20 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn node_span(&self, node: &impl syn::spanned::Spanned) -> Span {
-        let s = node.span();
-        self.span(s, s)
+    /// An item's span from its visibility or keyword (attributes excluded, as for
+    /// functions) to its end.
+    fn item_span(
+        &self,
+        vis: &Visibility,
+        keyword: proc_macro2::Span,
+        item: &impl syn::spanned::Spanned,
+    ) -> Span {
+        let start = match vis {
+            Visibility::Public(p) => p.span,
+            Visibility::Restricted(r) => r.pub_token.span,
+            Visibility::Inherited => keyword,
+        };
+        self.span(start, item.span())
     }
 
     fn fields(&self, fields: &syn::Fields) -> Vec<Variable> {

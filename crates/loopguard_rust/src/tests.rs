@@ -515,7 +515,11 @@ impl std::fmt::Display for Kind {}
             .decorators
             .contains(&"async_trait::async_trait".to_string())
     );
-    assert_eq!(db[0].span.start_line, 7, "the definition's span wins");
+    assert_eq!(db[0].span.start_line, 8, "the definition's span wins");
+    assert_eq!(
+        slice(src, &db[0].span),
+        "struct Db { conn: std::sync::Mutex<u8>, }"
+    );
     let repo = facts
         .classes
         .iter()
