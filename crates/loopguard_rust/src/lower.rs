@@ -598,7 +598,9 @@ impl<'s> Lowerer<'s> {
             .as_ref()
             .map(|(_, path, _)| self.names.resolve(&segments(path)));
         let decorators = self.class_decorators(&imp.attrs);
-        if let Some(class) = self.class_entry(&self_path, span, false) {
+        // A blanket `impl<T: Bound> Trait for T` is no type of its own.
+        let is_blanket = self.names.is_generic(&self_path);
+        if !is_blanket && let Some(class) = self.class_entry(&self_path, span, false) {
             if let Some(t) = trait_path {
                 extend_unique(&mut class.bases, [t]);
             }

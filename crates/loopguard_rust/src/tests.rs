@@ -499,6 +499,7 @@ impl Repo for Db {
 impl Db { fn new() -> Self { Db { conn: todo() } } }
 enum Kind { A }
 impl std::fmt::Display for Kind {}
+impl<T: Repo> Repo for T {}
 "#;
     let facts = lower_2021(src);
     let db: Vec<_> = facts
@@ -552,6 +553,7 @@ impl std::fmt::Display for Kind {}
         .find(|c| c.qualname == "app::routes::Kind")
         .unwrap();
     assert_eq!(kind.bases, vec!["std::fmt::Display".to_string()]);
+    assert!(facts.classes.iter().all(|c| c.qualname != "T"));
 }
 
 #[test]
