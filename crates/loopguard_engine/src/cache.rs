@@ -121,6 +121,7 @@ impl Cache {
         h.write(env!("CARGO_PKG_VERSION").as_bytes());
         h.write(&FACTS_VERSION.to_le_bytes());
         h.write(&loopguard_python::LOWERING_VERSION.to_le_bytes());
+        h.write(&loopguard_rust::LOWERING_VERSION.to_le_bytes());
         // The binary itself (size and mtime): a rebuilt loopguard never reads facts an older
         // build of the same version wrote.
         if let Some(meta) = std::env::current_exe()
