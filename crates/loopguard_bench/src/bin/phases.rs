@@ -301,7 +301,7 @@ fn print(t: &Timings, json: bool) {
             .phases
             .iter()
             .map(|(name, d, note)| {
-                serde_json::json!({"phase": name.trim(), "seconds": d.as_secs_f64(), "note": note})
+                serde_json::json!({"phase": shown_name(name), "seconds": d.as_secs_f64(), "note": note})
             })
             .collect();
         println!("{}", serde_json::Value::Array(phases));
@@ -310,11 +310,14 @@ fn print(t: &Timings, json: bool) {
     println!("| phase | seconds | |");
     println!("|---|---:|---|");
     for (name, d, note) in &t.phases {
-        // Sub-steps of the first round are indented with two spaces in their names.
-        let shown = match name.strip_prefix("  ") {
-            Some(sub) => format!("· {sub}"),
-            None => (*name).to_string(),
-        };
-        println!("| {shown} | {:.3} | {note} |", d.as_secs_f64());
+        println!("| {} | {:.3} | {note} |", shown_name(name), d.as_secs_f64());
+    }
+}
+
+/// Sub-steps are indented with two spaces in their names; shown with a leading dot.
+fn shown_name(name: &str) -> String {
+    match name.strip_prefix("  ") {
+        Some(sub) => format!("· {sub}"),
+        None => name.to_string(),
     }
 }

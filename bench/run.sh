@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# loopguard's benchmark: loopguard against ruff and the raw parse floor on four corpora.
+# Not part of CI: it downloads (ruff and the Home Assistant wheel from PyPI, hyperfine and
+# GNU time from Debian if missing) and takes several minutes on 2 cores.
+#
+#   bench/run.sh [CORPUS...]      corpora: stdlib ha async-heavy rust (default: all)
+#
+# Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (default
+# "stdlib ha async-heavy") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
+# sweeps; PHASES=0 skips the per-phase timings.
+# Writes raw results to bench/out/ (hyperfine JSON, GNU time output, floor and phase
+# JSON, sweep reports) and the tables to stdout and bench/out/results.md.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH")
+OUT=$BENCH/out
+RES=$OUT/results
+CORP=$BENCH/corpora
+VENV=$BENCH/.venv
+RUNS=${RUNS:-5}
+WARMUP=${WARMUP:-1}
+THREAD_CORPORA=${THREAD_CORPORA:-"stdlib ha async-heavy"}
+SWEEP=${SWEEP:-1}
+PHASES=${PHASES:-1}
+HA_VERSION=2026.2.3
+CORPORA=("$@")
+[ ${#CORPORA[@]} -eq 0 ] && CORPORA=(stdlib ha async-heavy rust)
+
+LG=$ROOT/target/release/loopguard
+FLOOR=$ROOT/target/release/loopguard-parse-floor
+PHASES_BIN=$ROOT/target/release/loopguard-phases
+RUFF=$VENV/bin/ruff
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- tools
+setup_tools() {
+    local missing=()
+    command -v hyperfine >/dev/null || missing+=(hyperfine)
+    [ -x /usr/bin/time ] || missing+=(time)
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing ${missing[*]} (apt)"
+        apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
+            || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } \
+            || echo "could not install ${missing[*]}; falling back" >&2
+    fi
+    if [ ! -x "$RUFF" ]; then
+        log "installing ruff into $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q ruff
+    fi
+}
+
+# ---------------------------------------------------------------- corpora
+# Each corpus folder holds an empty loopguard.toml, so that loopguard takes it as the
+# project root (these folders live inside the loopguard git checkout, whose root would
+# otherwise win).
+corpus_dir() { echo "$CORP/$1"; }
+
+setup_corpus() {
+    local c=$1 dir
+    dir=$(corpus_dir "$c")
+    [ -f "$dir/loopguard.toml" ] && return 0
+    log "preparing corpus $c"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    case $c in
+    stdlib)
+        # A copy, so that the edit-one-file measurement never touches the real stdlib.
+        local src
+        src=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+        (cd "$src" && tar cf - --exclude=site-packages --exclude=__pycache__ .) | (cd "$dir" && tar xf -)
+        echo "$src ($(python3 --version 2>&1))" >"$dir/SOURCE"
+        ;;
+    ha)
+        mkdir -p "$CORP/download"
+        "$VENV/bin/pip" download -q --no-deps "homeassistant==$HA_VERSION" --python-version 3.14 \
+            --only-binary=:all: -d "$CORP/download"
+        python3 -m zipfile -e "$CORP"/download/homeassistant-"$HA_VERSION"-*.whl "$dir"
+        echo "homeassistant==$HA_VERSION wheel" >"$dir/SOURCE"
+        ;;
+    async-heavy)
+        python3 "$BENCH/gen_async_corpus.py" "$dir" --min-files 2000 >&2
+        ;;
+    rust)
+        # A copy of the cargo registry sources, so that edits never reach cargo's own.
+        local reg=${CARGO_HOME:-$HOME/.cargo}/registry/src
+        cp -a "$reg"/. "$dir"/
+        echo "$reg" >"$dir/SOURCE"
+        ;;
+    *) echo "unknown corpus $c" >&2; exit 2 ;;
+    esac
+    touch "$dir/loopguard.toml"
+}
+
+lang_of() { [ "$1" = rust ] && echo rust || echo python; }
+
+# The async file edited by the "one file edited" measurement.
+touch_file_of() {
+    local c=$1 dir pick=""
+    dir=$(corpus_dir "$c")
+    case $c in
+    stdlib) pick=asyncio/base_events.py ;;
+    ha) pick=homeassistant/core.py ;;
+    async-heavy) pick=shop_0000/routers/orders.py ;;
+    esac
+    if [ -n "$pick" ] && [ -f "$dir/$pick" ]; then
+        echo "$dir/$pick"
+    elif [ "$c" = rust ]; then
+        grep -rl --include='*.rs' 'async fn' "$dir" | LC_ALL=C sort | head -1
+    else
+        grep -rl --include='*.py' 'async def' "$dir" | LC_ALL=C sort | head -1
+    fi
+}
+
+# ---------------------------------------------------------------- measuring
+# measure NAME PREPARE COMMAND: median of $RUNS runs (after $WARMUP) -> $RES/NAME.json
+measure() {
+    local name=$1 prepare=$2 cmd=$3
+    echo "-- $name: $cmd" >&2
+    if command -v hyperfine >/dev/null; then
+        local args=(--style basic -i --runs "$RUNS" --warmup "$WARMUP" --export-json "$RES/$name.json")
+        [ -n "$prepare" ] && args+=(--prepare "$prepare")
+        hyperfine "${args[@]}" "$cmd" >>"$OUT/hyperfine.log" 2>&1
+    else
+        local args=(--runs "$RUNS" --warmup "$WARMUP" --export-json "$RES/$name.json")
+        [ -n "$prepare" ] && args+=(--prepare "$prepare")
+        python3 "$BENCH/timeit.py" "${args[@]}" -- "$cmd" >>"$OUT/hyperfine.log" 2>&1
+    fi
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("   median %.3f s" % r["median"])' "$RES/$name.json" >&2
+}
+
+# peak NAME COMMAND: one run under GNU time -v -> $RES/NAME.time.txt
+peak() {
+    local name=$1 cmd=$2
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -v bash -c "$cmd >/dev/null 2>&1" 2>"$RES/$name.time.txt" || true
+        grep 'Maximum resident' "$RES/$name.time.txt" | sed 's/^\s*/   /' >&2 || true
+    fi
+}
+
+TOUCHED=""
+BACKUP=""
+restore_touched() {
+    if [ -n "$TOUCHED" ] && [ -f "$BACKUP" ]; then
+        cp -p "$BACKUP" "$TOUCHED"
+        rm -f "$BACKUP"
+    fi
+    TOUCHED=""
+}
+trap restore_touched EXIT
+
+bench_corpus() {
+    local c=$1 dir lang comment
+    dir=$(corpus_dir "$c")
+    lang=$(lang_of "$c")
+    [ "$lang" = rust ] && comment='//' || comment='#'
+    log "corpus $c ($dir), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$c start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/load.txt"
+
+    local lg_cache=$OUT/cache/lg-$c ruff_cache=$OUT/cache/ruff-$c
+    rm -rf "$lg_cache" "$ruff_cache"
+    local lg="$LG check $dir --output-format json"
+
+    # Corpus facts (files, bytes) and parse floors.
+    "$FLOOR" --lang "$lang" "$dir" --json >"$RES/$c.floor_all.info.json"
+    "$FLOOR" --lang "$lang" "$dir" --json --only-async >"$RES/$c.floor_async.info.json"
+    measure "$c.floor_all" "" "$FLOOR --lang $lang $dir"
+    measure "$c.floor_async" "" "$FLOOR --lang $lang $dir --only-async"
+
+    measure "$c.lg_cold" "" "$lg --no-cache"
+    peak "$c.lg_cold_mem" "$lg --no-cache"
+    $lg --cache-dir "$lg_cache" >/dev/null 2>&1 || true # prime
+    measure "$c.lg_warm" "" "$lg --cache-dir $lg_cache"
+
+    TOUCHED=$(touch_file_of "$c")
+    BACKUP=$OUT/touch-backup
+    cp -p "$TOUCHED" "$BACKUP"
+    echo "$TOUCHED" >"$RES/$c.touched_file.txt"
+    # Every run sees a new edit (restore, then append a different comment line).
+    local edit="cp -p $BACKUP $TOUCHED && echo '$comment loopguard bench edit '\$(date +%s%N) >> $TOUCHED"
+    measure "$c.lg_touch" "$edit" "$lg --cache-dir $lg_cache"
+
+    if [ "$lang" = python ]; then
+        local ruff="$RUFF check --isolated --select ASYNC --exit-zero --quiet $dir"
+        restore_touched
+        TOUCHED=$(touch_file_of "$c")
+        cp -p "$TOUCHED" "$BACKUP"
+        measure "$c.ruff_cold" "" "$ruff --no-cache"
+        peak "$c.ruff_cold_mem" "$ruff --no-cache"
+        RUFF_CACHE_DIR=$ruff_cache $ruff >/dev/null 2>&1 || true # prime
+        measure "$c.ruff_warm" "" "RUFF_CACHE_DIR=$ruff_cache $ruff"
+        measure "$c.ruff_touch" "$edit" "RUFF_CACHE_DIR=$ruff_cache $ruff"
+    fi
+    restore_touched
+
+    if [[ " $THREAD_CORPORA " == *" $c "* ]]; then
+        measure "$c.lg_t1" "" "$lg --no-cache --threads 1"
+        measure "$c.lg_t2" "" "$lg --no-cache --threads 2"
+        measure "$c.floor_all_t1" "" "$FLOOR --lang $lang $dir --threads 1"
+    fi
+
+    if [ "$PHASES" = 1 ]; then
+        "$PHASES_BIN" "$dir" --json >"$RES/$c.phases.json" 2>"$RES/$c.phases.err" || true
+    fi
+    if [ "$SWEEP" = 1 ]; then
+        "$FLOOR" --lang "$lang" --sweep "$dir" >"$RES/$c.sweep.txt" 2>&1 || true
+        head -1 "$RES/$c.sweep.txt" | sed 's/^/   /' >&2
+    fi
+    echo "$c end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/load.txt"
+}
+
+# ---------------------------------------------------------------- main
+mkdir -p "$RES" "$OUT/cache"
+: >"$OUT/hyperfine.log"
+: >"$OUT/load.txt"
+setup_tools
+for c in "${CORPORA[@]}"; do setup_corpus "$c"; done
+
+log "building (release)"
+(cd "$ROOT" && cargo build --release -q -p loopguard -p loopguard_bench)
+
+{
+    echo "date: $(date -u +%FT%TZ)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates src Cargo.toml 2>/dev/null || echo ' (+ uncommitted changes in the work tree)')"
+    echo "nproc: $(nproc)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "memory: $(free -m | awk '/Mem:/ {print $2}') MB"
+    echo "kernel: $(uname -r)"
+    echo "loopguard: $($LG --version)"
+    echo "ruff: $($RUFF --version)"
+    echo "hyperfine: $(hyperfine --version 2>/dev/null || echo 'absent (bench/timeit.py)')"
+    echo "runs: $RUNS (+$WARMUP warmup), median"
+} >"$OUT/machine.txt"
+cat "$OUT/machine.txt" >&2
+
+for c in "${CORPORA[@]}"; do bench_corpus "$c"; done
+
+python3 "$BENCH/report.py" "$OUT" | tee "$OUT/results.md"
