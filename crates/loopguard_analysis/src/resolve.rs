@@ -968,7 +968,9 @@ impl<'a, 'c> Resolver<'a, 'c> {
             if self.catalog.loop_callbacks.method(name, None).is_some() {
                 res.loop_callback = true;
             }
-            if let Some(api) = self.catalog.blocking.method(name, argc) {
+            if let Some(api) = self.catalog.blocking.method(name, argc)
+                && api.blocks_with(&site.args)
+            {
                 res.targets.push((
                     Target::Api {
                         path: format!("<unknown>{}{name}", self.sep()),
@@ -1048,7 +1050,9 @@ impl<'a, 'c> Resolver<'a, 'c> {
                 Target::Api { .. } => true,
             });
             for ext in external {
-                if let Some(api) = self.catalog.blocking.path(&ext, argc) {
+                if let Some(api) = self.catalog.blocking.path(&ext, argc)
+                    && api.blocks_with(&site.args)
+                {
                     targets.push(Target::Api { path: ext, api });
                 }
             }
@@ -1098,6 +1102,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
             arg_count: 0,
             closure_args: Vec::new(),
             callable_args: Vec::new(),
+            args: Vec::new(),
             text: String::new(),
         };
         let mut res = self.resolve(&site);

@@ -64,6 +64,7 @@ fn call(callee: Callee, line: u32, text: &str) -> CallSite {
         arg_count: 1,
         closure_args: Vec::new(),
         callable_args: Vec::new(),
+        args: Vec::new(),
         text: text.to_string(),
     }
 }

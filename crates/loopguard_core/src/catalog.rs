@@ -98,6 +98,10 @@ pub struct BlockingSpec {
     /// Override the confidence (`likely` for APIs whose name is shared with harmless ones).
     #[serde(default)]
     pub confidence: Option<Confidence>,
+    /// Calls with any of these literal arguments do not block (`timeout=0`,
+    /// `blocking=False`, positional `#0=False`); see `CallSite::args`.
+    #[serde(default)]
+    pub unless_args: Vec<String>,
     /// Only for config entries: which language the entry is for (default: inferred, `::`
     /// means Rust).
     #[serde(default)]
@@ -177,6 +181,15 @@ pub struct BlockingApi {
     pub rule: rules::RuleCode,
     pub hint: String,
     pub confidence: Confidence,
+    /// Literal arguments that make the call non-blocking.
+    pub unless_args: Vec<String>,
+}
+
+impl BlockingApi {
+    /// Does a call with these literal arguments (see `CallSite::args`) block?
+    pub fn blocks_with(&self, args: &[String]) -> bool {
+        !args.iter().any(|a| self.unless_args.contains(a))
+    }
 }
 
 /// A set of path patterns and method names mapped to values of `T`.
@@ -355,6 +368,11 @@ impl LanguageCatalog {
                 rule: rule.code,
                 hint: b.hint.clone(),
                 confidence,
+                unless_args: b
+                    .unless_args
+                    .iter()
+                    .map(|a| a.chars().filter(|c| !c.is_whitespace()).collect())
+                    .collect(),
             },
             b.args,
             &b.paths,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::span::Span;
 
 /// Bumped whenever the shape or meaning of facts changes (invalidates caches).
-pub const FACTS_VERSION: u32 = 1;
+pub const FACTS_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,6 +254,12 @@ pub struct CallSite {
     /// `time.sleep`; `loop.call_soon(self._on_tick)`; `functools.partial(f, x)` gives `f`).
     /// Used for on-loop callbacks and offload bookkeeping; a reference is not a call.
     pub callable_args: Vec<Callee>,
+    /// Short literal arguments as written, whitespace removed: keyword arguments as
+    /// `name=value` (`timeout=0`, `blocking=False`), positional ones as `#index=value`
+    /// (`#0=False`). Arguments longer than 32 characters or not literals are left out. The
+    /// catalog's `unless-args` uses them (`Thread.join(timeout=0)` does not block).
+    #[serde(default)]
+    pub args: Vec<String>,
     /// Source text of the callee expression, whitespace-normalized, without arguments
     /// (`requests.get`, `self.db.get_agent`, `std::fs::read`): messages and fingerprints.
     pub text: String,

@@ -584,33 +584,36 @@ impl<'w, 'a> Resolver<'w, 'a> {
     }
 
     /// Argument count, lambdas passed directly, and callables passed by reference.
-    fn arguments(
-        &self,
-        arguments: Option<Node<'a>>,
-        scope: ScopeId,
-    ) -> (u32, Vec<u32>, Vec<Callee>) {
+    fn arguments(&self, arguments: Option<Node<'a>>, scope: ScopeId) -> Arguments {
         let mut closures = Vec::new();
         let mut callables = Vec::new();
+        let mut literals = Vec::new();
         let Some(arguments) = arguments else {
-            return (0, closures, callables);
+            return (0, closures, callables, literals);
         };
         if kind(arguments) == "generator_expression" {
-            return (1, closures, callables);
+            return (1, closures, callables, literals);
         }
         let mut cursor = arguments.walk();
         let parts = named_children(arguments, &mut cursor);
-        for part in &parts {
-            let expr = match kind(*part) {
-                "keyword_argument" => match child(*part, Field::Value) {
-                    Some(value) => value,
-                    None => continue,
+        for (index, part) in parts.iter().enumerate() {
+            let (expr, label) = match kind(*part) {
+                "keyword_argument" => match (child(*part, Field::Value), child(*part, Field::Name)) {
+                    (Some(value), Some(name)) => (value, self.text(name).to_owned()),
+                    _ => continue,
                 },
                 "list_splat" | "dictionary_splat" => continue,
-                _ => *part,
+                _ => (*part, format!("#{index}")),
             };
+            if literals.len() < 8 && is_literal(expr) {
+                let text: String = self.text(expr).chars().filter(|c| !c.is_whitespace()).collect();
+                if text.len() <= 32 {
+                    literals.push(format!("{label}={text}"));
+                }
+            }
             self.callable_ref(expr, scope, true, &mut closures, &mut callables);
         }
-        (parts.len() as u32, closures, callables)
+        (parts.len() as u32, closures, callables, literals)
     }
 
     /// Records `expr` as a lambda or a callable reference if it is one.
@@ -978,6 +981,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             arg_count: 0,
             closure_args: Vec::new(),
             callable_args: Vec::new(),
+            args: Vec::new(),
             text,
         };
         match *pending {
@@ -996,7 +1000,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     Some(callee) => callee,
                     None => return,
                 };
-                let (arg_count, closure_args, callable_args) =
+                let (arg_count, closure_args, callable_args, args) =
                     self.arguments(child(node, Field::Arguments), scope);
                 push(
                     calls,
@@ -1009,6 +1013,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                         arg_count,
                         closure_args,
                         callable_args,
+                        args,
                         text: callee_text(self.source, function),
                     },
                 );
@@ -1033,7 +1038,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                             name: "__enter__".to_owned(),
                         },
                     };
-                    let (arg_count, _, _) = self.arguments(child(expr, Field::Arguments), scope);
+                    let (arg_count, _, _, _) = self.arguments(child(expr, Field::Arguments), scope);
                     (callee, callee_text(self.source, function), arg_count)
                 } else {
                     let Some(callee) = self.dunder_on(expr, scope, "__enter__", true) else {
@@ -1198,7 +1203,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 let Some(callee) = self.callee_of(method, acquire.scope, 0) else {
                     continue;
                 };
-                let (arg_count, _, _) =
+                let (arg_count, _, _, _) =
                     self.arguments(child(acquire.call, Field::Arguments), acquire.scope);
                 if let Some(list) = guards.get_mut(fid) {
                     list.push(Guard {
@@ -1243,7 +1248,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     && let Some(function) = child(call, Field::Function)
                 {
                     default_call = self.callee_of(function, call_scope, 0);
-                    let (_, closures, callables) =
+                    let (_, closures, callables, _) =
                         self.arguments(child(call, Field::Arguments), call_scope);
                     default_args = callables;
                     // A lambda passed to `Depends(lambda: ..)` is still a callable argument.
@@ -1371,5 +1376,20 @@ mod tests {
             Peel::First
         ));
         assert!(matches!(peel_rule("app.Optional", false), Peel::Keep));
+    }
+}
+
+/// Argument count, lambdas passed, callables passed, literal argument texts.
+type Arguments = (u32, Vec<u32>, Vec<Callee>, Vec<String>);
+
+/// Literals whose text the catalog's `unless-args` can compare: numbers, `True`/`False`/
+/// `None`, short strings, and negative numbers.
+fn is_literal(expr: Node<'_>) -> bool {
+    match kind(expr) {
+        "integer" | "float" | "true" | "false" | "none" | "string" => true,
+        "unary_operator" => expr
+            .named_child(0)
+            .is_some_and(|n| matches!(kind(n), "integer" | "float")),
+        _ => false,
     }
 }

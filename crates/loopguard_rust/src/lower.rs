@@ -1437,6 +1437,7 @@ impl<'s> Lowerer<'s> {
             arg_count: call.args.len() as u32,
             closure_args: Vec::new(),
             callable_args: Vec::new(),
+            args: literal_args(call.args.iter()),
             text: self.text(start, end_of(&call.func)),
         };
         let index = self.push_call(site);
@@ -1469,6 +1470,7 @@ impl<'s> Lowerer<'s> {
             arg_count: m.args.len() as u32,
             closure_args: Vec::new(),
             callable_args: Vec::new(),
+            args: literal_args(m.args.iter()),
             text: self.text(start, m.method.span()),
         };
         let index = self.push_call(site);
@@ -2017,4 +2019,31 @@ fn parse_static_decls(tokens: &proc_macro2::TokenStream) -> Vec<(syn::Ident, Typ
     // A declaration that does not parse ends the list; the ones before it are kept.
     let _ = parser.parse2(tokens.clone());
     out
+}
+
+/// Short constant arguments (`#0=0`, `#1=false`, `#0=Duration::ZERO`,
+/// `#0=Duration::from_secs(0)`), whitespace removed, for the catalog's `unless-args`.
+fn literal_args<'e>(args: impl Iterator<Item = &'e syn::Expr>) -> Vec<String> {
+    fn constant(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Lit(_) | syn::Expr::Path(_) => true,
+            syn::Expr::Call(c) => {
+                matches!(&*c.func, syn::Expr::Path(_))
+                    && c.args.iter().all(|a| matches!(a, syn::Expr::Lit(_)))
+            }
+            _ => false,
+        }
+    }
+    args.enumerate()
+        .filter(|(_, a)| constant(a))
+        .filter_map(|(i, a)| {
+            let text: String = quote::ToTokens::to_token_stream(a)
+                .to_string()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            (text.len() <= 48).then(|| format!("#{i}={text}"))
+        })
+        .take(8)
+        .collect()
 }
