@@ -598,7 +598,8 @@ impl<'w, 'a> Resolver<'w, 'a> {
         let parts = named_children(arguments, &mut cursor);
         for (index, part) in parts.iter().enumerate() {
             let (expr, label) = match kind(*part) {
-                "keyword_argument" => match (child(*part, Field::Value), child(*part, Field::Name)) {
+                "keyword_argument" => match (child(*part, Field::Value), child(*part, Field::Name))
+                {
                     (Some(value), Some(name)) => (value, self.text(name).to_owned()),
                     _ => continue,
                 },
@@ -606,7 +607,11 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 _ => (*part, format!("#{index}")),
             };
             if literals.len() < 8 && is_literal(expr) {
-                let text: String = self.text(expr).chars().filter(|c| !c.is_whitespace()).collect();
+                let text: String = self
+                    .text(expr)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
                 if text.len() <= 32 {
                     literals.push(format!("{label}={text}"));
                 }

@@ -135,6 +135,53 @@ pub(crate) struct Walked<'a> {
     /// Every point where a function may suspend (`await`, `async with`, `async for`), with
     /// the function it belongs to, in source order per function.
     pub suspensions: Vec<(u32, Span)>,
+    /// Calls whose result is handed to a coroutine consumer (`asyncio.gather(f())`,
+    /// `create_task(f())`, `wait_for(f(), 5)`): awaited by it, so not run synchronously.
+    pub consumed_calls: Vec<usize>,
+    /// `tasks = [f(x) for x in xs]` in function `fid`: the element calls of a collection
+    /// bound to a local name, in case the name is later consumed (`gather(*tasks)`).
+    pub collections: Vec<(u32, &'a str, Vec<usize>)>,
+    /// Local names handed to a consumer (`gather(*tasks)`), per function.
+    pub consumed_names: Vec<(u32, &'a str)>,
+}
+
+/// Functions (by their last name) that await, schedule or wrap the coroutines passed to them.
+const COROUTINE_CONSUMERS: &[&str] = &[
+    "as_completed",
+    "async_create_background_task",
+    "async_create_task",
+    "create_task",
+    "ensure_future",
+    "gather",
+    "run_coroutine_threadsafe",
+    "shield",
+    "start_soon",
+    "timeout",
+    "wait",
+    "wait_for",
+];
+
+/// The calls a collection expression builds: the element of a comprehension, the items of a
+/// list/tuple/set display.
+fn element_calls<'t>(expr: Node<'t>, cursor: &mut tree_sitter::TreeCursor<'t>) -> Vec<usize> {
+    let expr = strip_parens(expr);
+    match kind(expr) {
+        "call" => vec![expr.id()],
+        "list_comprehension" | "generator_expression" | "set_comprehension" => {
+            child(expr, Field::Body)
+                .map(strip_parens)
+                .filter(|b| kind(*b) == "call")
+                .map(|b| vec![b.id()])
+                .unwrap_or_default()
+        }
+        "list" | "tuple" | "set" => named_children(expr, cursor)
+            .into_iter()
+            .map(strip_parens)
+            .filter(|e| kind(*e) == "call")
+            .map(|e| e.id())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A call of `acquire` or `release` on a value (`self._lock.acquire()`).
@@ -243,6 +290,9 @@ impl<'a, 'l> Walker<'a, 'l> {
                 guards: Vec::new(),
                 lock_calls: Vec::new(),
                 suspensions: Vec::new(),
+                consumed_calls: Vec::new(),
+                collections: Vec::new(),
+                consumed_names: Vec::new(),
             },
         };
         walker.push_visit(root, MODULE_FUNCTION, MODULE_SCOPE, 0);
@@ -281,7 +331,68 @@ impl<'a, 'l> Walker<'a, 'l> {
                 }
             }
         }
+        walker.mark_consumed();
         walker.out
+    }
+
+    /// Calls handed to coroutine consumers, directly or through a local collection, count
+    /// as awaited.
+    fn mark_consumed(&mut self) {
+        let out = &mut self.out;
+        let mut ids: std::collections::HashSet<usize> =
+            out.consumed_calls.iter().copied().collect();
+        for (fid, name, calls) in &out.collections {
+            if out.consumed_names.contains(&(*fid, *name)) {
+                ids.extend(calls.iter().copied());
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        for p in &mut out.pending {
+            if let Pending::Call { node, awaited, .. } = p
+                && ids.contains(&node.id())
+            {
+                *awaited = true;
+            }
+        }
+    }
+
+    /// `gather(f(), *[g(x) for x in xs], *tasks)`: remember what is handed over.
+    fn note_consumer_call(&mut self, node: Node<'a>, fid: u32) {
+        let Some(function) = child(node, Field::Function) else {
+            return;
+        };
+        let name = match kind(function) {
+            "identifier" => self.text(function),
+            "attribute" => match child(function, Field::Attribute) {
+                Some(a) => self.text(a),
+                None => return,
+            },
+            _ => return,
+        };
+        if !COROUTINE_CONSUMERS.contains(&name) {
+            return;
+        }
+        let Some(arguments) = child(node, Field::Arguments) else {
+            return;
+        };
+        for arg in named_children(arguments, &mut self.cursor) {
+            let arg = match kind(arg) {
+                "list_splat" => match first_named(arg) {
+                    Some(inner) => inner,
+                    None => continue,
+                },
+                "keyword_argument" | "dictionary_splat" => continue,
+                _ => arg,
+            };
+            if kind(arg) == "identifier" {
+                self.out.consumed_names.push((fid, self.text(arg)));
+            } else {
+                let calls = element_calls(arg, &mut self.cursor);
+                self.out.consumed_calls.extend(calls);
+            }
+        }
     }
 
     fn span(&self, node: Node<'_>) -> Span {
@@ -461,6 +572,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             "class_definition" => self.define_class(node, None, fid, scope),
             "lambda" => self.define_lambda(node, fid, scope),
             "call" => {
+                self.note_consumer_call(node, fid);
                 let awaited = flags & AWAITED != 0;
                 self.out.pending.push(Pending::Call {
                     node,
@@ -745,6 +857,12 @@ impl<'a, 'l> Walker<'a, 'l> {
             match kind(left) {
                 "identifier" => {
                     let name = self.text(left);
+                    if let Some(v) = value {
+                        let calls = element_calls(v, &mut self.cursor);
+                        if !calls.is_empty() {
+                            self.out.collections.push((fid, name, calls));
+                        }
+                    }
                     self.bind(
                         scope,
                         name,

@@ -665,7 +665,8 @@ fn awaited_through_parentheses_and_text_is_normalized() {
         .filter(|c| c.text == "client.fetch")
         .map(|c| c.awaited)
         .collect();
-    assert_eq!(fetches, [true, false]);
+    // `wait_for(client.fetch(), 1)` awaits the coroutine it is handed.
+    assert_eq!(fetches, [true, true]);
     assert_eq!(f.awaits.len(), 2);
 }
 
@@ -975,4 +976,34 @@ fn explicit_acquire_holds_until_release() {
         }
     );
     assert!(function(&facts, "app.m.R.asyncio_style").guards.is_empty());
+}
+
+#[test]
+fn coroutines_handed_to_consumers_count_as_awaited() {
+    let facts = lower(
+        "import asyncio\n\nasync def f(c, xs):\n    tasks = [c.upload(x) for x in xs]\n    await asyncio.gather(*tasks, c.fetch(), *[c.sync(x) for x in xs])\n    asyncio.create_task(c.later())\n    c.direct()\n",
+    );
+    let f = function(&facts, "app.m.f");
+    for text in ["c.upload", "c.fetch", "c.sync", "c.later"] {
+        assert!(call(f, text).awaited, "{text} is awaited by its consumer");
+    }
+    assert!(!call(f, "c.direct").awaited);
+    assert!(call(f, "asyncio.gather").awaited);
+    assert!(!call(f, "asyncio.create_task").awaited);
+}
+
+#[test]
+fn literal_arguments_are_recorded() {
+    let facts =
+        lower("def f(t):\n    t.join(timeout=0)\n    t.join(0.5, daemon = False)\n    t.join(x)\n");
+    let f = function(&facts, "app.m.f");
+    let args: Vec<_> = f.calls.iter().map(|c| c.args.clone()).collect();
+    assert_eq!(
+        args,
+        vec![
+            vec!["timeout=0".to_string()],
+            vec!["#0=0.5".to_string(), "daemon=False".to_string()],
+            Vec::<String>::new()
+        ]
+    );
 }
