@@ -1351,6 +1351,21 @@ impl<'w, 'a> Resolver<'w, 'a> {
     }
 }
 
+/// Argument count, lambdas passed, callables passed, literal argument texts.
+type Arguments = (u32, Vec<u32>, Vec<Callee>, Vec<String>);
+
+/// Literals whose text the catalog's `unless-args` can compare: numbers, `True`/`False`/
+/// `None`, short strings, and negative numbers.
+fn is_literal(expr: Node<'_>) -> bool {
+    match kind(expr) {
+        "integer" | "float" | "true" | "false" | "none" | "string" => true,
+        "unary_operator" => expr
+            .named_child(0)
+            .is_some_and(|n| matches!(kind(n), "integer" | "float")),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1381,20 +1396,5 @@ mod tests {
             Peel::First
         ));
         assert!(matches!(peel_rule("app.Optional", false), Peel::Keep));
-    }
-}
-
-/// Argument count, lambdas passed, callables passed, literal argument texts.
-type Arguments = (u32, Vec<u32>, Vec<Callee>, Vec<String>);
-
-/// Literals whose text the catalog's `unless-args` can compare: numbers, `True`/`False`/
-/// `None`, short strings, and negative numbers.
-fn is_literal(expr: Node<'_>) -> bool {
-    match kind(expr) {
-        "integer" | "float" | "true" | "false" | "none" | "string" => true,
-        "unary_operator" => expr
-            .named_child(0)
-            .is_some_and(|n| matches!(kind(n), "integer" | "float")),
-        _ => false,
     }
 }
