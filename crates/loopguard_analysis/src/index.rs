@@ -14,6 +14,8 @@ pub struct FnRef {
 
 #[derive(Debug, Default)]
 pub struct ClassInfo<'a> {
+    /// The module of the (first) file that defines the class.
+    pub module: &'a str,
     pub bases: Vec<&'a str>,
     pub decorators: Vec<&'a str>,
     /// Field / attribute types: class-level annotations, and `self.x = ...` in methods.
@@ -34,6 +36,8 @@ pub struct Index<'a> {
     pub classes_by_method: HashMap<&'a str, Vec<&'a str>>,
     /// Class -> classes that list it as a base (for overrides).
     pub subclasses: HashMap<&'a str, Vec<&'a str>>,
+    /// Per file: its own module and every module (prefix) it imports from.
+    pub imports: Vec<std::collections::HashSet<&'a str>>,
 }
 
 impl<'a> Index<'a> {
@@ -46,11 +50,27 @@ impl<'a> Index<'a> {
             aliases: HashMap::new(),
             classes_by_method: HashMap::new(),
             subclasses: HashMap::new(),
+            imports: Vec::with_capacity(files.len()),
         };
         for (fi, file) in files.iter().enumerate() {
             let sep = file.language.unwrap_or(Language::Python).separator();
+            let mut imports = std::collections::HashSet::new();
+            imports.insert(file.module.as_str());
+            for a in &file.aliases {
+                let mut end = a.target.len();
+                // `from pkg.mod import C` imports from `pkg.mod` and `pkg`.
+                while let Some(i) = a.target[..end].rfind(sep) {
+                    end = i;
+                    imports.insert(&a.target[..end]);
+                }
+                imports.insert(a.target.as_str());
+            }
+            index.imports.push(imports);
             for class in &file.classes {
                 let info = index.classes.entry(class.qualname.as_str()).or_default();
+                if info.module.is_empty() {
+                    info.module = file.module.as_str();
+                }
                 for b in &class.bases {
                     if !info.bases.contains(&b.as_str()) {
                         info.bases.push(b);

@@ -147,6 +147,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
             index: &self.index,
             catalog: self.catalog.language(lang),
             lang,
+            file: self.refs[id].file,
         }
     }
 

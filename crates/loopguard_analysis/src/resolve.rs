@@ -713,6 +713,8 @@ pub struct Resolver<'a, 'c> {
     pub index: &'a Index<'a>,
     pub catalog: &'c LanguageCatalog,
     pub lang: Language,
+    /// The file the resolved calls are in (its imports bound the name-based fallback).
+    pub file: u32,
 }
 
 impl<'a, 'c> Resolver<'a, 'c> {
@@ -818,7 +820,9 @@ impl<'a, 'c> Resolver<'a, 'c> {
 
     /// What calling `callee` returns.
     fn returned_type(&self, callee: &Callee, depth: u32) -> Option<(String, Confidence)> {
-        for (path, conf) in self.candidate_paths(callee, depth) {
+        let candidates = self.candidate_paths(callee, depth);
+        let first = candidates.first().map(|(p, _)| p.clone());
+        for (path, conf) in candidates {
             if self.index.classes.contains_key(path.as_str()) {
                 return Some((path, conf));
             }
@@ -835,7 +839,30 @@ impl<'a, 'c> Resolver<'a, 'c> {
                 }
             }
         }
-        None
+        // A class of a library outside the project (`api = NiceGOApi(session)`): its
+        // methods are unknown, but it is known not to be any project class, which keeps the
+        // name-based fallback from guessing one.
+        let path = first?;
+        if self.index.functions.contains_key(path.as_str()) {
+            return None;
+        }
+        let (owner, last) = self.split(&path)?;
+        match self.lang {
+            Language::Python if last.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                Some((path, Confidence::Certain))
+            }
+            // `Client::new()`, `Client::builder()`-style constructors of library types.
+            Language::Rust
+                if (last == "new" || last.starts_with("with_") || last.starts_with("from_"))
+                    && owner
+                        .rsplit("::")
+                        .next()
+                        .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_uppercase())) =>
+            {
+                Some((owner.to_string(), Confidence::Certain))
+            }
+            _ => None,
+        }
     }
 
     /// Resolved paths a callee may denote (without checking that they exist).
@@ -988,10 +1015,23 @@ impl<'a, 'c> Resolver<'a, 'c> {
                 && let Some(classes) = self.index.classes_by_method.get(name.as_str())
                 && classes.len() == 1
                 && let Some(info) = self.index.classes.get(classes[0])
+                // Only a class the calling module can see: its own, or one it imports from.
+                && self
+                    .index
+                    .imports
+                    .get(self.file as usize)
+                    .is_some_and(|imports| imports.contains(info.module))
+                && self.catalog.opaque.path(classes[0], None).is_none()
                 && let Some(fns) = info.methods.get(name.as_str())
             {
                 res.targets.extend(
                     fns.iter()
+                        .filter(|f| {
+                            self.catalog
+                                .opaque
+                                .path(&self.index.function(**f).qualname, None)
+                                .is_none()
+                        })
                         .map(|f| (Target::Function(*f), Confidence::Likely)),
                 );
             }
@@ -1049,14 +1089,25 @@ impl<'a, 'c> Resolver<'a, 'c> {
                     .is_none(),
                 Target::Api { .. } => true,
             });
+            let mut by_name = Vec::new();
             for ext in external {
-                if let Some(api) = self.catalog.blocking.path(&ext, argc)
+                if let Some(api) = self.catalog.blocking.path(&ext, argc) {
+                    if api.blocks_with(&site.args) {
+                        targets.push(Target::Api { path: ext, api });
+                    }
+                } else if !matches!(site.callee, Callee::Path(_))
+                    && let Some(api) = self.catalog.blocking.method(site.callee.name(), argc)
                     && api.blocks_with(&site.args)
                 {
-                    targets.push(Target::Api { path: ext, api });
+                    // A method of a library type the catalog does not list by path
+                    // (`bucket.upload_file` on a boto3 resource): the catalog's name-only
+                    // entries apply, as for an untyped receiver.
+                    by_name.push(Target::Api { path: ext, api });
                 }
             }
             res.targets.extend(targets.into_iter().map(|t| (t, conf)));
+            res.targets
+                .extend(by_name.into_iter().map(|t| (t, Confidence::Likely)));
         }
         res.targets.sort_by_key(|a| target_key(&a.0));
         res.targets.dedup_by(|a, b| a.0 == b.0);
