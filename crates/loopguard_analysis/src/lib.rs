@@ -118,6 +118,7 @@ pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec
         context: vec!["async"; n],
     };
     a.resolve_all();
+    a.mark_offload_wrappers();
     a.assign_roles();
     a.owned = a.owned_sites();
     let witnesses = a.summaries(options);
@@ -168,6 +169,50 @@ impl<'a, 'c> Analysis<'a, 'c> {
             })
             .collect();
         self.resolutions = all;
+    }
+
+    /// A function that hands one of its parameters to an offload
+    /// (`async fn asyncify(f) { spawn_blocking(f).await }`, `def run(func): return
+    /// loop.run_in_executor(None, func)`) is an offload itself: closures passed to it run
+    /// off the loop. Wrappers of wrappers are found by iterating to a fixed point.
+    fn mark_offload_wrappers(&mut self) {
+        let n = self.refs.len();
+        let mut wrapper = vec![false; n];
+        for _ in 0..8 {
+            let mut changed = false;
+            for (g, is_wrapper) in wrapper.clone().iter().enumerate() {
+                if *is_wrapper {
+                    continue;
+                }
+                let f = self.func(g);
+                let hands_param_to_offload =
+                    f.calls.iter().zip(&self.resolutions[g]).any(|(site, res)| {
+                        !site.param_args.is_empty()
+                        && (res.offload
+                            || res.targets.iter().any(|(t, _)| {
+                                matches!(t, Target::Function(h) if wrapper[self.id(*h)])
+                            }))
+                    });
+                if hands_param_to_offload {
+                    wrapper[g] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if !wrapper.iter().any(|w| *w) {
+            return;
+        }
+        let base = &self.base;
+        for res in self.resolutions.iter_mut().flatten() {
+            if res.targets.iter().any(|(t, _)| {
+                matches!(t, Target::Function(h) if wrapper[base[h.file as usize] + h.func as usize])
+            }) {
+                res.offload = true;
+            }
+        }
     }
 
     fn assign_roles(&mut self) {

@@ -1154,6 +1154,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
             closure_args: Vec::new(),
             callable_args: Vec::new(),
             args: Vec::new(),
+            param_args: Vec::new(),
             text: String::new(),
         };
         let mut res = self.resolve(&site);

@@ -65,6 +65,7 @@ fn call(callee: Callee, line: u32, text: &str) -> CallSite {
         closure_args: Vec::new(),
         callable_args: Vec::new(),
         args: Vec::new(),
+        param_args: Vec::new(),
         text: text.to_string(),
     }
 }

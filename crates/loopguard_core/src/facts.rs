@@ -254,6 +254,11 @@ pub struct CallSite {
     /// `time.sleep`; `loop.call_soon(self._on_tick)`; `functools.partial(f, x)` gives `f`).
     /// Used for on-loop callbacks and offload bookkeeping; a reference is not a call.
     pub callable_args: Vec<Callee>,
+    /// Parameters of the enclosing function passed on directly as arguments (indices into
+    /// its `params`): `def run(func): return loop.run_in_executor(None, func)` makes `run`
+    /// an offload wrapper for whatever its callers pass.
+    #[serde(default)]
+    pub param_args: Vec<u32>,
     /// Short literal arguments as written, whitespace removed: keyword arguments as
     /// `name=value` (`timeout=0`, `blocking=False`), positional ones as `#index=value`
     /// (`#0=False`). Arguments longer than 32 characters or not literals are left out. The

@@ -987,6 +987,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
             closure_args: Vec::new(),
             callable_args: Vec::new(),
             args: Vec::new(),
+            param_args: Vec::new(),
             text,
         };
         match *pending {
@@ -1007,6 +1008,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 };
                 let (arg_count, closure_args, callable_args, args) =
                     self.arguments(child(node, Field::Arguments), scope);
+                let param_args = self.param_args(fid, child(node, Field::Arguments));
                 push(
                     calls,
                     fid,
@@ -1019,6 +1021,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
                         closure_args,
                         callable_args,
                         args,
+                        param_args,
                         text: callee_text(self.source, function),
                     },
                 );
@@ -1222,6 +1225,40 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 }
             }
         }
+    }
+
+    /// Parameters of function `fid` passed on as plain arguments (indices as in `params`).
+    fn param_args(&self, fid: u32, arguments: Option<Node<'a>>) -> Vec<u32> {
+        let (Some(arguments), Some(parameters)) = (
+            arguments,
+            self.walked
+                .fn_info
+                .get(fid as usize)
+                .and_then(|i| i.parameters),
+        ) else {
+            return Vec::new();
+        };
+        let mut cursor = parameters.walk();
+        let names: Vec<&str> = named_children(parameters, &mut cursor)
+            .into_iter()
+            .filter_map(param_parts)
+            .map(|p| self.text(p.name))
+            .collect();
+        let mut cursor = arguments.walk();
+        let mut out: Vec<u32> = named_children(arguments, &mut cursor)
+            .into_iter()
+            .filter_map(|a| {
+                let a = match kind(a) {
+                    "keyword_argument" => child(a, Field::Value)?,
+                    _ => a,
+                };
+                let a = strip_parens(a);
+                (kind(a) == "identifier").then(|| self.text(a))
+            })
+            .filter_map(|n| names.iter().position(|p| *p == n).map(|i| i as u32))
+            .collect();
+        out.dedup();
+        out
     }
 
     fn params(

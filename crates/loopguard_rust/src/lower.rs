@@ -1438,6 +1438,7 @@ impl<'s> Lowerer<'s> {
             closure_args: Vec::new(),
             callable_args: Vec::new(),
             args: literal_args(call.args.iter()),
+            param_args: Vec::new(),
             text: self.text(start, end_of(&call.func)),
         };
         let index = self.push_call(site);
@@ -1471,6 +1472,7 @@ impl<'s> Lowerer<'s> {
             closure_args: Vec::new(),
             callable_args: Vec::new(),
             args: literal_args(m.args.iter()),
+            param_args: Vec::new(),
             text: self.text(start, m.method.span()),
         };
         let index = self.push_call(site);
@@ -1489,6 +1491,7 @@ impl<'s> Lowerer<'s> {
         let mut closures = Vec::new();
         let mut callables = Vec::new();
         let mut moved = Vec::new();
+        let mut param_args = Vec::new();
         for arg in args {
             match peel_parens(arg) {
                 Expr::Closure(_) | Expr::Async(_) => {
@@ -1501,6 +1504,15 @@ impl<'s> Lowerer<'s> {
                     match self.lookup_var(&name) {
                         Some(var) => {
                             closures.extend(var.closure);
+                            if let Some(i) = self.current_fn().and_then(|f| {
+                                self.functions
+                                    .get(f as usize)?
+                                    .params
+                                    .iter()
+                                    .position(|p| p.name == name)
+                            }) {
+                                param_args.push(i as u32);
+                            }
                             moved.push(name);
                         }
                         None if is_function_name(&name) => {
@@ -1529,6 +1541,7 @@ impl<'s> Lowerer<'s> {
             if let Some(call) = site.and_then(|i| state.calls.get_mut(i)) {
                 call.closure_args = closures;
                 call.callable_args = callables;
+                call.param_args = param_args;
             }
         }
     }
