@@ -118,6 +118,7 @@ pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec
         context: vec!["async"; n],
     };
     a.resolve_all();
+    a.drop_calls_on_nonblocking_receivers();
     a.mark_offload_wrappers();
     a.assign_roles();
     a.owned = a.owned_sites();
@@ -169,6 +170,46 @@ impl<'a, 'c> Analysis<'a, 'c> {
             })
             .collect();
         self.resolutions = all;
+    }
+
+    /// After `sock.setblocking(False)` (a catalog `nonblocking-after` switch), later calls
+    /// on the same receiver in the same function do not block.
+    fn drop_calls_on_nonblocking_receivers(&mut self) {
+        for id in 0..self.refs.len() {
+            let f = self.func(id);
+            let r = self.resolver(id);
+            if r.catalog.nonblocking_after.is_empty() {
+                continue;
+            }
+            let mut order: Vec<usize> = (0..f.calls.len()).collect();
+            order.sort_by_key(|&i| f.calls[i].span.start_byte);
+            let mut switched: Vec<&loopguard_core::facts::TypeRef> = Vec::new();
+            let mut drop_sites = Vec::new();
+            for i in order {
+                let site = &f.calls[i];
+                let loopguard_core::facts::Callee::Method { receiver, .. } = &site.callee else {
+                    continue;
+                };
+                if switched.contains(&receiver) {
+                    drop_sites.push(i);
+                    continue;
+                }
+                let is_switch = r.candidate_paths(&site.callee, 0).iter().any(|(p, _)| {
+                    r.catalog
+                        .nonblocking_after
+                        .path(p, None)
+                        .is_some_and(|when| site.args.iter().any(|a| when.contains(a)))
+                });
+                if is_switch {
+                    switched.push(receiver);
+                }
+            }
+            for i in drop_sites {
+                self.resolutions[id][i]
+                    .targets
+                    .retain(|(t, _)| !matches!(t, Target::Api { .. }));
+            }
+        }
     }
 
     /// A function that hands one of its parameters to an offload

@@ -76,6 +76,18 @@ pub struct CatalogFile {
     pub endpoint: Vec<EndpointSpec>,
     #[serde(default)]
     pub opaque: Vec<PatternSpec>,
+    #[serde(default)]
+    pub nonblocking_after: Vec<SwitchSpec>,
+}
+
+/// A call that switches its receiver to non-blocking mode (`sock.setblocking(False)`):
+/// later calls on the same receiver in the same function do not block.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SwitchSpec {
+    pub paths: Vec<String>,
+    /// The literal arguments (see `CallSite::args`) that make it a switch to non-blocking.
+    pub when_args: Vec<String>,
 }
 
 /// A blocking API. Also the shape of the config's `extend-blocking` entries.
@@ -292,6 +304,8 @@ pub struct LanguageCatalog {
     /// Functions whose bodies are not followed (they block only off the loop, or only on
     /// rare paths such as emitting a warning).
     pub opaque: Matcher<()>,
+    /// Calls that switch their receiver to non-blocking mode, with the arguments that do.
+    pub nonblocking_after: Matcher<Vec<String>>,
 }
 
 impl LanguageCatalog {
@@ -327,6 +341,10 @@ impl LanguageCatalog {
         }
         for o in &file.opaque {
             self.opaque.add((), None, &o.paths, &o.methods, &o.exclude);
+        }
+        for n in &file.nonblocking_after {
+            self.nonblocking_after
+                .add(n.when_args.clone(), None, &n.paths, &[], &[]);
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::span::Span;
 
 /// Bumped whenever the shape or meaning of facts changes (invalidates caches).
-pub const FACTS_VERSION: u32 = 2;
+pub const FACTS_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -24,7 +24,7 @@ use tree_sitter::Parser;
 /// Bumped whenever the facts this crate produces for the same source change (a new kind of
 /// site, a different resolution): caches of facts should include it in their key, since
 /// [`loopguard_core::facts::FACTS_VERSION`] only tracks the shape of facts.
-pub const LOWERING_VERSION: u32 = 2;
+pub const LOWERING_VERSION: u32 = 3;
 
 thread_local! {
     /// Creating a parser allocates its tables; one per thread is reused across files.

@@ -615,10 +615,34 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 if text.len() <= 32 {
                     literals.push(format!("{label}={text}"));
                 }
+            } else if literals.len() < 8
+                && matches!(kind(strip_parens(expr)), "identifier" | "call")
+                && let Some(class) = self.instance_class(strip_parens(expr), scope)
+            {
+                // An instance of a known class (`io.BytesIO(data)`, or a local holding one):
+                // `#0=:io.BytesIO`, for `unless-args` such as `Image.open` of a buffer.
+                literals.push(format!("{label}=:{class}"));
             }
             self.callable_ref(expr, scope, true, &mut closures, &mut callables);
         }
         (parts.len() as u32, closures, callables, literals)
+    }
+
+    /// The class an expression is an instance of, when it is a constructor call by path or a
+    /// local bound to one (short paths only: they feed `CallSite::args`).
+    fn instance_class(&self, expr: Node<'a>, scope: ScopeId) -> Option<String> {
+        let ty = match self.value_of(expr, scope, 0) {
+            Value::Typed(t) => t,
+            _ => return None,
+        };
+        match ty {
+            TypeRef::Returned(callee) => match *callee {
+                Callee::Path(p) if p.len() <= 48 => Some(p),
+                _ => None,
+            },
+            TypeRef::Named(p) if p.len() <= 48 => Some(p),
+            _ => None,
+        }
     }
 
     /// Records `expr` as a lambda or a callable reference if it is one.
