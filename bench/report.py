@@ -33,6 +33,14 @@ def median(res, corpus, key):
     return data["results"][0]["median"] if data else None
 
 
+def cpu(res, corpus, key):
+    data = load(res, "%s.%s.json" % (corpus, key))
+    if not data:
+        return None
+    r = data["results"][0]
+    return r["user"] + r["system"] if "user" in r else None
+
+
 def peak_mb(res, corpus, key):
     p = res / ("%s.%s.time.txt" % (corpus, key))
     if not p.exists():
@@ -83,6 +91,15 @@ def main():
         keys = ["lg_cold", "lg_warm", "lg_touch", "ruff_cold", "ruff_warm", "ruff_touch",
                 "floor_all", "floor_async", "lg_t1", "lg_t2", "floor_all_t1"]
         w("| %s | %s |" % (TITLES[c], " | ".join(fmt(median(res, c, k)) for k in keys)))
+    w("")
+
+    w("### CPU time (user + system seconds, mean), less sensitive to other load on the machine")
+    w("")
+    w("| corpus | loopguard cold | loopguard warm | loopguard 1 file edited | ruff --no-cache | ruff warm | parse floor, all files | parse floor, async files | loopguard cold 1 thread |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in present:
+        keys = ["lg_cold", "lg_warm", "lg_touch", "ruff_cold", "ruff_warm", "floor_all", "floor_async", "lg_t1"]
+        w("| %s | %s |" % (TITLES[c], " | ".join(fmt(cpu(res, c, k)) for k in keys)))
     w("")
 
     w("### Throughput and memory")
@@ -174,6 +191,15 @@ def main():
                 cells.append("–" if row is None else "%.3f%s" % (row["seconds"], " (%s)" % row["note"] if row["note"] else ""))
             w("| %s | %s |" % (n, " | ".join(cells)))
         w("")
+
+    for c in present:
+        for kind, title in [("perf_cold", "cold, 1 thread"), ("perf_warm", "warm, nothing changed (5 runs)")]:
+            p = res / ("%s.%s.md" % (c, kind))
+            if p.exists() and p.read_text().startswith("|"):
+                w("### CPU profile by phase: %s, %s (`perf`, bench/perf_buckets.py)" % (TITLES[c], title))
+                w("")
+                w(p.read_text().rstrip())
+                w("")
 
     print("\n".join(lines))
 

@@ -7,7 +7,8 @@
 #
 # Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (default
 # "stdlib ha async-heavy") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
-# sweeps; PHASES=0 skips the per-phase timings.
+# sweeps; PHASES=0 skips the per-phase timings; PROFILE=0 skips the perf profiles (cold,
+# 1 thread, and warm) bucketed by phase with bench/perf_buckets.py.
 # Writes raw results to bench/out/ (hyperfine JSON, GNU time output, floor and phase
 # JSON, sweep reports) and the tables to stdout and bench/out/results.md.
 set -euo pipefail
@@ -23,13 +24,17 @@ WARMUP=${WARMUP:-1}
 THREAD_CORPORA=${THREAD_CORPORA:-"stdlib ha async-heavy"}
 SWEEP=${SWEEP:-1}
 PHASES=${PHASES:-1}
+PROFILE=${PROFILE:-1}
 HA_VERSION=2026.2.3
 CORPORA=("$@")
 [ ${#CORPORA[@]} -eq 0 ] && CORPORA=(stdlib ha async-heavy rust)
 
-LG=$ROOT/target/release/loopguard
-FLOOR=$ROOT/target/release/loopguard-parse-floor
-PHASES_BIN=$ROOT/target/release/loopguard-phases
+# Copies of the release binaries: the target folder is shared, and a rebuild during the
+# run would change the binary under measurement (and, through its mtime, the cache key).
+BIN=$OUT/bin
+LG=$BIN/loopguard
+FLOOR=$BIN/loopguard-parse-floor
+PHASES_BIN=$BIN/loopguard-phases
 RUFF=$VENV/bin/ruff
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -115,9 +120,33 @@ touch_file_of() {
 }
 
 # ---------------------------------------------------------------- measuring
+# Other work on the machine (a shared 2-core box) skews every figure: before each
+# measurement wait, up to QUIET_WAIT seconds, for a second in which the CPUs are at least
+# 90% idle. How long it waited and how busy it still was go to out/load.txt.
+QUIET_WAIT=${QUIET_WAIT:-180}
+busy_percent() {
+    local a b
+    read -r -a a < <(head -1 /proc/stat)
+    sleep 1
+    read -r -a b < <(head -1 /proc/stat)
+    local total=0 idle i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    idle=$((b[4] - a[4] + b[5] - a[5]))
+    [ "$total" -gt 0 ] && echo $((100 * (total - idle) / total)) || echo 0
+}
+wait_quiet() {
+    local start=$SECONDS busy
+    while :; do
+        busy=$(busy_percent)
+        if [ "$busy" -le 10 ] || [ $((SECONDS - start)) -ge "$QUIET_WAIT" ]; then break; fi
+    done
+    echo "$1 waited $((SECONDS - start))s, busy ${busy}%, load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/load.txt"
+}
+
 # measure NAME PREPARE COMMAND: median of $RUNS runs (after $WARMUP) -> $RES/NAME.json
 measure() {
     local name=$1 prepare=$2 cmd=$3
+    wait_quiet "$name"
     echo "-- $name: $cmd" >&2
     if command -v hyperfine >/dev/null; then
         local args=(--style basic -i --runs "$RUNS" --warmup "$WARMUP" --export-json "$RES/$name.json")
@@ -134,6 +163,7 @@ measure() {
 # peak NAME COMMAND: one run under GNU time -v -> $RES/NAME.time.txt
 peak() {
     local name=$1 cmd=$2
+    wait_quiet "$name"
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -v bash -c "$cmd >/dev/null 2>&1" 2>"$RES/$name.time.txt" || true
         grep 'Maximum resident' "$RES/$name.time.txt" | sed 's/^\s*/   /' >&2 || true
@@ -204,6 +234,22 @@ bench_corpus() {
     if [ "$PHASES" = 1 ]; then
         "$PHASES_BIN" "$dir" --json >"$RES/$c.phases.json" 2>"$RES/$c.phases.err" || true
     fi
+    if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
+        # CPU samples of every thread, attributed to the innermost phase on their stack.
+        perf record -q -F 299 --call-graph dwarf,16384 -o "$OUT/perf-$c-cold.data" -- \
+            $lg --no-cache --threads 1 >/dev/null 2>&1 || true
+        perf script -i "$OUT/perf-$c-cold.data" 2>/dev/null | python3 "$BENCH/perf_buckets.py" \
+            >"$RES/$c.perf_cold.md" 2>&1 || true
+        local i
+        $lg --cache-dir "$lg_cache" >/dev/null 2>&1 || true # re-prime after the edits
+        for i in 1 2 3 4 5; do
+            perf record -q -F 2999 --call-graph dwarf,16384 -o "$OUT/perf-$c-warm-$i.data" -- \
+                $lg --cache-dir "$lg_cache" >/dev/null 2>&1 || true
+        done
+        for i in 1 2 3 4 5; do perf script -i "$OUT/perf-$c-warm-$i.data" 2>/dev/null; echo; done \
+            | python3 "$BENCH/perf_buckets.py" >"$RES/$c.perf_warm.md" 2>&1 || true
+        rm -f "$OUT"/perf-"$c"-*.data
+    fi
     if [ "$SWEEP" = 1 ]; then
         "$FLOOR" --lang "$lang" --sweep "$dir" >"$RES/$c.sweep.txt" 2>&1 || true
         head -1 "$RES/$c.sweep.txt" | sed 's/^/   /' >&2
@@ -220,6 +266,10 @@ for c in "${CORPORA[@]}"; do setup_corpus "$c"; done
 
 log "building (release)"
 (cd "$ROOT" && cargo build --release -q -p loopguard -p loopguard_bench)
+mkdir -p "$BIN"
+for b in loopguard loopguard-parse-floor loopguard-phases; do
+    cp "$ROOT/target/release/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"
+done
 
 {
     echo "date: $(date -u +%FT%TZ)"
