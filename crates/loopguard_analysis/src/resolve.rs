@@ -874,6 +874,11 @@ impl<'a, 'c> Resolver<'a, 'c> {
             Callee::Path(p) => {
                 let canon = self.canonical(p);
                 let mut out = vec![(canon.to_string(), Confidence::Certain)];
+                // The path as imported, too: a library checked as its own project re-exports
+                // its API (`pub use pool::unblock`), and the catalog spells the public path.
+                if canon.as_ref() != p.as_str() {
+                    out.push((p.clone(), Confidence::Certain));
+                }
                 if !self.is_known(&canon)
                     && let Some((owner, name)) = self.split(&canon)
                 {
