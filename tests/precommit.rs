@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -37,7 +39,8 @@ fn hook_fails_a_blocking_commit_and_passes_a_clean_one() {
     let venv = work.path().join("venv");
     let (ok, text) = run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     assert!(ok, "{text}");
-    let (ok, text) = run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "pre-commit"]));
+    let (ok, text) =
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "pre-commit"]));
     assert!(ok, "{text}");
     let pre_commit = venv.join("bin/pre-commit");
 
