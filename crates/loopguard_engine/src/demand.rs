@@ -1,5 +1,7 @@
 //! Which modules a file's facts name: the next files to parse.
 
+use std::collections::{HashMap, HashSet, VecDeque};
+
 use loopguard_core::facts::{Callee, FileFacts, TypeRef};
 
 /// Calls `f` with every qualified path the facts mention (callees, types, bases, aliases).
@@ -84,5 +86,194 @@ mod tests {
         assert_eq!(v, vec!["a.b.c", "a.b", "a"]);
         let v: Vec<_> = module_prefixes("k::db::Pool", "::").collect();
         assert_eq!(v, vec!["k::db::Pool", "k::db", "k"]);
+    }
+}
+
+/// Calls `f` with every path one function mentions (callees, types, decorators, defaults).
+pub fn for_each_function_path(func: &loopguard_core::facts::Function, f: &mut dyn FnMut(&str)) {
+    for d in &func.decorators {
+        callee_paths(&d.callee, f);
+    }
+    for p in &func.params {
+        if let Some(t) = &p.annotation {
+            type_paths(t, f);
+        }
+        for c in p.default_call.iter().chain(&p.default_args) {
+            callee_paths(c, f);
+        }
+    }
+    if let Some(t) = &func.returns {
+        type_paths(t, f);
+    }
+    for a in &func.attributes {
+        type_paths(&a.ty, f);
+    }
+    for c in &func.calls {
+        callee_paths(&c.callee, f);
+        for a in &c.callable_args {
+            callee_paths(a, f);
+        }
+    }
+    for g in &func.guards {
+        callee_paths(&g.acquire, f);
+    }
+}
+
+/// Lookups into one parsed Python file for symbol-level demand.
+pub struct FileSymbols {
+    module: String,
+    functions: HashMap<String, u32>,
+    /// Class -> its methods (and functions nested in them).
+    members: HashMap<String, Vec<u32>>,
+    /// Function -> its closures and nested functions.
+    children: HashMap<u32, Vec<u32>>,
+    classes: HashMap<String, usize>,
+    aliases: HashMap<String, String>,
+    globals: HashMap<String, usize>,
+}
+
+impl FileSymbols {
+    pub fn new(facts: &FileFacts) -> FileSymbols {
+        let mut s = FileSymbols {
+            module: facts.module.clone(),
+            functions: HashMap::new(),
+            members: HashMap::new(),
+            children: HashMap::new(),
+            classes: HashMap::new(),
+            aliases: HashMap::new(),
+            globals: HashMap::new(),
+        };
+        for (i, func) in facts.functions.iter().enumerate() {
+            let i = i as u32;
+            s.functions.entry(func.qualname.clone()).or_insert(i);
+            if let Some(c) = &func.class {
+                s.members.entry(c.clone()).or_default().push(i);
+            }
+            if let Some(p) = func.parent {
+                s.children.entry(p).or_default().push(i);
+            }
+        }
+        for (i, c) in facts.classes.iter().enumerate() {
+            s.classes.insert(c.qualname.clone(), i);
+        }
+        for a in &facts.aliases {
+            s.aliases.insert(a.name.clone(), a.target.clone());
+        }
+        for (i, g) in facts.globals.iter().enumerate() {
+            s.globals.insert(g.name.clone(), i);
+        }
+        s
+    }
+}
+
+/// Symbol-level demand for Python: which functions of parsed files can run from async code,
+/// and which paths they need. A file is parsed when a needed path names its module; within
+/// it, only the needed functions (and the classes, aliases and globals named) are followed,
+/// so a module imported for one helper does not pull in everything it imports.
+#[derive(Default)]
+pub struct SymbolDemand {
+    live: HashSet<(usize, u32)>,
+    seen: HashSet<String>,
+    /// Paths waiting to be satisfied, in order.
+    pub queue: VecDeque<String>,
+}
+
+/// What satisfying a path needs next.
+pub enum Step {
+    /// The path's module is not parsed yet: parse this file, then retry.
+    Parse(usize),
+    Done,
+}
+
+impl SymbolDemand {
+    pub fn need(&mut self, path: &str) {
+        if self.seen.insert(path.to_string()) {
+            self.queue.push_back(path.to_string());
+        }
+    }
+
+    /// Marks function `fid` of file `file` live and needs what it mentions; closures and
+    /// nested functions come along (their bodies run inline or are called from it).
+    pub fn mark_live(&mut self, file: usize, facts: &FileFacts, symbols: &FileSymbols, fid: u32) {
+        let mut stack = vec![fid];
+        while let Some(f) = stack.pop() {
+            if !self.live.insert((file, f)) {
+                continue;
+            }
+            if let Some(func) = facts.functions.get(f as usize) {
+                for_each_function_path(func, &mut |p| self.need(p));
+            }
+            if let Some(kids) = symbols.children.get(&f) {
+                stack.extend(kids.iter().copied());
+            }
+        }
+    }
+
+    /// Marks the seeds of a requested file with async code: async functions and blocks, and
+    /// decorated functions (callbacks that may run on the loop).
+    pub fn seed(&mut self, file: usize, facts: &FileFacts, symbols: &FileSymbols) {
+        for (i, func) in facts.functions.iter().enumerate() {
+            if func.is_async || !func.decorators.is_empty() {
+                self.mark_live(file, facts, symbols, i as u32);
+            }
+        }
+    }
+
+    /// Satisfies `path` in the parsed file `file`, whose module is a prefix of it.
+    pub fn satisfy(&mut self, file: usize, facts: &FileFacts, symbols: &FileSymbols, path: &str) {
+        if let Some(&fid) = symbols.functions.get(path) {
+            self.mark_live(file, facts, symbols, fid);
+            return;
+        }
+        if let Some(&ci) = symbols.classes.get(path) {
+            // An instance may call any method: all of them, and what the class rests on.
+            if let Some(members) = symbols.members.get(path) {
+                for &m in members {
+                    self.mark_live(file, facts, symbols, m);
+                }
+            }
+            if let Some(class) = facts.classes.get(ci) {
+                for b in &class.bases {
+                    self.need(b);
+                }
+                for v in &class.fields {
+                    type_paths(&v.ty, &mut |p| self.need(p));
+                }
+            }
+            return;
+        }
+        let Some(rest) = path
+            .strip_prefix(symbols.module.as_str())
+            .and_then(|r| r.strip_prefix('.'))
+        else {
+            return;
+        };
+        let (first, tail) = match rest.split_once('.') {
+            Some((a, b)) => (a, Some(b)),
+            None => (rest, None),
+        };
+        if let Some(target) = symbols.aliases.get(first) {
+            match tail {
+                Some(t) => self.need(&format!("{target}.{t}")),
+                None => self.need(target),
+            }
+            return;
+        }
+        if let Some(&gi) = symbols.globals.get(first)
+            && let Some(g) = facts.globals.get(gi)
+        {
+            type_paths(&g.ty, &mut |p| self.need(p));
+            return;
+        }
+        // `mod.Class.method` not defined on the class itself: the class (and so its bases).
+        if let Some((owner, _)) = path.rsplit_once('.')
+            && owner.len() > symbols.module.len()
+        {
+            self.need(owner);
+        }
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.live.len()
     }
 }

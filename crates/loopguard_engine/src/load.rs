@@ -283,6 +283,12 @@ pub fn load_project(
     let mut batch = requested.clone();
     let mut parsed_now = 0;
     let mut always = false;
+    // Python: symbol-level demand (only what live functions need); Rust: module-level
+    // (impl blocks of one type spread over modules, so a symbol does not name its file).
+    let mut demand = demand::SymbolDemand::default();
+    let mut symbols: HashMap<usize, demand::FileSymbols> = HashMap::new();
+    let mut position: HashMap<usize, usize> = HashMap::new();
+    let mut waiting: HashMap<usize, Vec<String>> = HashMap::new();
     while !batch.is_empty() {
         let (looked, n) = look_batch(&work, &batch, always, &mut cache);
         parsed_now += n;
@@ -291,29 +297,63 @@ pub fn load_project(
             match l {
                 Looked::Facts(f) => {
                     visited.insert(i);
+                    position.insert(i, parsed.len());
                     parsed.push((i, *f));
                 }
                 Looked::NoAsync => {}
                 Looked::Skipped(n) => notifications.push(n),
             }
         }
-        // Next round: modules named by what was just parsed, transitively.
         let mut next: Vec<usize> = Vec::new();
         for (i, facts) in &parsed[start..] {
             let lang = files[*i].language;
-            let sep = lang.separator();
-            demand::for_each_path(facts, &mut |path| {
-                for prefix in demand::module_prefixes(path, sep) {
-                    if let Some(targets) = by_module.get(&(prefix, lang)) {
-                        for &t in targets {
-                            if visited.insert(t) {
-                                next.push(t);
+            match lang {
+                Language::Python => {
+                    let syms = demand::FileSymbols::new(facts);
+                    if !always {
+                        demand.seed(*i, facts, &syms);
+                    }
+                    for path in waiting.remove(i).unwrap_or_default() {
+                        demand.satisfy(*i, facts, &syms, &path);
+                    }
+                    symbols.insert(*i, syms);
+                }
+                Language::Rust => {
+                    demand::for_each_path(facts, &mut |path| {
+                        for prefix in demand::module_prefixes(path, "::") {
+                            if let Some(targets) = by_module.get(&(prefix, lang)) {
+                                for &t in targets {
+                                    if visited.insert(t) {
+                                        next.push(t);
+                                    }
+                                }
+                                break;
                             }
                         }
-                        break;
+                    });
+                }
+            }
+        }
+        // Needed Python paths: satisfy them in parsed files, or parse their modules next.
+        while let Some(path) = demand.queue.pop_front() {
+            let Some(&t) = demand::module_prefixes(&path, ".")
+                .find_map(|prefix| by_module.get(&(prefix, Language::Python)))
+                .and_then(|targets| targets.first())
+            else {
+                continue;
+            };
+            match (position.get(&t), symbols.get(&t)) {
+                (Some(&at), Some(syms)) => {
+                    let facts = &parsed[at].1;
+                    demand.satisfy(t, facts, syms, &path);
+                }
+                _ => {
+                    waiting.entry(t).or_default().push(path);
+                    if visited.insert(t) {
+                        next.push(t);
                     }
                 }
-            });
+            }
         }
         next.sort_unstable();
         batch = next;
