@@ -71,34 +71,36 @@ def main():
 
     w("### Corpora")
     w("")
-    w("| corpus | files | MB | files with `async` | MB with `async` | skipped (non-UTF-8, unreadable, too large) |")
-    w("|---|---:|---:|---:|---:|---:|")
+    w("| corpus | files | MB | files with `async` | MB with `async` | files loopguard parses | their MB | skipped (non-UTF-8, unreadable, too large) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for c in present:
         a = load(res, "%s.floor_all.info.json" % c) or {}
         s = load(res, "%s.floor_async.info.json" % c) or {}
         sk = a.get("skipped", {})
-        w("| %s | %s | %s | %s | %s | %s |" % (
+        same = load(res, "%s.floor_same.info.json" % c) or {}
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             TITLES[c], a.get("files", "–"), fmt(a.get("bytes_read", 0) / 1e6, digits=1),
             s.get("parsed", "–"), fmt(s.get("bytes_parsed", 0) / 1e6, digits=1),
+            same.get("parsed", "–"), fmt(same.get("bytes_parsed", 0) / 1e6, digits=1),
             sum(sk.values()) if sk else "–"))
     w("")
 
     w("### Wall time (seconds, median)")
     w("")
-    w("| corpus | loopguard cold | loopguard warm | loopguard 1 file edited | ruff --no-cache | ruff warm | ruff 1 file edited | parse floor, all files | parse floor, async files | loopguard cold 1 thread | loopguard cold 2 threads | floor 1 thread |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| corpus | loopguard cold | loopguard warm | loopguard 1 file edited | ruff --no-cache | ruff warm | ruff 1 file edited | parse floor, all files | parse floor, async files | parse floor, files loopguard parses | loopguard cold 1 thread | loopguard cold 2 threads | floor 1 thread |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in present:
         keys = ["lg_cold", "lg_warm", "lg_touch", "ruff_cold", "ruff_warm", "ruff_touch",
-                "floor_all", "floor_async", "lg_t1", "lg_t2", "floor_all_t1"]
+                "floor_all", "floor_async", "floor_same", "lg_t1", "lg_t2", "floor_all_t1"]
         w("| %s | %s |" % (TITLES[c], " | ".join(fmt(median(res, c, k)) for k in keys)))
     w("")
 
     w("### CPU time (user + system seconds, mean), less sensitive to other load on the machine")
     w("")
-    w("| corpus | loopguard cold | loopguard warm | loopguard 1 file edited | ruff --no-cache | ruff warm | parse floor, all files | parse floor, async files | loopguard cold 1 thread |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| corpus | loopguard cold | loopguard warm | loopguard 1 file edited | ruff --no-cache | ruff warm | parse floor, all files | parse floor, async files | parse floor, files loopguard parses | loopguard cold 1 thread |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in present:
-        keys = ["lg_cold", "lg_warm", "lg_touch", "ruff_cold", "ruff_warm", "floor_all", "floor_async", "lg_t1"]
+        keys = ["lg_cold", "lg_warm", "lg_touch", "ruff_cold", "ruff_warm", "floor_all", "floor_async", "floor_same", "lg_t1"]
         w("| %s | %s |" % (TITLES[c], " | ".join(fmt(cpu(res, c, k)) for k in keys)))
     w("")
 
@@ -146,6 +148,7 @@ def main():
         if c in present:
             target("cold / parse floor (all files)", c, m("lg_cold"), m("floor_all"), 1.3)
             target("cold / parse floor (async files)", c, m("lg_cold"), m("floor_async"), 1.3)
+            target("cold / parse floor (the files loopguard parses)", c, m("lg_cold"), m("floor_same"), 1.3)
     for c in ["ha", "stdlib", "async-heavy"]:
         if c in present:
             target("warm / ruff warm", c, m("lg_warm"), m("ruff_warm"), 1.0)

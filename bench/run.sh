@@ -13,7 +13,18 @@
 # JSON, sweep reports) and the tables to stdout and bench/out/results.md.
 set -euo pipefail
 
-BENCH=$(cd "$(dirname "$0")" && pwd)
+# bash reads a script as it runs: run a copy, so that editing this file mid-run is safe.
+if [ -z "${LOOPGUARD_BENCH_DIR:-}" ]; then
+    LOOPGUARD_BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+    export LOOPGUARD_BENCH_DIR
+    copy=$(mktemp /tmp/loopguard-bench-run.XXXXXX)
+    cp "$0" "$copy"
+    status=0
+    bash "$copy" "$@" || status=$?
+    rm -f "$copy"
+    exit $status
+fi
+BENCH=$LOOPGUARD_BENCH_DIR
 ROOT=$(dirname "$BENCH")
 OUT=$BENCH/out
 RES=$OUT/results
@@ -193,11 +204,23 @@ bench_corpus() {
     rm -rf "$lg_cache" "$ruff_cache"
     local lg="$LG check $dir --output-format json"
 
+    # Per-phase timings (one run); also lists the files a check parses, for the floor of
+    # exactly those files.
+    if [ "$PHASES" = 1 ]; then
+        wait_quiet "$c.phases"
+        "$PHASES_BIN" "$dir" --json --parsed-list "$RES/$c.parsed.txt" \
+            >"$RES/$c.phases.json" 2>"$RES/$c.phases.err" || true
+    fi
+
     # Corpus facts (files, bytes) and parse floors.
     "$FLOOR" --lang "$lang" "$dir" --json >"$RES/$c.floor_all.info.json"
     "$FLOOR" --lang "$lang" "$dir" --json --only-async >"$RES/$c.floor_async.info.json"
     measure "$c.floor_all" "" "$FLOOR --lang $lang $dir"
     measure "$c.floor_async" "" "$FLOOR --lang $lang $dir --only-async"
+    if [ -s "$RES/$c.parsed.txt" ]; then
+        "$FLOOR" --lang "$lang" --files-from "$RES/$c.parsed.txt" --json >"$RES/$c.floor_same.info.json"
+        measure "$c.floor_same" "" "$FLOOR --lang $lang --files-from $RES/$c.parsed.txt"
+    fi
 
     measure "$c.lg_cold" "" "$lg --no-cache"
     peak "$c.lg_cold_mem" "$lg --no-cache"
@@ -231,9 +254,6 @@ bench_corpus() {
         measure "$c.floor_all_t1" "" "$FLOOR --lang $lang $dir --threads 1"
     fi
 
-    if [ "$PHASES" = 1 ]; then
-        "$PHASES_BIN" "$dir" --json >"$RES/$c.phases.json" 2>"$RES/$c.phases.err" || true
-    fi
     if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
         # CPU samples of every thread, attributed to the innermost phase on their stack.
         perf record -q -F 299 --call-graph dwarf,16384 -o "$OUT/perf-$c-cold.data" -- \

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use loopguard_core::facts::Language;
 use loopguard_engine::discover;
 use loopguard_engine::load;
 
@@ -23,8 +24,9 @@ pub struct Input {
     pub edition: Option<u16>,
 }
 
-/// The `lang` files under `paths` (folders are walked, files taken as given), sorted by
-/// path, each once.
+/// The `lang` files under `paths`, sorted by path, each once. Folders are walked as
+/// loopguard walks them, with its module names; files are taken as given (named by their
+/// stem: a list of thousands of files must not walk each one's folder).
 pub fn collect(paths: &[PathBuf], lang: Lang, threads: usize) -> Result<Vec<Input>, String> {
     let mut out: BTreeMap<PathBuf, Input> = BTreeMap::new();
     for path in paths {
@@ -32,16 +34,25 @@ pub fn collect(paths: &[PathBuf], lang: Lang, threads: usize) -> Result<Vec<Inpu
             return Err(format!("{}: no such file or directory", path.display()));
         }
         let abs = discover::absolute(path);
-        let root = if abs.is_dir() {
-            abs.clone()
-        } else {
-            abs.parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| abs.clone())
-        };
-        let found = discover::discover(&root, std::slice::from_ref(&abs), &[], threads.max(1))
+        if !abs.is_dir() {
+            if Language::from_path(&abs) == Some(lang.core()) {
+                let stem = abs
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                out.entry(abs.clone()).or_insert(Input {
+                    rel: abs.to_string_lossy().into_owned(),
+                    is_init: stem == "__init__",
+                    module: stem,
+                    abs,
+                    edition: None,
+                });
+            }
+            continue;
+        }
+        let found = discover::discover(&abs, std::slice::from_ref(&abs), &[], threads.max(1))
             .map_err(|e| e.to_string())?;
-        let infos = load::module_infos(&found.files, &root, &[]);
+        let infos = load::module_infos(&found.files, &abs, &[]);
         for (file, info) in found.files.into_iter().zip(infos) {
             if !file.requested || file.language != lang.core() {
                 continue;
@@ -119,6 +130,12 @@ mod tests {
         write(&file, b"x = 1\n");
         let got = collect(&[file.clone(), dir.path().to_path_buf()], Lang::Python, 1).unwrap();
         assert_eq!(got.len(), 1);
+        // A listed file is named by its stem; a file of the other language is left out.
+        write(&dir.path().join("lib.rs"), b"fn f() {}\n");
+        let got = collect(&[file.clone(), dir.path().join("lib.rs")], Lang::Python, 1).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].module, "a");
+        assert_eq!(got[0].abs, file);
         assert!(collect(&[dir.path().join("missing")], Lang::Python, 1).is_err());
     }
 

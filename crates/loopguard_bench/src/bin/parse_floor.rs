@@ -23,8 +23,12 @@ use loopguard_core::config::DEFAULT_MAX_FILE_SIZE;
 )]
 struct Args {
     /// Files or folders (folders are walked as loopguard walks them).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "files_from")]
     paths: Vec<PathBuf>,
+    /// Also parse the files listed in this file, one path per line (e.g. the files a
+    /// check parsed, from `loopguard-phases --parsed-list`).
+    #[arg(long)]
+    files_from: Option<PathBuf>,
     #[arg(long, value_enum)]
     lang: Lang,
     /// Worker threads (0: one per core).
@@ -80,7 +84,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let walk_start = Instant::now();
-    let inputs = corpus::collect(&args.paths, args.lang, threads)?;
+    let mut paths = args.paths.clone();
+    if let Some(list) = &args.files_from {
+        let text = std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?;
+        paths.extend(text.lines().filter(|l| !l.is_empty()).map(PathBuf::from));
+    }
+    let inputs = corpus::collect(&paths, args.lang, threads)?;
     let walk = walk_start.elapsed();
     if args.sweep {
         return Ok(run_sweep(args, threads, &inputs));

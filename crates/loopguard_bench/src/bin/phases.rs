@@ -38,6 +38,10 @@ struct Args {
     /// Skip the cache phases (which write a cache into a temporary folder).
     #[arg(long)]
     no_cache_phases: bool,
+    /// Write the paths of the files the check parsed (one per line) to this file, for
+    /// `loopguard-parse-floor --files-from` (the parse floor of exactly those files).
+    #[arg(long)]
+    parsed_list: Option<PathBuf>,
 }
 
 /// Named wall times, in order, plus counts.
@@ -185,9 +189,43 @@ fn run(args: &Args) -> Result<Timings, String> {
             load::load_project(&files, infos_again, &resolved.config, None)
         })
         .map_err(|e| e.to_string())?;
+    if let Some(list) = &args.parsed_list {
+        let text: String = loaded
+            .facts
+            .iter()
+            .map(|(i, _)| format!("{}\n", files[*i].abs.display()))
+            .collect();
+        std::fs::write(list, text).map_err(|e| format!("{}: {e}", list.display()))?;
+    }
+    let parsed_paths: Vec<PathBuf> = loaded
+        .facts
+        .iter()
+        .map(|(i, _)| files[*i].abs.clone())
+        .collect();
     let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
     let demanded = facts.len().saturating_sub(first_count);
     t.note(format!("{} parsed ({demanded} demanded)", facts.len()));
+    let same_bytes = t.time("  floor: read + parse the same files", || {
+        parsed_paths
+            .par_iter()
+            .map(|p| {
+                let Ok(text) = std::fs::read_to_string(p) else {
+                    return 0;
+                };
+                match loopguard_core::facts::Language::from_path(p) {
+                    Some(Language::Python) => {
+                        loopguard_bench::floor::parse_python(&text);
+                    }
+                    Some(Language::Rust) => {
+                        loopguard_bench::floor::parse_rust(&text);
+                    }
+                    None => {}
+                }
+                text.len()
+            })
+            .sum::<usize>()
+    });
+    t.note(format!("{} files, {same_bytes} bytes", parsed_paths.len()));
     let n_functions: usize = facts.iter().map(|f| f.functions.len()).sum();
     let n_calls: usize = facts
         .iter()
