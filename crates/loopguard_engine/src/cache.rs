@@ -75,6 +75,9 @@ pub struct Index {
     pub results_key: Option<u64>,
     /// Files parsed by the last run (the demand closure), for the results fast path.
     pub last_parsed: Vec<String>,
+    /// Files that could not be used (not UTF-8, unreadable): their stat keys only, so an
+    /// unchanged one does not defeat the results cache (its notification is in the results).
+    pub skipped: HashMap<String, StatKey>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -207,6 +210,14 @@ impl Cache {
         self.facts.as_ref().and_then(|m| m.get(rel).cloned())
     }
 
+    /// Remembers that a file could not be used, as it was (stat key).
+    pub fn store_skipped(&mut self, rel: &str, stat: StatKey) {
+        if self.index.skipped.get(rel) != Some(&stat) {
+            self.index.skipped.insert(rel.to_string(), stat);
+            self.dirty = true;
+        }
+    }
+
     /// Records a file's entry (and facts when parsed).
     pub fn store(&mut self, rel: &str, entry: IndexEntry, facts: Option<&FileFacts>) {
         if let Some(f) = facts {
@@ -292,6 +303,7 @@ impl Cache {
     pub fn save(&mut self, existing: &dyn Fn(&str) -> bool) {
         let before = self.index.entries.len();
         self.index.entries.retain(|k, _| existing(k));
+        self.index.skipped.retain(|k, _| existing(k));
         if let Some(m) = self.facts.as_mut() {
             m.retain(|k, _| existing(k));
         }

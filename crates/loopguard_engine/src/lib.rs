@@ -388,12 +388,16 @@ fn results_key(
     h.write(&settings_hash.to_le_bytes());
     for (&i, stat) in deps.iter().zip(stats) {
         let rel = files[i].rel.as_str();
-        let entry = c.index.entries.get(rel)?;
-        if Some(entry.stat) != stat {
-            return None;
-        }
         h.write(rel.as_bytes());
-        h.write(&entry.hash);
+        match c.index.entries.get(rel) {
+            Some(entry) if Some(entry.stat) == stat => h.write(&entry.hash),
+            Some(_) => return None,
+            // A file that could not be used last time, unchanged since.
+            None if stat.is_some() && c.index.skipped.get(rel) == stat.as_ref() => {
+                h.write(b"skipped")
+            }
+            None => return None,
+        }
     }
     Some(h.finish())
 }

@@ -187,6 +187,9 @@ fn look_batch(
         let (text, hash) = match r {
             Ok(x) => x,
             Err(looked) => {
+                if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat_of.get(&i)) {
+                    c.store_skipped(&work.files[i].rel, *stat);
+                }
                 out.push((i, looked));
                 continue;
             }

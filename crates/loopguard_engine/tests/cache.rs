@@ -260,3 +260,29 @@ fn clean_removes_only_loopguard_caches() {
     assert!(loopguard_engine::cache::clean(&other).is_err());
     assert!(other.join("data.txt").exists());
 }
+
+#[test]
+fn unusable_files_keep_their_notification_and_do_not_defeat_the_results_cache() {
+    let p = Project::new();
+    std::fs::write(
+        p.root().join("svc/latin1.py"),
+        b"async def f():\n    s = '\xe9'\n",
+    )
+    .unwrap();
+    let cold = p.run();
+    assert!(cold.notifications.iter().any(|n| n.kind == "not-utf8"));
+    let warm = p.run();
+    assert_eq!(warm.cache, CacheUse::Results);
+    assert!(warm.notifications.iter().any(|n| n.kind == "not-utf8"));
+    // Fixed: now it is read, parsed and checked.
+    write(
+        p.root(),
+        "svc/latin1.py",
+        "import time\n\nasync def f():\n    time.sleep(1)\n",
+    );
+    touch_later(&p.root().join("svc/latin1.py"));
+    let fixed = p.run();
+    assert!(fixed.notifications.iter().all(|n| n.kind != "not-utf8"));
+    assert_eq!(summary(&fixed), summary(&p.run_uncached()));
+    assert!(summary(&fixed).iter().any(|s| s.contains("svc/latin1.py")));
+}
