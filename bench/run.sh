@@ -7,7 +7,8 @@
 #
 # Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (default
 # "stdlib ha async-heavy") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
-# sweeps; PHASES=0 skips the per-phase timings; PROFILE=0 skips the perf profiles (cold,
+# sweeps; SKIP_BUILD=1 re-measures the binaries of the last run (bench/out/bin), so that
+# re-running some corpora keeps one binary across the report; PHASES=0 skips the per-phase timings; PROFILE=0 skips the perf profiles (cold,
 # 1 thread, and warm) bucketed by phase with bench/perf_buckets.py.
 # Writes raw results to bench/out/ (hyperfine JSON, GNU time output, floor and phase
 # JSON, sweep reports) and the tables to stdout and bench/out/results.md.
@@ -284,16 +285,21 @@ mkdir -p "$RES" "$OUT/cache"
 setup_tools
 for c in "${CORPORA[@]}"; do setup_corpus "$c"; done
 
-log "building (release)"
-(cd "$ROOT" && cargo build --release -q -p loopguard -p loopguard_bench)
-mkdir -p "$BIN"
-for b in loopguard loopguard-parse-floor loopguard-phases; do
-    cp "$ROOT/target/release/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"
-done
+if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$LG" ] && [ -x "$FLOOR" ] && [ -x "$PHASES_BIN" ]; then
+    log "SKIP_BUILD=1: measuring the binaries already in $BIN"
+else
+    log "building (release)"
+    (cd "$ROOT" && cargo build --release -q -p loopguard -p loopguard_bench)
+    mkdir -p "$BIN"
+    for b in loopguard loopguard-parse-floor loopguard-phases; do
+        cp "$ROOT/target/release/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"
+    done
+    echo "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates src Cargo.toml 2>/dev/null || echo ' (+ uncommitted changes in the work tree)'), built $(date -u +%FT%TZ)" >"$BIN/build.txt"
+fi
 
 {
     echo "date: $(date -u +%FT%TZ)"
-    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates src Cargo.toml 2>/dev/null || echo ' (+ uncommitted changes in the work tree)')"
+    echo "binaries: commit $(cat "$BIN/build.txt" 2>/dev/null || echo unknown)"
     echo "nproc: $(nproc)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "memory: $(free -m | awk '/Mem:/ {print $2}') MB"
