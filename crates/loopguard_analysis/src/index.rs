@@ -1,7 +1,9 @@
 //! The project index: every function, class, module-level variable and alias of all parsed
 //! files, built once per run. Lookups are by qualified name; nothing here resolves calls.
 
-use std::collections::HashMap;
+// FxHash: the index is keyed by short strings and hashed millions of times per run; SipHash's
+// DoS resistance buys nothing here.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use loopguard_core::facts::{FileFacts, Function, Language, TypeRef};
 
@@ -37,24 +39,24 @@ pub struct Index<'a> {
     /// Class -> classes that list it as a base (for overrides).
     pub subclasses: HashMap<&'a str, Vec<&'a str>>,
     /// Per file: its own module and every module (prefix) it imports from.
-    pub imports: Vec<std::collections::HashSet<&'a str>>,
+    pub imports: Vec<HashSet<&'a str>>,
 }
 
 impl<'a> Index<'a> {
     pub fn build(files: &'a [FileFacts]) -> Index<'a> {
         let mut index = Index {
             files,
-            functions: HashMap::new(),
-            classes: HashMap::new(),
-            globals: HashMap::new(),
-            aliases: HashMap::new(),
-            classes_by_method: HashMap::new(),
-            subclasses: HashMap::new(),
+            functions: HashMap::default(),
+            classes: HashMap::default(),
+            globals: HashMap::default(),
+            aliases: HashMap::default(),
+            classes_by_method: HashMap::default(),
+            subclasses: HashMap::default(),
             imports: Vec::with_capacity(files.len()),
         };
         for (fi, file) in files.iter().enumerate() {
             let sep = file.language.unwrap_or(Language::Python).separator();
-            let mut imports = std::collections::HashSet::new();
+            let mut imports = HashSet::default();
             imports.insert(file.module.as_str());
             for a in &file.aliases {
                 let mut end = a.target.len();

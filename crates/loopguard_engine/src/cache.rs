@@ -4,7 +4,8 @@
 //! corrupt them (the last one to finish wins) and an interrupted run leaves the old file:
 //! - `index-<key>.bin`: per file, its stat key (size, mtime), content hash and whether it
 //!   has async code; plus the key of the last run's results. Small: read on every run.
-//! - `facts-<key>.bin`: the facts of every parsed file. Read only when something changed.
+//! - `facts-<key>-<shard>.bin`: the facts of every parsed file, in 16 shards by path, read
+//!   only when something changed; a run rewrites only the shards whose files changed.
 //! - `results-<key>.bin`: the last run's findings before filtering, valid while every file it
 //!   depended on is unchanged and the config, catalog and settings are the same.
 //!
@@ -93,13 +94,25 @@ struct ResultsFile<T> {
     value: T,
 }
 
+/// Facts are stored in this many files, by a hash of the path.
+const SHARDS: usize = 16;
+
 pub struct Cache {
     dir: PathBuf,
     key: String,
     pub index: Index,
-    facts: Option<HashMap<String, FileFacts>>,
+    /// Loaded facts shards (`None`: not read yet).
+    shards: Vec<Option<HashMap<String, FileFacts>>>,
+    /// Shards whose contents changed (must be rewritten).
+    dirty_shards: [bool; SHARDS],
     pub notifications: Vec<Notification>,
     dirty: bool,
+}
+
+fn shard_of(rel: &str) -> usize {
+    let mut h = Fnv64::default();
+    h.write(rel.as_bytes());
+    (h.finish() % SHARDS as u64) as usize
 }
 
 /// Hash of everything besides file contents that the stored results depend on.
@@ -145,7 +158,8 @@ impl Cache {
             dir: dir.to_path_buf(),
             key,
             index: Index::default(),
-            facts: None,
+            shards: (0..SHARDS).map(|_| None).collect(),
+            dirty_shards: [false; SHARDS],
             notifications: Vec::new(),
             dirty: false,
         };
@@ -160,7 +174,10 @@ impl Cache {
     }
 
     fn path(&self, kind: &str) -> PathBuf {
-        self.dir.join(format!("{kind}-{}.bin", self.key))
+        match kind.strip_prefix("facts-") {
+            Some(shard) => self.dir.join(format!("facts-{}-{shard}.bin", self.key)),
+            None => self.dir.join(format!("{kind}-{}.bin", self.key)),
+        }
     }
 
     fn note(&mut self, kind: &str, what: &str) {
@@ -194,20 +211,32 @@ impl Cache {
         }
     }
 
-    /// Cached facts of a file whose content hash is `hash`, if the cache has them.
-    pub fn facts(&mut self, rel: &str) -> Option<FileFacts> {
-        if self.facts.is_none() {
-            let file = self.read::<FactsFile>("facts");
-            self.facts = Some(match file {
+    fn shard(&mut self, i: usize) -> &mut HashMap<String, FileFacts> {
+        if self.shards[i].is_none() {
+            let name = format!("facts-{i:02}");
+            let map = match self.read::<FactsFile>(&name) {
                 Some(f) if f.magic == MAGIC => f.facts,
                 Some(_) => {
-                    self.note("facts", "has a foreign format");
+                    self.note(&name, "has a foreign format");
                     HashMap::new()
                 }
                 None => HashMap::new(),
-            });
+            };
+            self.shards[i] = Some(map);
         }
-        self.facts.as_ref().and_then(|m| m.get(rel).cloned())
+        self.shards[i].get_or_insert_with(HashMap::new)
+    }
+
+    /// Takes the cached facts of a file out of the cache (no copy); [`Cache::restore`] puts
+    /// them back after the analysis.
+    pub fn take_facts(&mut self, rel: &str) -> Option<FileFacts> {
+        self.shard(shard_of(rel)).remove(rel)
+    }
+
+    /// Puts facts back: taken ones unchanged, new ones (parsed this run, see `store`) as a
+    /// change of their shard.
+    pub fn restore(&mut self, rel: &str, facts: FileFacts) {
+        self.shard(shard_of(rel)).insert(rel.to_string(), facts);
     }
 
     /// Remembers that a file could not be used, as it was (stat key).
@@ -218,16 +247,11 @@ impl Cache {
         }
     }
 
-    /// Records a file's entry (and facts when parsed).
-    pub fn store(&mut self, rel: &str, entry: IndexEntry, facts: Option<&FileFacts>) {
-        if let Some(f) = facts {
-            if self.facts.is_none() {
-                // Load first so storing one file does not drop the others.
-                let _ = self.facts(rel);
-            }
-            if let Some(m) = self.facts.as_mut() {
-                m.insert(rel.to_string(), f.clone());
-            }
+    /// Records a file's entry; `parsed_now`: its facts were parsed in this run (they are
+    /// handed over with [`Cache::restore`] and rewrite their shard).
+    pub fn store(&mut self, rel: &str, entry: IndexEntry, parsed_now: bool) {
+        if parsed_now {
+            self.dirty_shards[shard_of(rel)] = true;
         }
         self.index.entries.insert(rel.to_string(), entry);
         self.dirty = true;
@@ -259,7 +283,7 @@ impl Cache {
             return false;
         }
         match postcard::to_allocvec(value) {
-            Ok(bytes) => match crate::atomic_write(&self.path(kind), &bytes) {
+            Ok(bytes) => match crate::atomic_write_unsynced(&self.path(kind), &bytes) {
                 Ok(()) => true,
                 Err(e) => {
                     self.write_failed(kind, &e.to_string());
@@ -304,8 +328,14 @@ impl Cache {
         let before = self.index.entries.len();
         self.index.entries.retain(|k, _| existing(k));
         self.index.skipped.retain(|k, _| existing(k));
-        if let Some(m) = self.facts.as_mut() {
-            m.retain(|k, _| existing(k));
+        for (i, shard) in self.shards.iter_mut().enumerate() {
+            if let Some(m) = shard.as_mut() {
+                let n = m.len();
+                m.retain(|k, _| existing(k));
+                if m.len() != n {
+                    self.dirty_shards[i] = true;
+                }
+            }
         }
         if self.index.entries.len() != before {
             self.dirty = true;
@@ -313,13 +343,19 @@ impl Cache {
         if !self.dirty {
             return;
         }
-        if let Some(facts) = self.facts.take() {
+        for i in 0..SHARDS {
+            if !self.dirty_shards[i] {
+                continue;
+            }
+            // A shard is rewritten whole: read what it held first.
+            let facts = std::mem::take(self.shard(i));
             let file = FactsFile {
                 magic: MAGIC.to_string(),
                 facts,
             };
-            self.write("facts", &file);
-            self.facts = Some(file.facts);
+            self.write(&format!("facts-{i:02}"), &file);
+            self.shards[i] = Some(file.facts);
+            self.dirty_shards[i] = false;
         }
         self.index.magic = MAGIC.to_string();
         let index = std::mem::take(&mut self.index);
@@ -341,7 +377,9 @@ impl Cache {
                 .iter()
                 .any(|p| name.starts_with(p))
                 && name.ends_with(".bin");
-            if ours && !name.ends_with(&suffix) {
+            let current =
+                name.ends_with(&suffix) || name.starts_with(&format!("facts-{}-", self.key));
+            if ours && !current {
                 let _ = std::fs::remove_file(e.path());
             }
         }

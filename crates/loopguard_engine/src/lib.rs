@@ -345,6 +345,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         if let Some(key) = results_key(c, &files, &deps, settings_hash) {
             c.store_results(key, &stored);
         }
+        // The facts go back into the cache (moved, not copied) before it is saved.
+        for (&i, f) in parsed_ids.iter().zip(facts) {
+            c.restore(&files[i].rel, f);
+        }
         c.save(&|rel| by_rel.contains_key(rel));
     }
     let mut notifications = stored.notifications;
@@ -415,8 +419,20 @@ pub fn lower_source(rel: &str, module: &str, source: &str) -> Option<FileFacts> 
     Some(facts)
 }
 
-/// Writes a file atomically: a temp file in the same folder, then a rename over the target.
+/// Writes a file atomically: a temp file in the same folder, flushed to disk, then a rename
+/// over the target. For files people own (baselines, fixed sources).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_via_temp(path, bytes, true)
+}
+
+/// Atomic like [`atomic_write`] but without waiting for the disk: for the cache, which is
+/// checked on read and rebuilt when damaged, and where a sync per run would cost more than it
+/// protects.
+pub fn atomic_write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_via_temp(path, bytes, false)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = path
         .parent()
@@ -426,11 +442,16 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per process and call, so concurrent runs never share a temp file.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

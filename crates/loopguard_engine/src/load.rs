@@ -171,7 +171,7 @@ fn look_batch(
         });
         match hit {
             Some(e) if !e.has_async && !always => out.push((i, Looked::NoAsync)),
-            Some(e) if e.parsed => match cache.as_deref_mut().and_then(|c| c.facts(rel)) {
+            Some(e) if e.parsed => match cache.as_deref_mut().and_then(|c| c.take_facts(rel)) {
                 Some(f) => out.push((i, Looked::Facts(Box::new(f)))),
                 None => misses.push(i),
             },
@@ -213,7 +213,7 @@ fn look_batch(
                         module: work.infos[i].name.clone(),
                         edition: work.infos[i].edition,
                     },
-                    None,
+                    false,
                 );
             }
             out.push((i, Looked::NoAsync));
@@ -222,10 +222,10 @@ fn look_batch(
         if let Some(e) = same
             && e.parsed
             && let Some(c) = cache.as_deref_mut()
-            && let Some(f) = c.facts(rel)
+            && let Some(f) = c.take_facts(rel)
         {
             if let Some(stat) = stat {
-                c.store(rel, IndexEntry { stat, ..e }, None);
+                c.store(rel, IndexEntry { stat, ..e }, false);
             }
             out.push((i, Looked::Facts(Box::new(f))));
             continue;
@@ -249,7 +249,7 @@ fn look_batch(
                     module: work.infos[i].name.clone(),
                     edition: work.infos[i].edition,
                 },
-                Some(&facts),
+                true,
             );
         }
         out.push((i, Looked::Facts(Box::new(facts))));

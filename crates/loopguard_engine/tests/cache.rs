@@ -152,11 +152,13 @@ fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
         ("results-", b"{\"not\": \"postcard\"}".to_vec()),
     ] {
         let files = p.cache_files(prefix);
-        assert_eq!(files.len(), 1, "{prefix}");
+        assert!(!files.is_empty(), "{prefix}");
         if prefix == "facts-" {
-            // Truncate to half.
-            let bytes = std::fs::read(&files[0]).unwrap();
-            std::fs::write(&files[0], &bytes[..bytes.len() / 2]).unwrap();
+            // Truncate every shard to half.
+            for f in &files {
+                let bytes = std::fs::read(f).unwrap();
+                std::fs::write(f, &bytes[..bytes.len() / 2]).unwrap();
+            }
             // Make the run need facts: change the reported file.
             write(
                 p.root(),
@@ -218,8 +220,9 @@ fn config_change_invalidates_results() {
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Facts { parsed: 2 });
     let after = p.cache_files("facts-");
-    assert_eq!(after.len(), 1);
-    assert_ne!(before, after);
+    assert!(!after.is_empty());
+    // Only the new key's files are left.
+    assert!(before.iter().all(|b| !after.contains(b)));
 }
 
 #[test]
