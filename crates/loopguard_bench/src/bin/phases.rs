@@ -323,7 +323,7 @@ fn cache_phases(
         let mut got = 0;
         t.time("  cache: load all facts", || {
             for r in &rels {
-                got += usize::from(cache.facts(r).is_some());
+                got += usize::from(cache.take_facts(r).is_some());
             }
         });
         t.note(format!("{got} files' facts"));
