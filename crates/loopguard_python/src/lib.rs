@@ -24,7 +24,7 @@ use tree_sitter::Parser;
 /// Bumped whenever the facts this crate produces for the same source change (a new kind of
 /// site, a different resolution): caches of facts should include it in their key, since
 /// [`loopguard_core::facts::FACTS_VERSION`] only tracks the shape of facts.
-pub const LOWERING_VERSION: u32 = 3;
+pub const LOWERING_VERSION: u32 = 4;
 
 thread_local! {
     /// Creating a parser allocates its tables; one per thread is reused across files.
@@ -65,6 +65,10 @@ fn parse(source: &str) -> Result<tree_sitter::Tree, String> {
 /// package itself. Never panics: syntax errors become [`FileFacts::errors`] entries and the
 /// rest of the file is still lowered.
 pub fn lower(path: &str, module: &str, is_package_init: bool, source: &str) -> FileFacts {
+    // tree-sitter-python 0.25 does not know PEP 696 type-parameter defaults yet; they hold
+    // no calls, so they are blanked (same length: every offset stays valid).
+    let blanked = blank_type_param_defaults(source);
+    let source: &str = &blanked;
     let lines = LineIndex::new(source);
     let tree = match parse(source) {
         Ok(tree) => tree,
@@ -86,4 +90,93 @@ pub fn lower(path: &str, module: &str, is_package_init: bool, source: &str) -> F
     let mut facts = resolve::finish(walked, source, &lines, path, module);
     facts.errors = syntax::collect_errors(root, source, &lines);
     facts
+}
+
+/// Replaces PEP 696 defaults in type-parameter lists (`class C[T = int]:`,
+/// `def f[T = str]()`) with spaces. Only `class`/`def` headers are touched; a file without
+/// one is returned as is, without copying.
+fn blank_type_param_defaults(source: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = source.as_bytes();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for keyword in ["class ", "def "] {
+        let mut from = 0;
+        while let Some(rel) = source.get(from..).and_then(|s| s.find(keyword)) {
+            let at = from + rel;
+            from = at + keyword.len();
+            // At the start of a statement: only spaces (or `async `) before it on its line.
+            let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+            let before = source[line_start..at].trim_start();
+            if !(before.is_empty() || before == "async ") {
+                continue;
+            }
+            let mut j = from;
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            let name_start = j;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            if j == name_start || bytes.get(j) != Some(&b'[') {
+                continue;
+            }
+            type_param_defaults(bytes, j, &mut ranges);
+        }
+    }
+    if ranges.is_empty() {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut out = bytes.to_vec();
+    for (a, b) in ranges {
+        for byte in &mut out[a..b] {
+            // Keep line breaks so lines and columns stay put.
+            if *byte != b'\n' && *byte != b'\r' {
+                *byte = b' ';
+            }
+        }
+    }
+    // Only ASCII bytes of the defaults were replaced by spaces... unless a default held
+    // non-ASCII text, which then loses its multi-byte tail: fall back to the original.
+    match String::from_utf8(out) {
+        Ok(s) => std::borrow::Cow::Owned(s),
+        Err(_) => std::borrow::Cow::Borrowed(source),
+    }
+}
+
+/// Byte ranges of `= default` parts in the bracketed list starting at `open` (`[`).
+fn type_param_defaults(bytes: &[u8], open: usize, ranges: &mut Vec<(usize, usize)>) {
+    let mut depth = 0usize;
+    let mut default_start: Option<usize> = None;
+    let limit = (open + 4096).min(bytes.len());
+    let mut k = open;
+    while k < limit {
+        let c = bytes[k];
+        match c {
+            b'[' | b'(' | b'{' => depth += 1,
+            b']' | b')' | b'}' => {
+                if depth == 1 {
+                    if let Some(s) = default_start.take() {
+                        ranges.push((s, k));
+                    }
+                    return;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' if depth == 1 => {
+                if let Some(s) = default_start.take() {
+                    ranges.push((s, k));
+                }
+            }
+            b'=' if depth == 1 && default_start.is_none() => {
+                let prev = bytes.get(k.wrapping_sub(1)).copied().unwrap_or(b' ');
+                let next = bytes.get(k + 1).copied().unwrap_or(b' ');
+                if !matches!(prev, b'=' | b'!' | b'<' | b'>') && next != b'=' {
+                    default_start = Some(k);
+                }
+            }
+            b'#' | b'"' | b'\'' => return,
+            _ => {}
+        }
+        k += 1;
+    }
 }

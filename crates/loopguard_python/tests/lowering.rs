@@ -1007,3 +1007,13 @@ fn literal_arguments_are_recorded() {
         ]
     );
 }
+
+#[test]
+fn pep_696_type_parameter_defaults_parse() {
+    let facts = lower(
+        "import time\n\nclass Box[T = int, *Ts = *tuple[int, str]]:\n    async def get(self) -> T:\n        time.sleep(1)\n\ndef f[T = dict[str, int]](x: T) -> T:\n    return x\n",
+    );
+    assert!(facts.errors.is_empty(), "{:?}", facts.errors);
+    let get = function(&facts, "app.m.Box.get");
+    assert_eq!(call(get, "time.sleep").span.start_line, 5);
+}
