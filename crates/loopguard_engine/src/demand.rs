@@ -21,29 +21,7 @@ pub fn for_each_path(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
         }
     }
     for func in &facts.functions {
-        for d in &func.decorators {
-            callee_paths(&d.callee, f);
-        }
-        for p in &func.params {
-            if let Some(t) = &p.annotation {
-                type_paths(t, f);
-            }
-            for c in p.default_call.iter().chain(&p.default_args) {
-                callee_paths(c, f);
-            }
-        }
-        if let Some(t) = &func.returns {
-            type_paths(t, f);
-        }
-        for a in &func.attributes {
-            type_paths(&a.ty, f);
-        }
-        for c in &func.calls {
-            callee_paths(&c.callee, f);
-            for a in &c.callable_args {
-                callee_paths(a, f);
-            }
-        }
+        for_each_function_path(func, f);
     }
 }
 

@@ -401,21 +401,9 @@ pub fn squash_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The finding's identity independent of line numbers: rule, path, enclosing function and
-/// call text without whitespace. Same definition as baselines and SARIF
-/// `partialFingerprints` use, so the values can be compared.
-pub fn fingerprint(d: &Diagnostic) -> String {
-    let mut hasher = Fnv64::default();
-    for field in [d.code, d.path.as_str(), d.function.as_str()] {
-        hasher.write(field.as_bytes());
-        hasher.write(&[0]);
-    }
-    for c in d.call.chars().filter(|c| !c.is_whitespace()) {
-        let mut buf = [0u8; 4];
-        hasher.write(c.encode_utf8(&mut buf).as_bytes());
-    }
-    format!("{:016x}", hasher.finish())
-}
+/// The finding's identity independent of line numbers (rule, path, enclosing function, call
+/// text): the one baselines and SARIF `partialFingerprints` use.
+pub use loopguard_core::diagnostic::fingerprint;
 
 /// Fingerprints of sorted findings; the n-th repeat of one gets `:<n>` so duplicates count.
 /// The result is sorted.
