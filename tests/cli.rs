@@ -425,3 +425,38 @@ fn checking_a_subfolder_still_follows_calls_into_the_rest_of_the_project() {
     assert_eq!(f[0]["path"], "svc/api/routes.py");
     assert_eq!(f[0]["chain"][1]["path"], "svc/helpers.py");
 }
+
+#[test]
+fn deeply_nested_rust_does_not_crash_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Cargo.toml",
+        "[package]\nname = \"deep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    let nested = format!("{}1{}", "(".repeat(3000), ")".repeat(3000));
+    write(
+        dir.path(),
+        "src/lib.rs",
+        &format!(
+            "pub async fn f() -> i32 {{\n    std::thread::sleep(std::time::Duration::from_millis(1));\n    {nested}\n}}\n"
+        ),
+    );
+    let out = loopguard()
+        .args(["check", "--no-cache", "--output-format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    // Too deep to lower: reported as a notification, never a crash (exit 0, 1 or 2 only).
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let v = json_of(&out.stdout);
+    assert!(
+        v["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["path"] == "src/lib.rs")
+            || !v["findings"].as_array().unwrap().is_empty(),
+        "{v:#}"
+    );
+}

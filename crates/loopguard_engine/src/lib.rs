@@ -174,8 +174,12 @@ pub fn resolve(settings: &Settings) -> Result<Resolved, EngineError> {
 pub fn check(settings: &Settings) -> Result<Outcome, EngineError> {
     let resolved = resolve(settings)?;
     let threads = settings.threads.unwrap_or(0);
+    // Worker stacks are large enough for the Rust front end's nesting limits, so it lowers
+    // in place instead of starting a thread per file (the memory is reserved, not used).
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .stack_size(loopguard_rust::LOWERING_STACK)
+        .start_handler(|_| load::BIG_STACK.with(|b| b.set(true)))
         .build()
         .map_err(|e| EngineError::Internal(format!("cannot start worker threads: {e}")))?;
     pool.install(|| run(settings, resolved, threads))

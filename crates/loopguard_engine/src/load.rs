@@ -30,6 +30,11 @@ pub struct ModuleInfo {
     pub edition: Option<u16>,
 }
 
+thread_local! {
+    /// Set on the engine's worker threads, whose stacks are `loopguard_rust::LOWERING_STACK`.
+    pub(crate) static BIG_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// A file's text and content hash.
 type Source = (String, [u8; 32]);
 
@@ -108,6 +113,11 @@ impl Work<'_> {
         let info = &self.infos[i];
         let mut facts = match file.language {
             Language::Python => loopguard_python::lower(&file.rel, &info.name, info.is_init, text),
+            // The engine's workers have the stack the Rust lowering needs (see `check`);
+            // elsewhere the front end starts a thread of its own.
+            Language::Rust if BIG_STACK.with(|b| b.get()) => {
+                loopguard_rust::lower_on_big_stack(&file.rel, &info.name, text, info.edition)
+            }
             Language::Rust => loopguard_rust::lower(&file.rel, &info.name, text, info.edition),
         };
         facts.suppressions = loopguard_core::suppression::scan(text);

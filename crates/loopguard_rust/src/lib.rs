@@ -39,7 +39,7 @@ use spans::SourceMap;
 /// tree's `Drop` recurse once per nesting level; a stack overflow would abort the whole run,
 /// so files are lowered on a thread of their own with a large (lazily committed) stack, and
 /// files nested deeper than [`Limits`] allow are reported instead of parsed.
-const LOWERING_STACK: usize = 256 << 20;
+pub const LOWERING_STACK: usize = 256 << 20;
 
 /// How deep a file may nest before it is reported as too deep to analyze.
 #[derive(Clone, Copy)]
@@ -92,6 +92,28 @@ pub fn lower(path: &str, module: &str, source: &str, edition: Option<u16>) -> Fi
         }
         None => lower_on_this_thread(path, module, source, edition, LIMITS_CALLER_STACK),
     }
+}
+
+/// [`lower`] on the calling thread, which must have at least [`LOWERING_STACK`] bytes of
+/// stack (the engine's worker threads do): saves starting a thread per file. A panic of ours
+/// or of syn still becomes an "internal error" entry for the file.
+pub fn lower_on_big_stack(
+    path: &str,
+    module: &str,
+    source: &str,
+    edition: Option<u16>,
+) -> FileFacts {
+    let lowered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lower_on_this_thread(path, module, source, edition, LIMITS_OWN_THREAD)
+    }));
+    lowered.unwrap_or_else(|_| {
+        let mut facts = empty_facts(path, module, edition);
+        facts.errors.push(ParseError {
+            message: "1:1: internal error while lowering this file".to_string(),
+            span: loopguard_core::Span::default(),
+        });
+        facts
+    })
 }
 
 fn empty_facts(path: &str, module: &str, edition: Option<u16>) -> FileFacts {
