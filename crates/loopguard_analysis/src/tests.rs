@@ -80,19 +80,10 @@ fn func(qualname: &str, is_async: bool, calls: Vec<CallSite>) -> Function {
         name: qualname.rsplit('.').next().unwrap().to_string(),
         kind: FunctionKind::Function,
         is_async,
-        class: None,
-        decorators: Vec::new(),
         span: span(1),
         name_span: span(1),
-        parent: None,
-        params: Vec::new(),
-        returns: None,
         calls,
-        awaits: Vec::new(),
-        has_async_syntax: false,
-        guards: Vec::new(),
-        attributes: Vec::new(),
-        is_generator: false,
+        ..Default::default()
     }
 }
 

@@ -79,10 +79,11 @@ pub struct FileFacts {
 /// Index of a function within [`FileFacts::functions`].
 pub type FunctionId = u32;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionKind {
     /// `def`/`async def`/`fn`/`async fn` at module level or nested in a function.
+    #[default]
     Function,
     /// A function defined in a class body or `impl` block.
     Method,
@@ -94,7 +95,8 @@ pub enum FunctionKind {
     AsyncBlock,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `Default` gives an empty sync function (front ends fill in what they saw).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Function {
     /// Qualified name: `app.db.DatabaseService.get_agent`; nested:
     /// `app.routes.handler.<locals>.inner`; closures `...handler.<lambda>`/`{closure}`; Rust

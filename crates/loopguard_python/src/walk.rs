@@ -248,19 +248,9 @@ impl<'a, 'l> Walker<'a, 'l> {
             name: "<module>".to_owned(),
             kind: FunctionKind::Function,
             is_async: false,
-            class: None,
-            decorators: Vec::new(),
             span: lines.span(root.start_byte(), root.end_byte()),
             name_span: lines.span(root.start_byte(), root.start_byte()),
-            parent: None,
-            params: Vec::new(),
-            returns: None,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         };
         let mut walker = Walker {
             source,
@@ -1090,18 +1080,10 @@ impl<'a, 'l> Walker<'a, 'l> {
             kind,
             is_async: starts_with_async(node),
             class: class_qualname,
-            decorators: Vec::new(),
             span: self.span(node),
             name_span: self.span(name_node.unwrap_or(node)),
             parent,
-            params: Vec::new(),
-            returns: None,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         });
         self.bind(outer_scope, name, Binding::Def(fid));
         let scope = self.new_scope(ScopeKind::Function(fid), outer_scope);
@@ -1185,19 +1167,10 @@ impl<'a, 'l> Walker<'a, 'l> {
             name: "<lambda>".to_owned(),
             kind: FunctionKind::Closure,
             is_async: false,
-            class: None,
-            decorators: Vec::new(),
             span: self.span(node),
             name_span: self.span(keyword),
             parent: Some(outer_fid),
-            params: Vec::new(),
-            returns: None,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         });
         self.out.lambdas.insert(node.id(), fid);
         let scope = self.new_scope(ScopeKind::Function(fid), outer_scope);

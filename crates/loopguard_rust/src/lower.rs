@@ -714,12 +714,7 @@ impl<'s> Lowerer<'s> {
             parent: self.current_fn(),
             params,
             returns,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         };
         self.begin_function(function);
         // An item cannot capture the locals of an enclosing function.
@@ -887,19 +882,12 @@ impl<'s> Lowerer<'s> {
             name,
             kind,
             is_async,
-            class: None,
-            decorators: Vec::new(),
             span: self.span(start, end_of(&c.body)),
             name_span: self.span(name_token, name_token),
             parent: self.current_fn(),
             params,
             returns,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         };
         self.begin_function(function);
         self.push_frame();
@@ -943,19 +931,10 @@ impl<'s> Lowerer<'s> {
             name,
             kind: FunctionKind::AsyncBlock,
             is_async: true,
-            class: None,
-            decorators: Vec::new(),
             span: self.span(a.async_token.span, close),
             name_span: self.span(a.async_token.span, a.async_token.span),
             parent: self.current_fn(),
-            params: Vec::new(),
-            returns: None,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            has_async_syntax: false,
-            guards: Vec::new(),
-            attributes: Vec::new(),
-            is_generator: false,
+            ..Default::default()
         };
         self.begin_function(function);
         let end = self.byte_start(close);
