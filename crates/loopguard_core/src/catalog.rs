@@ -476,11 +476,6 @@ impl Catalog {
         self.fingerprint = format!("{:016x}", hasher.finish());
         Ok(())
     }
-
-    /// Every built-in catalog file, for `loopguard rules --catalog` and docs.
-    pub fn builtin_files() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
-        BUILTIN_FILES.iter().copied()
-    }
 }
 
 /// FNV-1a: a stable, dependency-free hash for fingerprints (std's hasher is not stable

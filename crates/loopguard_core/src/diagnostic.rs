@@ -147,10 +147,10 @@ pub fn fingerprint(d: &Diagnostic) -> String {
 /// Fingerprints of every finding, in order: the n-th repeat (n >= 2) of a fingerprint gets
 /// `<fingerprint>:<n>`, so duplicates in one function stay distinct while a lone finding's
 /// fingerprint equals [`fingerprint`].
-pub fn fingerprints(diagnostics: &[Diagnostic]) -> Vec<String> {
+pub fn fingerprints<'d>(diagnostics: impl IntoIterator<Item = &'d Diagnostic>) -> Vec<String> {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     diagnostics
-        .iter()
+        .into_iter()
         .map(|d| {
             let base = fingerprint(d);
             let count = seen.entry(base.clone()).or_insert(0);

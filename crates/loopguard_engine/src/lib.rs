@@ -410,19 +410,6 @@ fn results_key(
     Some(h.finish())
 }
 
-/// Lowers one in-memory source (fixture runner, tests, editors): no discovery, no demand.
-pub fn lower_source(rel: &str, module: &str, source: &str) -> Option<FileFacts> {
-    let lang = loopguard_core::facts::Language::from_path(Path::new(rel))?;
-    let mut facts = match lang {
-        loopguard_core::facts::Language::Python => {
-            loopguard_python::lower(rel, module, rel.ends_with("__init__.py"), source)
-        }
-        loopguard_core::facts::Language::Rust => loopguard_rust::lower(rel, module, source, None),
-    };
-    facts.suppressions = loopguard_core::suppression::scan(source);
-    Some(facts)
-}
-
 /// Writes a file atomically: a temp file in the same folder, flushed to disk, then a rename
 /// over the target. For files people own (baselines, fixed sources).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -1147,33 +1147,29 @@ impl<'w, 'a> Resolver<'w, 'a> {
                 );
             }
             Pending::SelfAttr {
-                fid,
+                fid: owner,
                 name,
                 value,
                 annotation,
                 site,
                 scope,
-            } => {
-                if let Some(ty) = self.variable_type(value, annotation, scope)
-                    && let Some(list) = attributes.get_mut(fid as usize)
-                {
-                    list.push(Variable {
-                        name: name.to_owned(),
-                        ty,
-                        span: span(lines, site),
-                    });
-                }
             }
-            Pending::ClassField {
-                class,
+            | Pending::ClassField {
+                class: owner,
                 name,
                 value,
                 annotation,
                 site,
                 scope,
             } => {
+                // `self.x = ...` types an attribute of the method's class; a class-level
+                // `x = ...` a field of the class.
+                let list = match pending {
+                    Pending::SelfAttr { .. } => attributes.get_mut(owner as usize),
+                    _ => fields.get_mut(owner as usize),
+                };
                 if let Some(ty) = self.variable_type(value, annotation, scope)
-                    && let Some(list) = fields.get_mut(class as usize)
+                    && let Some(list) = list
                 {
                     list.push(Variable {
                         name: name.to_owned(),

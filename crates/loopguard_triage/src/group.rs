@@ -401,27 +401,9 @@ pub fn squash_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The finding's identity independent of line numbers (rule, path, enclosing function, call
-/// text): the one baselines and SARIF `partialFingerprints` use.
-pub use loopguard_core::diagnostic::fingerprint;
-
-/// Fingerprints of sorted findings; the n-th repeat of one gets `:<n>` so duplicates count.
-/// The result is sorted.
+/// Fingerprints of sorted findings (repeats numbered, as in baselines), sorted.
 fn fingerprints(findings: &[&Diagnostic]) -> Vec<String> {
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut out: Vec<String> = findings
-        .iter()
-        .map(|d| {
-            let base = fingerprint(d);
-            let count = seen.entry(base.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                base
-            } else {
-                format!("{base}:{count}")
-            }
-        })
-        .collect();
+    let mut out = loopguard_core::diagnostic::fingerprints(findings.iter().copied());
     out.sort();
     out
 }
@@ -583,7 +565,10 @@ mod tests {
         let a = direct_finding("LG301", "a.py", 1, "a.f", "requests.get", "async");
         let mut b = a.clone();
         b.span = span(7);
-        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(
+            loopguard_core::diagnostic::fingerprint(&a),
+            loopguard_core::diagnostic::fingerprint(&b)
+        );
         let fps = fingerprints(&[&a, &b]);
         assert_eq!(fps.len(), 2);
         assert_eq!(fps[1], format!("{}:2", fps[0]));

@@ -1,4 +1,4 @@
-//! Prints the facts of one Rust file: `cargo run -p loopguard_rust --example facts -- FILE [MODULE]`.
+//! Prints the facts of one Rust file: `cargo run -p loopguard_rust --example rust_facts -- FILE [MODULE]`.
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next() else {
