@@ -1,6 +1,8 @@
 //! Which modules a file's facts name: the next files to parse.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use loopguard_core::facts::{Callee, FileFacts, TypeRef};
 
@@ -114,12 +116,12 @@ impl FileSymbols {
     pub fn new(facts: &FileFacts) -> FileSymbols {
         let mut s = FileSymbols {
             module: facts.module.clone(),
-            functions: HashMap::new(),
-            members: HashMap::new(),
-            children: HashMap::new(),
-            classes: HashMap::new(),
-            aliases: HashMap::new(),
-            globals: HashMap::new(),
+            functions: HashMap::default(),
+            members: HashMap::default(),
+            children: HashMap::default(),
+            classes: HashMap::default(),
+            aliases: HashMap::default(),
+            globals: HashMap::default(),
         };
         for (i, func) in facts.functions.iter().enumerate() {
             let i = i as u32;
@@ -151,9 +153,9 @@ impl FileSymbols {
 #[derive(Default)]
 pub struct SymbolDemand {
     live: HashSet<(usize, u32)>,
-    seen: HashSet<String>,
+    seen: HashSet<Box<str>>,
     /// Paths waiting to be satisfied, in order.
-    pub queue: VecDeque<String>,
+    pub queue: VecDeque<Box<str>>,
 }
 
 /// What satisfying a path needs next.
@@ -165,8 +167,10 @@ pub enum Step {
 
 impl SymbolDemand {
     pub fn need(&mut self, path: &str) {
-        if self.seen.insert(path.to_string()) {
-            self.queue.push_back(path.to_string());
+        // Most mentions repeat a path already needed: look before allocating.
+        if !self.seen.contains(path) {
+            self.seen.insert(path.into());
+            self.queue.push_back(path.into());
         }
     }
 

@@ -1,12 +1,12 @@
 //! Reading and parsing files, demand-driven, in parallel, through the cache.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use loopguard_core::config::{Config, DEFAULT_MAX_FILE_SIZE};
 use loopguard_core::diagnostic::{Notification, NotificationLevel};
 use loopguard_core::facts::{FileFacts, Language};
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::EngineError;
 use crate::cache::{Cache, IndexEntry, StatKey, content_hash};
@@ -164,7 +164,7 @@ fn look_batch(
         batch.par_iter().map(|&i| (i, work.stat(i))).collect();
     let mut out = Vec::with_capacity(batch.len());
     let mut misses = Vec::new();
-    let mut stat_of: HashMap<usize, StatKey> = HashMap::new();
+    let mut stat_of: HashMap<usize, StatKey> = HashMap::default();
     for (i, st) in stats {
         let stat = match st {
             Ok(s) => s,
@@ -278,7 +278,7 @@ pub fn load_project(
         infos,
         max_size: config.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
     };
-    let mut by_module: HashMap<(&str, Language), Vec<usize>> = HashMap::new();
+    let mut by_module: HashMap<(&str, Language), Vec<usize>> = HashMap::default();
     for (i, (f, info)) in files.iter().zip(&work.infos).enumerate() {
         by_module
             .entry((info.name.as_str(), f.language))
@@ -290,7 +290,7 @@ pub fn load_project(
     let requested: Vec<usize> = (0..files.len()).filter(|&i| files[i].requested).collect();
     // Files parsed or queued for parsing. Requested files without async code are only
     // scanned in round 0, so a later round may still demand (and parse) them.
-    let mut visited: HashSet<usize> = HashSet::new();
+    let mut visited: HashSet<usize> = HashSet::default();
     let mut notifications = Vec::new();
     let mut parsed: Vec<(usize, FileFacts)> = Vec::new();
     let mut batch = requested.clone();
@@ -299,9 +299,9 @@ pub fn load_project(
     // Python: symbol-level demand (only what live functions need); Rust: module-level
     // (impl blocks of one type spread over modules, so a symbol does not name its file).
     let mut demand = demand::SymbolDemand::default();
-    let mut symbols: HashMap<usize, demand::FileSymbols> = HashMap::new();
-    let mut position: HashMap<usize, usize> = HashMap::new();
-    let mut waiting: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut symbols: HashMap<usize, demand::FileSymbols> = HashMap::default();
+    let mut position: HashMap<usize, usize> = HashMap::default();
+    let mut waiting: HashMap<usize, Vec<Box<str>>> = HashMap::default();
     while !batch.is_empty() {
         let (looked, n) = look_batch(&work, &batch, always, &mut cache);
         parsed_now += n;
@@ -318,11 +318,17 @@ pub fn load_project(
             }
         }
         let mut next: Vec<usize> = Vec::new();
-        for (i, facts) in &parsed[start..] {
+        // Symbol tables are per file: built in parallel, used in file order below.
+        let mut new_symbols: Vec<Option<demand::FileSymbols>> = parsed[start..]
+            .par_iter()
+            .map(|(i, facts)| {
+                (files[*i].language == Language::Python).then(|| demand::FileSymbols::new(facts))
+            })
+            .collect();
+        for ((i, facts), syms) in parsed[start..].iter().zip(new_symbols.drain(..)) {
             let lang = files[*i].language;
-            match lang {
-                Language::Python => {
-                    let syms = demand::FileSymbols::new(facts);
+            match (lang, syms) {
+                (Language::Python, Some(syms)) => {
                     if !always {
                         demand.seed(*i, facts, &syms);
                     }
@@ -331,7 +337,8 @@ pub fn load_project(
                     }
                     symbols.insert(*i, syms);
                 }
-                Language::Rust => {
+                (Language::Python, None) => {}
+                (Language::Rust, _) => {
                     demand::for_each_path(facts, &mut |path| {
                         for prefix in demand::module_prefixes(path, "::") {
                             if let Some(targets) = by_module.get(&(prefix, lang)) {

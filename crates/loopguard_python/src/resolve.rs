@@ -5,8 +5,8 @@
 //! and variables assigned from variables) is bounded by [`MAX_DEPTH`] and by a guard against
 //! a variable being resolved in terms of itself (`x = x.next()`).
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use loopguard_core::facts::{
     Alias, CallKind, CallSite, Callee, Class, Decorator, FileFacts, Guard, Language, Param,

@@ -1,7 +1,7 @@
 //! Scopes and the names they bind, collected during the walk and consulted afterwards, when
 //! every binding of the file is known (Python names are resolved per scope, not per line).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use tree_sitter::Node;
 
@@ -94,7 +94,7 @@ impl<'a> Scope<'a> {
         Scope {
             kind,
             parent,
-            bindings: HashMap::new(),
+            bindings: HashMap::default(),
             order: Vec::new(),
         }
     }

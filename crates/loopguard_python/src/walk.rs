@@ -9,7 +9,7 @@
 //! The walk uses an explicit stack, so deeply nested code (long `a + b + ...` chains in
 //! generated files) cannot overflow the thread's stack.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use loopguard_core::facts::{Function, FunctionKind};
 use loopguard_core::span::{LineIndex, Span};
@@ -274,7 +274,7 @@ impl<'a, 'l> Walker<'a, 'l> {
                 }],
                 classes: Vec::new(),
                 scopes: vec![Scope::new(ScopeKind::Module, None)],
-                lambdas: HashMap::new(),
+                lambdas: HashMap::default(),
                 star_imports: Vec::new(),
                 pending: Vec::new(),
                 guards: Vec::new(),
@@ -329,8 +329,7 @@ impl<'a, 'l> Walker<'a, 'l> {
     /// as awaited.
     fn mark_consumed(&mut self) {
         let out = &mut self.out;
-        let mut ids: std::collections::HashSet<usize> =
-            out.consumed_calls.iter().copied().collect();
+        let mut ids: HashSet<usize> = out.consumed_calls.iter().copied().collect();
         for (fid, name, calls) in &out.collections {
             if out.consumed_names.contains(&(*fid, *name)) {
                 ids.extend(calls.iter().copied());
@@ -1257,7 +1256,7 @@ impl<'a, 'l> Walker<'a, 'l> {
             outer_scope,
             scope,
             has_bases,
-            self_attrs: HashSet::new(),
+            self_attrs: HashSet::default(),
         });
         self.bind(outer_scope, name, Binding::Class(class));
         // The class body runs as part of the enclosing function, in the class's scope.

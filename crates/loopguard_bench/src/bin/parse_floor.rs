@@ -50,13 +50,30 @@ struct Args {
     /// Files per sweep worker process.
     #[arg(long, default_value_t = 1000)]
     sweep_chunk: usize,
+    /// Allocator of the tree-sitter parser: mimalloc, as loopguard uses, or libc malloc.
+    #[arg(long, value_enum, default_value_t = ParserAlloc::Mimalloc)]
+    parser_alloc: ParserAlloc,
     /// Internal: be a sweep worker (encoded inputs on stdin, outcomes on stdout).
     #[arg(long, hide = true)]
     sweep_worker: bool,
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ParserAlloc {
+    Mimalloc,
+    Libc,
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let ParserAlloc::Mimalloc = args.parser_alloc {
+        // SAFETY: no tree-sitter object exists yet (argument parsing does not create one)
+        // and no other thread runs.
+        unsafe { loopguard_python::use_mimalloc_for_parser() };
+    }
     match run(&args) {
         Ok(code) => code,
         Err(message) => {

@@ -65,7 +65,12 @@ impl Timings {
     }
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    // SAFETY: first statement of main: no tree-sitter object exists yet, no other thread.
+    unsafe { loopguard_python::use_mimalloc_for_parser() };
     let args = Args::parse();
     let pool = match loopguard_bench::pool(args.threads) {
         Ok(p) => p,
