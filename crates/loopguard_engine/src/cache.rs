@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use loopguard_core::catalog::Fnv64;
 use loopguard_core::diagnostic::{Notification, NotificationLevel};
 use loopguard_core::facts::{FACTS_VERSION, FileFacts};
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,13 @@ pub struct Index {
 struct FactsFile {
     magic: String,
     facts: HashMap<String, FileFacts>,
+}
+
+/// [`FactsFile`] by reference (the same bytes), so shards serialize in parallel in place.
+#[derive(Serialize)]
+struct FactsFileRef<'a> {
+    magic: &'a str,
+    facts: &'a HashMap<String, FileFacts>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -194,18 +202,10 @@ impl Cache {
     }
 
     fn read<T: DeserializeOwned>(&mut self, kind: &str) -> Option<T> {
-        let bytes = match std::fs::read(self.path(kind)) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                self.note(kind, &format!("cannot be read ({e})"));
-                return None;
-            }
-        };
-        match postcard::from_bytes::<T>(&bytes) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                self.note(kind, "is corrupt or truncated");
+        match read_file(&self.path(kind)) {
+            Ok(v) => v,
+            Err(what) => {
+                self.note(kind, &what);
                 None
             }
         }
@@ -214,17 +214,53 @@ impl Cache {
     fn shard(&mut self, i: usize) -> &mut HashMap<String, FileFacts> {
         if self.shards[i].is_none() {
             let name = format!("facts-{i:02}");
-            let map = match self.read::<FactsFile>(&name) {
-                Some(f) if f.magic == MAGIC => f.facts,
-                Some(_) => {
-                    self.note(&name, "has a foreign format");
-                    HashMap::new()
-                }
-                None => HashMap::new(),
-            };
+            let read = read_file::<FactsFile>(&self.path(&name));
+            let map = self.accept_shard(&name, read);
             self.shards[i] = Some(map);
         }
         self.shards[i].get_or_insert_with(HashMap::new)
+    }
+
+    fn accept_shard(
+        &mut self,
+        name: &str,
+        read: Result<Option<FactsFile>, String>,
+    ) -> HashMap<String, FileFacts> {
+        match read {
+            Ok(Some(f)) if f.magic == MAGIC => f.facts,
+            Ok(Some(_)) => {
+                self.note(name, "has a foreign format");
+                HashMap::new()
+            }
+            Ok(None) => HashMap::new(),
+            Err(what) => {
+                self.note(name, &what);
+                HashMap::new()
+            }
+        }
+    }
+
+    /// Reads every facts shard not read yet, in parallel: a run that re-parses a few files
+    /// needs the facts of nearly all others, and reading shards one by one as files ask
+    /// for them was serial.
+    pub fn preload_shards(&mut self) {
+        if self.index.entries.is_empty() {
+            return;
+        }
+        let missing: Vec<usize> = (0..SHARDS).filter(|&i| self.shards[i].is_none()).collect();
+        let read: Vec<(usize, Result<Option<FactsFile>, String>)> = missing
+            .par_iter()
+            .map(|&i| {
+                (
+                    i,
+                    read_file::<FactsFile>(&self.path(&format!("facts-{i:02}"))),
+                )
+            })
+            .collect();
+        for (i, r) in read {
+            let map = self.accept_shard(&format!("facts-{i:02}"), r);
+            self.shards[i] = Some(map);
+        }
     }
 
     /// Takes the cached facts of a file out of the cache (no copy); [`Cache::restore`] puts
@@ -343,18 +379,42 @@ impl Cache {
         if !self.dirty {
             return;
         }
-        for i in 0..SHARDS {
-            if !self.dirty_shards[i] {
-                continue;
+        let dirty: Vec<usize> = (0..SHARDS).filter(|&i| self.dirty_shards[i]).collect();
+        if !dirty.is_empty()
+            && let Err(e) = self.ensure_dir()
+        {
+            self.write_failed("facts", &e.to_string());
+            return;
+        }
+        // A shard is rewritten whole: read what it held first.
+        for &i in &dirty {
+            self.shard(i);
+        }
+        // Serialize and write the shards in parallel (they are independent files).
+        let written: Vec<(usize, Result<(), String>)> = dirty
+            .par_iter()
+            .map(|&i| {
+                let facts = match &self.shards[i] {
+                    Some(f) => f,
+                    None => return (i, Ok(())),
+                };
+                let file = FactsFileRef {
+                    magic: MAGIC,
+                    facts,
+                };
+                let path = self.path(&format!("facts-{i:02}"));
+                let result = postcard::to_allocvec(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        crate::atomic_write_unsynced(&path, &bytes).map_err(|e| e.to_string())
+                    });
+                (i, result)
+            })
+            .collect();
+        for (i, result) in written {
+            if let Err(why) = result {
+                self.write_failed(&format!("facts-{i:02}"), &why);
             }
-            // A shard is rewritten whole: read what it held first.
-            let facts = std::mem::take(self.shard(i));
-            let file = FactsFile {
-                magic: MAGIC.to_string(),
-                facts,
-            };
-            self.write(&format!("facts-{i:02}"), &file);
-            self.shards[i] = Some(file.facts);
             self.dirty_shards[i] = false;
         }
         self.index.magic = MAGIC.to_string();
@@ -388,6 +448,19 @@ impl Cache {
 
 /// Removes a cache folder (`loopguard clean`). Only folders that carry our CACHEDIR.TAG are
 /// removed, so a mistyped `cache-dir` cannot delete user data.
+/// Reads and decodes one cache file: `Ok(None)` if it does not exist, `Err` (what is wrong
+/// with it, for a notification) if it cannot be read or decoded.
+fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    postcard::from_bytes::<T>(&bytes)
+        .map(Some)
+        .map_err(|_| "is corrupt or truncated".to_owned())
+}
+
 pub fn clean(dir: &Path) -> std::io::Result<bool> {
     let tag = dir.join("CACHEDIR.TAG");
     match std::fs::read_to_string(&tag) {

@@ -75,12 +75,17 @@ impl<'c> Filter<'c> {
                 d
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.sort_key()
-                .cmp(&b.sort_key())
-                .then_with(|| a.chain.cmp(&b.chain))
-        });
-        out.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.chain == b.chain);
+        sort_and_dedup(&mut out);
         out
     }
+}
+
+/// The order of reported findings (and duplicates dropped): by position, then chain.
+pub fn sort_and_dedup(out: &mut Vec<Diagnostic>) {
+    out.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.chain.cmp(&b.chain))
+    });
+    out.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.chain == b.chain);
 }

@@ -12,6 +12,7 @@ pub mod discover;
 pub mod filter;
 pub mod fix;
 pub mod load;
+mod shift;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,10 @@ pub enum CacheUse {
     Results,
     /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
     Facts { parsed: usize },
+    /// The stored results were reused, positions shifted: the `changed` files that changed
+    /// since only moved code (their new facts equal the cached ones up to an
+    /// order-preserving shift of positions), so the analysis did not run again.
+    Shifted { changed: usize },
 }
 
 impl Outcome {
@@ -268,9 +273,24 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         );
         deps.sort_unstable();
         deps.dedup();
-        if let Some(key) = results_key(c, &files, &deps, settings_hash)
-            && let Some(stored) = c.results::<StoredResults>(key)
-        {
+        let stats = dep_stats(&files, &deps);
+        let reused = match key_over(c, &files, &deps, &stats, settings_hash) {
+            Some((key, changed)) if changed.is_empty() => c
+                .results::<StoredResults>(key)
+                .map(|stored| (stored, CacheUse::Results)),
+            Some((key, changed)) => {
+                let dep = Deps {
+                    files: &files,
+                    deps: &deps,
+                    stats: &stats,
+                    settings_hash,
+                };
+                reuse_shifted(c, &dep, key, &changed, &config, &by_rel)
+                    .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }))
+            }
+            None => None,
+        };
+        if let Some((stored, how)) = reused {
             let mut notifications = stored.notifications;
             notifications.append(&mut c.notifications);
             notifications.sort();
@@ -281,7 +301,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                 files_parsed: stored.files_parsed,
                 root,
                 config,
-                cache: CacheUse::Results,
+                cache: how,
             });
         }
     }
@@ -383,23 +403,45 @@ fn results_key(
     deps: &[usize],
     settings_hash: u64,
 ) -> Option<u64> {
+    let stats = dep_stats(files, deps);
+    let (key, changed) = key_over(c, files, deps, &stats, settings_hash)?;
+    changed.is_empty().then_some(key)
+}
+
+fn dep_stats(files: &[SourceFile], deps: &[usize]) -> Vec<Option<cache::StatKey>> {
     use rayon::prelude::*;
-    let stats: Vec<Option<cache::StatKey>> = deps
-        .par_iter()
+    deps.par_iter()
         .map(|&i| {
             std::fs::metadata(&files[i].abs)
                 .ok()
                 .map(|m| cache::StatKey::of(&m))
         })
-        .collect();
+        .collect()
+}
+
+/// The results key over `deps` as the cache index knows them (their cached content
+/// hashes), and the deps whose stat key differs from the cached one (they may have
+/// changed). `None` if a dep has no usable entry.
+fn key_over(
+    c: &cache::Cache,
+    files: &[SourceFile],
+    deps: &[usize],
+    stats: &[Option<cache::StatKey>],
+    settings_hash: u64,
+) -> Option<(u64, Vec<usize>)> {
     let mut h = loopguard_core::catalog::Fnv64::default();
     h.write(&settings_hash.to_le_bytes());
+    let mut changed = Vec::new();
     for (&i, stat) in deps.iter().zip(stats) {
         let rel = files[i].rel.as_str();
         h.write(rel.as_bytes());
         match c.index.entries.get(rel) {
-            Some(entry) if Some(entry.stat) == stat => h.write(&entry.hash),
-            Some(_) => return None,
+            Some(entry) => {
+                h.write(&entry.hash);
+                if Some(entry.stat) != *stat {
+                    changed.push(i);
+                }
+            }
             // A file that could not be used last time, unchanged since.
             None if stat.is_some() && c.index.skipped.get(rel) == stat.as_ref() => {
                 h.write(b"skipped")
@@ -407,7 +449,123 @@ fn results_key(
             None => return None,
         }
     }
-    Some(h.finish())
+    Some((h.finish(), changed))
+}
+
+/// At most this many changed files are compared with their cached facts before a run
+/// gives up on reusing the stored results.
+const MAX_SHIFTED_FILES: usize = 16;
+
+/// Reuses the stored results when every file that changed since they were computed only
+/// moved code (see [`shift`]): each is lowered again and compared with its cached facts,
+/// and the findings' positions in it are shifted. Returns the results and how many files
+/// changed; `None` (and the cache as it was) when anything else changed.
+/// The files the stored results depend on, with their stat keys now.
+struct Deps<'a> {
+    files: &'a [SourceFile],
+    deps: &'a [usize],
+    stats: &'a [Option<cache::StatKey>],
+    settings_hash: u64,
+}
+
+fn reuse_shifted(
+    c: &mut cache::Cache,
+    dep: &Deps,
+    old_key: u64,
+    changed: &[usize],
+    config: &Config,
+    by_rel: &HashMap<&str, usize>,
+) -> Option<(StoredResults, usize)> {
+    let (files, deps, stats) = (dep.files, dep.deps, dep.stats);
+    if c.index.results_key != Some(old_key) || changed.len() > MAX_SHIFTED_FILES {
+        return None;
+    }
+    let stored_key = old_key;
+    let mut stored: StoredResults = c.results(stored_key)?;
+    let max_size = config
+        .max_file_size
+        .unwrap_or(loopguard_core::config::DEFAULT_MAX_FILE_SIZE);
+    // (file, new entry, new facts if it is parsed, cached facts taken out)
+    let mut updates: Vec<(usize, cache::IndexEntry, Option<FileFacts>)> = Vec::new();
+    let mut taken: Vec<(usize, FileFacts)> = Vec::new();
+    let ok = (|| {
+        for (&i, stat) in deps.iter().zip(stats) {
+            if !changed.contains(&i) {
+                continue;
+            }
+            let file = &files[i];
+            let stat = (*stat)?;
+            let entry = c.index.entries.get(file.rel.as_str())?.clone();
+            if stat.size > max_size {
+                return None;
+            }
+            let bytes = std::fs::read(&file.abs).ok()?;
+            let hash = cache::content_hash(&bytes);
+            if hash == entry.hash {
+                // Touched, not changed.
+                updates.push((i, cache::IndexEntry { stat, ..entry }, None));
+                continue;
+            }
+            let text = String::from_utf8(bytes).ok()?;
+            if load::has_async(&text) != entry.has_async {
+                return None;
+            }
+            let new_entry = cache::IndexEntry {
+                stat,
+                hash,
+                ..entry.clone()
+            };
+            if !entry.parsed {
+                // Only scanned for async code, and still without it.
+                updates.push((i, new_entry, None));
+                continue;
+            }
+            let info = load::ModuleInfo {
+                name: entry.module.clone(),
+                is_init: file.abs.file_stem().is_some_and(|s| s == "__init__"),
+                edition: entry.edition,
+            };
+            let new = load::lower_file(file, &info, &text);
+            let old = c.take_facts(&file.rel)?;
+            taken.push((i, old));
+            let old = &taken.last()?.1;
+            let moved = shift::shift(old, &new)?;
+            if !shift::apply(
+                &file.rel,
+                &moved,
+                &mut stored.diagnostics,
+                &mut stored.notifications,
+            ) {
+                return None;
+            }
+            updates.push((i, new_entry, Some(new)));
+        }
+        Some(())
+    })();
+    if ok.is_none() {
+        for (i, old) in taken {
+            c.restore(&files[i].rel, old);
+        }
+        return None;
+    }
+    let n = updates.len();
+    for (i, entry, new) in updates {
+        let rel = files[i].rel.as_str();
+        let reparsed = new.is_some();
+        c.store(rel, entry, reparsed);
+        if let Some(facts) = new {
+            c.restore(rel, facts);
+        }
+    }
+    filter::sort_and_dedup(&mut stored.diagnostics);
+    // The entries now hold the stat keys read above.
+    if let Some((key, still)) = key_over(c, files, deps, stats, dep.settings_hash)
+        && still.is_empty()
+    {
+        c.store_results(key, &stored);
+    }
+    c.save(&|rel| by_rel.contains_key(rel));
+    Some((stored, n))
 }
 
 /// Writes a file atomically: a temp file in the same folder, flushed to disk, then a rename

@@ -109,20 +109,23 @@ impl Work<'_> {
     }
 
     fn lower(&self, i: usize, text: &str) -> FileFacts {
-        let file = &self.files[i];
-        let info = &self.infos[i];
-        let mut facts = match file.language {
-            Language::Python => loopguard_python::lower(&file.rel, &info.name, info.is_init, text),
-            // The engine's workers have the stack the Rust lowering needs (see `check`);
-            // elsewhere the front end starts a thread of its own.
-            Language::Rust if BIG_STACK.with(|b| b.get()) => {
-                loopguard_rust::lower_on_big_stack(&file.rel, &info.name, text, info.edition)
-            }
-            Language::Rust => loopguard_rust::lower(&file.rel, &info.name, text, info.edition),
-        };
-        facts.suppressions = loopguard_core::suppression::scan(text);
-        facts
+        lower_file(&self.files[i], &self.infos[i], text)
     }
+}
+
+/// Lowers one file with its front end, `noqa` comments included.
+pub(crate) fn lower_file(file: &SourceFile, info: &ModuleInfo, text: &str) -> FileFacts {
+    let mut facts = match file.language {
+        Language::Python => loopguard_python::lower(&file.rel, &info.name, info.is_init, text),
+        // The engine's workers have the stack the Rust lowering needs (see `check`);
+        // elsewhere the front end starts a thread of its own.
+        Language::Rust if BIG_STACK.with(|b| b.get()) => {
+            loopguard_rust::lower_on_big_stack(&file.rel, &info.name, text, info.edition)
+        }
+        Language::Rust => loopguard_rust::lower(&file.rel, &info.name, text, info.edition),
+    };
+    facts.suppressions = loopguard_core::suppression::scan(text);
+    facts
 }
 
 pub fn module_infos(files: &[SourceFile], root: &Path, src_roots: &[PathBuf]) -> Vec<ModuleInfo> {
@@ -286,6 +289,9 @@ pub fn load_project(
             .push(i);
     }
 
+    if let Some(c) = cache.as_deref_mut() {
+        c.preload_shards();
+    }
     // Round 0: requested files, scanned; those with async code are parsed.
     let requested: Vec<usize> = (0..files.len()).filter(|&i| files[i].requested).collect();
     // Files parsed or queued for parsing. Requested files without async code are only

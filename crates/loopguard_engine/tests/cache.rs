@@ -138,8 +138,76 @@ fn touched_but_unchanged_file_is_confirmed_by_content_hash() {
     touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
     // The stat key differs, the content hash matches: no re-parse, same findings.
-    assert_eq!(o.cache, CacheUse::Facts { parsed: 0 });
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(p.run().cache, CacheUse::Results);
+}
+
+#[test]
+fn code_that_only_moved_reuses_the_results_with_shifted_positions() {
+    let p = Project::new();
+    let before = p.run();
+    // Lines inserted above the blocking call (helper) and above the handler (reported file).
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import time\n\n# Retry pacing.\n\n\ndef backoff(n):\n    time.sleep(n)\n",
+    );
+    write(
+        p.root(),
+        "svc/api.py",
+        "\"\"\"The API.\"\"\"\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    touch_later(&p.root().join("svc/api.py"));
+    let moved = p.run();
+    assert_eq!(moved.cache, CacheUse::Shifted { changed: 2 });
+    assert_ne!(summary(&moved), summary(&before));
+    assert_eq!(
+        summary(&moved),
+        vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:7"]
+    );
+    assert_eq!(summary(&moved), summary(&p.run_uncached()));
+    // The cache now holds the new positions.
+    assert_eq!(p.run().cache, CacheUse::Results);
+    assert_eq!(summary(&p.run()), summary(&p.run_uncached()));
+}
+
+#[test]
+fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
+    let p = Project::new();
+    write(
+        p.root(),
+        "svc/guarded.py",
+        "import threading\n\nlock = threading.Lock()\n\n\nasync def tick():\n    with lock:\n        pass\n    await tock()\n\n\nasync def tock():\n    pass\n",
+    );
+    p.run();
+    // Same calls in the same order, but the await is now under the lock.
+    write(
+        p.root(),
+        "svc/guarded.py",
+        "import threading\n\nlock = threading.Lock()\n\n\nasync def tick():\n    with lock:\n        pass\n        await tock()\n\n\nasync def tock():\n    pass\n",
+    );
+    touch_later(&p.root().join("svc/guarded.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o).iter().any(|s| s.starts_with("LG20")),
+        "{:?}",
+        summary(&o)
+    );
+    // A `noqa` added on the reported line changes what is reported.
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)  # noqa\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
 
 #[test]
