@@ -7,7 +7,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use loopguard_core::facts::{Callee, FileFacts, TypeRef};
 
 /// Calls `f` with every qualified path the facts mention (callees, types, bases, aliases).
-pub fn for_each_path(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
+pub fn for_each_path<'f>(facts: &'f FileFacts, f: &mut dyn FnMut(&'f str)) {
     for a in &facts.aliases {
         f(&a.target);
     }
@@ -27,7 +27,7 @@ pub fn for_each_path(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
     }
 }
 
-fn callee_paths(c: &Callee, f: &mut dyn FnMut(&str)) {
+fn callee_paths<'f>(c: &'f Callee, f: &mut dyn FnMut(&'f str)) {
     match c {
         Callee::Path(p) => f(p),
         Callee::Method { receiver, .. } => type_paths(receiver, f),
@@ -36,7 +36,7 @@ fn callee_paths(c: &Callee, f: &mut dyn FnMut(&str)) {
     }
 }
 
-fn type_paths(t: &TypeRef, f: &mut dyn FnMut(&str)) {
+fn type_paths<'f>(t: &'f TypeRef, f: &mut dyn FnMut(&'f str)) {
     match t {
         TypeRef::Named(p) | TypeRef::Global(p) => f(p),
         TypeRef::Returned(c) => callee_paths(c, f),
@@ -70,7 +70,10 @@ mod tests {
 }
 
 /// Calls `f` with every path one function mentions (callees, types, decorators, defaults).
-pub fn for_each_function_path(func: &loopguard_core::facts::Function, f: &mut dyn FnMut(&str)) {
+pub fn for_each_function_path<'f>(
+    func: &'f loopguard_core::facts::Function,
+    f: &mut dyn FnMut(&'f str),
+) {
     for d in &func.decorators {
         callee_paths(&d.callee, f);
     }
@@ -158,6 +161,49 @@ pub struct SymbolDemand {
     pub queue: VecDeque<Box<str>>,
 }
 
+/// The seeds of a requested file with async code: async functions and blocks, and
+/// decorated functions (callbacks that may run on the loop), with their closures and nested
+/// functions, and the paths they mention in the order [`SymbolDemand::mark_live`] would
+/// need them. Per file, so files are seeded in parallel.
+pub struct Seeds<'f> {
+    live: Vec<u32>,
+    paths: Vec<&'f str>,
+}
+
+impl<'f> Seeds<'f> {
+    pub fn of(facts: &'f FileFacts, symbols: &FileSymbols) -> Seeds<'f> {
+        let mut live: HashSet<u32> = HashSet::default();
+        let mut seen: HashSet<&'f str> = HashSet::default();
+        let mut out = Seeds {
+            live: Vec::new(),
+            paths: Vec::new(),
+        };
+        for (i, func) in facts.functions.iter().enumerate() {
+            if !(func.is_async || !func.decorators.is_empty()) {
+                continue;
+            }
+            let mut stack = vec![i as u32];
+            while let Some(f) = stack.pop() {
+                if !live.insert(f) {
+                    continue;
+                }
+                out.live.push(f);
+                if let Some(func) = facts.functions.get(f as usize) {
+                    for_each_function_path(func, &mut |p| {
+                        if seen.insert(p) {
+                            out.paths.push(p);
+                        }
+                    });
+                }
+                if let Some(kids) = symbols.children.get(&f) {
+                    stack.extend(kids.iter().copied());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// What satisfying a path needs next.
 pub enum Step {
     /// The path's module is not parsed yet: parse this file, then retry.
@@ -191,13 +237,14 @@ impl SymbolDemand {
         }
     }
 
-    /// Marks the seeds of a requested file with async code: async functions and blocks, and
-    /// decorated functions (callbacks that may run on the loop).
-    pub fn seed(&mut self, file: usize, facts: &FileFacts, symbols: &FileSymbols) {
-        for (i, func) in facts.functions.iter().enumerate() {
-            if func.is_async || !func.decorators.is_empty() {
-                self.mark_live(file, facts, symbols, i as u32);
-            }
+    /// Marks the seeds of a requested file with async code (see [`Seeds`]), found
+    /// beforehand, in parallel with other files.
+    pub fn seed(&mut self, file: usize, seeds: Seeds<'_>) {
+        for f in seeds.live {
+            self.live.insert((file, f));
+        }
+        for p in seeds.paths {
+            self.need(p);
         }
     }
 

@@ -325,18 +325,24 @@ pub fn load_project(
         }
         let mut next: Vec<usize> = Vec::new();
         // Symbol tables are per file: built in parallel, used in file order below.
-        let mut new_symbols: Vec<Option<demand::FileSymbols>> = parsed[start..]
+        // Seeds too, for round 0.
+        let mut new_symbols: Vec<Option<(demand::FileSymbols, Option<demand::Seeds>)>> = parsed
+            [start..]
             .par_iter()
             .map(|(i, facts)| {
-                (files[*i].language == Language::Python).then(|| demand::FileSymbols::new(facts))
+                (files[*i].language == Language::Python).then(|| {
+                    let syms = demand::FileSymbols::new(facts);
+                    let seeds = (!always).then(|| demand::Seeds::of(facts, &syms));
+                    (syms, seeds)
+                })
             })
             .collect();
         for ((i, facts), syms) in parsed[start..].iter().zip(new_symbols.drain(..)) {
             let lang = files[*i].language;
             match (lang, syms) {
-                (Language::Python, Some(syms)) => {
-                    if !always {
-                        demand.seed(*i, facts, &syms);
+                (Language::Python, Some((syms, seeds))) => {
+                    if let Some(seeds) = seeds {
+                        demand.seed(*i, seeds);
                     }
                     for path in waiting.remove(i).unwrap_or_default() {
                         demand.satisfy(*i, facts, &syms, &path);
