@@ -6,7 +6,7 @@
 #   bench/run.sh [CORPUS...]      corpora: stdlib ha async-heavy rust (default: all)
 #
 # Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (default
-# "stdlib ha async-heavy") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
+# "stdlib ha async-heavy rust") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
 # sweeps; SKIP_BUILD=1 re-measures the binaries of the last run (bench/out/bin), so that
 # re-running some corpora keeps one binary across the report; PHASES=0 skips the per-phase timings; PROFILE=0 skips the perf profiles (cold,
 # 1 thread, and warm) bucketed by phase with bench/perf_buckets.py.
@@ -33,7 +33,7 @@ CORP=$BENCH/corpora
 VENV=$BENCH/.venv
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
-THREAD_CORPORA=${THREAD_CORPORA:-"stdlib ha async-heavy"}
+THREAD_CORPORA=${THREAD_CORPORA:-"stdlib ha async-heavy rust"}
 SWEEP=${SWEEP:-1}
 PHASES=${PHASES:-1}
 PROFILE=${PROFILE:-1}
@@ -232,9 +232,14 @@ bench_corpus() {
     BACKUP=$OUT/touch-backup
     cp -p "$TOUCHED" "$BACKUP"
     echo "$TOUCHED" >"$RES/$c.touched_file.txt"
-    # Every run sees a new edit (restore, then append a different comment line).
-    local edit="cp -p $BACKUP $TOUCHED && echo '$comment loopguard bench edit '\$(date +%s%N) >> $TOUCHED"
+    # Every run sees a new edit (restore, then edit again). Two kinds: a comment line
+    # inserted after line 1, which moves all code below it (loopguard reuses its results
+    # with shifted positions), and a new function appended, which changes the file's facts
+    # (loopguard analyses the project again from cached facts).
+    local edit="bash $BENCH/edit.sh move $lang $BACKUP $TOUCHED"
+    local edit_code="bash $BENCH/edit.sh code $lang $BACKUP $TOUCHED"
     measure "$c.lg_touch" "$edit" "$lg --cache-dir $lg_cache"
+    measure "$c.lg_touch_code" "$edit_code" "$lg --cache-dir $lg_cache"
 
     if [ "$lang" = python ]; then
         local ruff="$RUFF check --isolated --select ASYNC --exit-zero --quiet $dir"
