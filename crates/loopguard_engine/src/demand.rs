@@ -179,7 +179,7 @@ impl<'f> Seeds<'f> {
             paths: Vec::new(),
         };
         for (i, func) in facts.functions.iter().enumerate() {
-            if !(func.is_async || !func.decorators.is_empty()) {
+            if !func.is_async && func.decorators.is_empty() {
                 continue;
             }
             let mut stack = vec![i as u32];
