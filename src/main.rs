@@ -323,8 +323,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
                 .map_err(|e| EngineError::Usage(format!("cannot write {}: {e}", path.display())))?;
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
+            // Buffered: stdout is line-buffered, and a JSON report of thousands of findings
+            // would cost a write call per line.
+            let mut lock = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             if !(args.quiet
                 && matches!(format, Format::Pretty { .. })
                 && outcome.diagnostics.is_empty())
