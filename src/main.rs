@@ -326,13 +326,19 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
             // Buffered: stdout is line-buffered, and a JSON report of thousands of findings
             // would cost a write call per line.
             let mut lock = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            if !(args.quiet
+            let quiet_clean = args.quiet
                 && matches!(format, Format::Pretty { .. })
-                && outcome.diagnostics.is_empty())
-            {
-                loopguard_report::write(&format, &report, &mut lock).map_err(write_err)?;
+                && outcome.diagnostics.is_empty();
+            let written = if quiet_clean {
+                Ok(())
+            } else {
+                loopguard_report::write(&format, &report, &mut lock)
+            };
+            match written.and_then(|()| lock.flush()) {
+                // The reader went away (`loopguard check | head`): not an error of ours.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(write_err)?,
             }
-            lock.flush().map_err(write_err)?;
         }
     }
     Ok(if outcome.diagnostics.is_empty() || args.exit_zero {

@@ -460,3 +460,28 @@ fn deeply_nested_rust_does_not_crash_the_workers() {
         "{v:#}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // `loopguard check | head`: the JSON report of the fixtures (far more than a pipe
+    // buffer) meets a closed pipe; the exit status still says "findings", and nothing is
+    // printed as an error.
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("loopguard"))
+        .args(["check", "--no-cache", "--output-format", "json"])
+        .arg(&fixtures)
+        .env_remove("LOOPGUARD_CACHE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -97,7 +97,7 @@ struct Summary {
 
 pub(crate) fn write(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     let value = build(report);
-    serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 

@@ -198,7 +198,7 @@ struct DescriptorReference {
 
 pub(crate) fn write(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     let log = build(report);
-    serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 
