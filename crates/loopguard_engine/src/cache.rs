@@ -117,6 +117,10 @@ pub struct Cache {
     dirty: bool,
 }
 
+fn shard_name(i: usize) -> String {
+    format!("facts-{i:02}")
+}
+
 fn shard_of(rel: &str) -> usize {
     let mut h = Fnv64::default();
     h.write(rel.as_bytes());
@@ -213,7 +217,7 @@ impl Cache {
 
     fn shard(&mut self, i: usize) -> &mut HashMap<String, FileFacts> {
         if self.shards[i].is_none() {
-            let name = format!("facts-{i:02}");
+            let name = shard_name(i);
             let read = read_file::<FactsFile>(&self.path(&name));
             let map = self.accept_shard(&name, read);
             self.shards[i] = Some(map);
@@ -250,15 +254,10 @@ impl Cache {
         let missing: Vec<usize> = (0..SHARDS).filter(|&i| self.shards[i].is_none()).collect();
         let read: Vec<(usize, Result<Option<FactsFile>, String>)> = missing
             .par_iter()
-            .map(|&i| {
-                (
-                    i,
-                    read_file::<FactsFile>(&self.path(&format!("facts-{i:02}"))),
-                )
-            })
+            .map(|&i| (i, read_file::<FactsFile>(&self.path(&shard_name(i)))))
             .collect();
         for (i, r) in read {
-            let map = self.accept_shard(&format!("facts-{i:02}"), r);
+            let map = self.accept_shard(&shard_name(i), r);
             self.shards[i] = Some(map);
         }
     }
@@ -402,7 +401,7 @@ impl Cache {
                     magic: MAGIC,
                     facts,
                 };
-                let path = self.path(&format!("facts-{i:02}"));
+                let path = self.path(&shard_name(i));
                 let result = postcard::to_allocvec(&file)
                     .map_err(|e| e.to_string())
                     .and_then(|bytes| {
@@ -413,7 +412,7 @@ impl Cache {
             .collect();
         for (i, result) in written {
             if let Err(why) = result {
-                self.write_failed(&format!("facts-{i:02}"), &why);
+                self.write_failed(&shard_name(i), &why);
             }
             self.dirty_shards[i] = false;
         }
@@ -446,8 +445,6 @@ impl Cache {
     }
 }
 
-/// Removes a cache folder (`loopguard clean`). Only folders that carry our CACHEDIR.TAG are
-/// removed, so a mistyped `cache-dir` cannot delete user data.
 /// Reads and decodes one cache file: `Ok(None)` if it does not exist, `Err` (what is wrong
 /// with it, for a notification) if it cannot be read or decoded.
 fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
@@ -461,6 +458,8 @@ fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
         .map_err(|_| "is corrupt or truncated".to_owned())
 }
 
+/// Removes a cache folder (`loopguard clean`). Only folders that carry our CACHEDIR.TAG are
+/// removed, so a mistyped `cache-dir` cannot delete user data.
 pub fn clean(dir: &Path) -> std::io::Result<bool> {
     let tag = dir.join("CACHEDIR.TAG");
     match std::fs::read_to_string(&tag) {

@@ -182,25 +182,49 @@ impl<'f> Seeds<'f> {
             if !func.is_async && func.decorators.is_empty() {
                 continue;
             }
-            let mut stack = vec![i as u32];
-            while let Some(f) = stack.pop() {
-                if !live.insert(f) {
-                    continue;
-                }
-                out.live.push(f);
-                if let Some(func) = facts.functions.get(f as usize) {
-                    for_each_function_path(func, &mut |p| {
-                        if seen.insert(p) {
-                            out.paths.push(p);
-                        }
-                    });
-                }
-                if let Some(kids) = symbols.children.get(&f) {
-                    stack.extend(kids.iter().copied());
-                }
-            }
+            walk_live(
+                facts,
+                symbols,
+                i as u32,
+                &mut |f| {
+                    let new = live.insert(f);
+                    if new {
+                        out.live.push(f);
+                    }
+                    new
+                },
+                &mut |p| {
+                    if seen.insert(p) {
+                        out.paths.push(p);
+                    }
+                },
+            );
         }
         out
+    }
+}
+
+/// From function `fid`: every function `is_new` accepts (closures and nested functions
+/// come along: their bodies run inline or are called from it), calling `mention` with the
+/// paths each mentions.
+fn walk_live<'f>(
+    facts: &'f FileFacts,
+    symbols: &FileSymbols,
+    fid: u32,
+    is_new: &mut dyn FnMut(u32) -> bool,
+    mention: &mut dyn FnMut(&'f str),
+) {
+    let mut stack = vec![fid];
+    while let Some(f) = stack.pop() {
+        if !is_new(f) {
+            continue;
+        }
+        if let Some(func) = facts.functions.get(f as usize) {
+            for_each_function_path(func, mention);
+        }
+        if let Some(kids) = symbols.children.get(&f) {
+            stack.extend(kids.iter().copied());
+        }
     }
 }
 
@@ -223,17 +247,17 @@ impl SymbolDemand {
     /// Marks function `fid` of file `file` live and needs what it mentions; closures and
     /// nested functions come along (their bodies run inline or are called from it).
     pub fn mark_live(&mut self, file: usize, facts: &FileFacts, symbols: &FileSymbols, fid: u32) {
-        let mut stack = vec![fid];
-        while let Some(f) = stack.pop() {
-            if !self.live.insert((file, f)) {
-                continue;
-            }
-            if let Some(func) = facts.functions.get(f as usize) {
-                for_each_function_path(func, &mut |p| self.need(p));
-            }
-            if let Some(kids) = symbols.children.get(&f) {
-                stack.extend(kids.iter().copied());
-            }
+        let live = &mut self.live;
+        let mut mentioned = Vec::new();
+        walk_live(
+            facts,
+            symbols,
+            fid,
+            &mut |f| live.insert((file, f)),
+            &mut |p| mentioned.push(p),
+        );
+        for p in mentioned {
+            self.need(p);
         }
     }
 

@@ -432,8 +432,8 @@ fn dep_stats(files: &[SourceFile], deps: &[usize]) -> Vec<Option<cache::StatKey>
 }
 
 /// The results key over `deps` as the cache index knows them (their cached content
-/// hashes), and the deps whose stat key differs from the cached one (they may have
-/// changed). `None` if a dep has no usable entry.
+/// hashes), and the positions in `deps` of those whose stat key differs from the cached
+/// one (they may have changed). `None` if a dep has no usable entry.
 fn key_over(
     c: &cache::Cache,
     files: &[SourceFile],
@@ -444,14 +444,14 @@ fn key_over(
     let mut h = loopguard_core::catalog::Fnv64::default();
     h.write(&settings_hash.to_le_bytes());
     let mut changed = Vec::new();
-    for (&i, stat) in deps.iter().zip(stats) {
+    for (p, (&i, stat)) in deps.iter().zip(stats).enumerate() {
         let rel = files[i].rel.as_str();
         h.write(rel.as_bytes());
         match c.index.entries.get(rel) {
             Some(entry) => {
                 h.write(&entry.hash);
                 if Some(entry.stat) != *stat {
-                    changed.push(i);
+                    changed.push(p);
                 }
             }
             // A file that could not be used last time, unchanged since.
@@ -468,10 +468,6 @@ fn key_over(
 /// gives up on reusing the stored results.
 const MAX_SHIFTED_FILES: usize = 16;
 
-/// Reuses the stored results when every file that changed since they were computed only
-/// moved code (see [`shift`]): each is lowered again and compared with its cached facts,
-/// and the findings' positions in it are shifted. Returns the results and how many files
-/// changed; `None` (and the cache as it was) when anything else changed.
 /// The files the stored results depend on, with their stat keys now.
 struct Deps<'a> {
     files: &'a [SourceFile],
@@ -480,6 +476,11 @@ struct Deps<'a> {
     settings_hash: u64,
 }
 
+/// Reuses the stored results when every file that changed since they were computed only
+/// moved code (see [`shift`]): each is lowered again and compared with its cached facts,
+/// and the findings' positions in it are shifted. `changed`: positions in `dep.deps` of
+/// the files whose stat key changed. Returns the results and how many files changed;
+/// `None` (and the cache as it was) when anything else changed.
 fn reuse_shifted(
     c: &mut cache::Cache,
     dep: &Deps,
@@ -492,8 +493,7 @@ fn reuse_shifted(
     if c.index.results_key != Some(old_key) || changed.len() > MAX_SHIFTED_FILES {
         return None;
     }
-    let stored_key = old_key;
-    let mut stored: StoredResults = c.results(stored_key)?;
+    let mut stored: StoredResults = c.results(old_key)?;
     let max_size = config
         .max_file_size
         .unwrap_or(loopguard_core::config::DEFAULT_MAX_FILE_SIZE);
@@ -501,12 +501,10 @@ fn reuse_shifted(
     let mut updates: Vec<(usize, cache::IndexEntry, Option<FileFacts>)> = Vec::new();
     let mut taken: Vec<(usize, FileFacts)> = Vec::new();
     let ok = (|| {
-        for (&i, stat) in deps.iter().zip(stats) {
-            if !changed.contains(&i) {
-                continue;
-            }
+        for &p in changed {
+            let i = deps[p];
             let file = &files[i];
-            let stat = (*stat)?;
+            let stat = stats[p]?;
             let entry = c.index.entries.get(file.rel.as_str())?.clone();
             if stat.size > max_size {
                 return None;

@@ -326,7 +326,7 @@ pub fn load_project(
         let mut next: Vec<usize> = Vec::new();
         // Symbol tables are per file: built in parallel, used in file order below.
         // Seeds too, for round 0.
-        let mut new_symbols: Vec<Option<(demand::FileSymbols, Option<demand::Seeds>)>> = parsed
+        let new_symbols: Vec<Option<(demand::FileSymbols, Option<demand::Seeds>)>> = parsed
             [start..]
             .par_iter()
             .map(|(i, facts)| {
@@ -337,7 +337,7 @@ pub fn load_project(
                 })
             })
             .collect();
-        for ((i, facts), syms) in parsed[start..].iter().zip(new_symbols.drain(..)) {
+        for ((i, facts), syms) in parsed[start..].iter().zip(new_symbols) {
             let lang = files[*i].language;
             match (lang, syms) {
                 (Language::Python, Some((syms, seeds))) => {
