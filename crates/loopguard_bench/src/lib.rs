@@ -32,9 +32,20 @@ impl Lang {
     }
 }
 
-/// The same byte scan loopguard uses to pick the files it parses first.
-pub fn has_async(text: &str) -> bool {
-    loopguard_engine::load::has_async(text)
+/// The same byte scan loopguard uses to pick the files it parses first (with the built-in
+/// catalog).
+pub fn has_async(lang: loopguard_core::facts::Language, text: &str) -> bool {
+    static SCAN: std::sync::OnceLock<Option<loopguard_engine::load::RootScan>> =
+        std::sync::OnceLock::new();
+    match SCAN.get_or_init(|| {
+        loopguard_core::catalog::Catalog::builtin()
+            .ok()
+            .map(|c| loopguard_engine::load::RootScan::new(&c))
+    }) {
+        Some(scan) => scan.may_have_roots(lang, text),
+        // Cannot happen with the catalog compiled in; parse rather than skip.
+        None => true,
+    }
 }
 
 /// Seconds with millisecond precision, for human-readable lines.

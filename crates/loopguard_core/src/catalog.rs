@@ -289,6 +289,24 @@ impl<T> Matcher<T> {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+
+    /// Every name a call matched by this matcher can end in: the last segment of each path
+    /// and each method name. `None` when a wildcard path (`pkg.*`) lets any name match.
+    pub fn last_names(&self) -> Option<Vec<&str>> {
+        if !self.prefixes.is_empty() {
+            return None;
+        }
+        let mut names: Vec<&str> = self
+            .exact
+            .keys()
+            .map(|p| p.rsplit(['.', ':']).next().unwrap_or(p))
+            .chain(self.methods.keys().map(String::as_str))
+            .filter(|n| !n.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Some(names)
+    }
 }
 
 /// The catalog of one language.

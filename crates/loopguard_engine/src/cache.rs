@@ -60,7 +60,8 @@ impl StatKey {
 pub struct IndexEntry {
     pub stat: StatKey,
     pub hash: [u8; 32],
-    pub has_async: bool,
+    /// The first round parses it (see `load::RootScan`).
+    pub may_have_roots: bool,
     /// Parsed (its facts are in the facts file).
     pub parsed: bool,
     /// Module name and edition the facts were lowered with: adding an `__init__.py` above a

@@ -251,6 +251,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         config_json.as_bytes(),
         &file_list,
     ]);
+    let scan = load::RootScan::new(&catalog);
     let by_rel: HashMap<&str, usize> = files
         .iter()
         .enumerate()
@@ -284,6 +285,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                     deps: &deps,
                     stats: &stats,
                     settings_hash,
+                    scan: &scan,
                 };
                 reuse_shifted(c, &dep, key, &changed, &config, &by_rel)
                     .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }))
@@ -311,7 +313,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     let mut src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
     src_roots.extend(discovered.foreign_roots);
     let infos = load::module_infos(&files, &root, &src_roots);
-    let loaded = load::load_project(&files, infos, &config, cache.as_mut())?;
+    let loaded = load::load_project(&files, infos, &config, &scan, cache.as_mut())?;
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
     let parsed_now = loaded.parsed_now;
     let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
@@ -474,6 +476,7 @@ struct Deps<'a> {
     deps: &'a [usize],
     stats: &'a [Option<cache::StatKey>],
     settings_hash: u64,
+    scan: &'a load::RootScan,
 }
 
 /// Reuses the stored results when every file that changed since they were computed only
@@ -517,7 +520,7 @@ fn reuse_shifted(
                 continue;
             }
             let text = String::from_utf8(bytes).ok()?;
-            if load::has_async(&text) != entry.has_async {
+            if dep.scan.may_have_roots(file.language, &text) != entry.may_have_roots {
                 return None;
             }
             let new_entry = cache::IndexEntry {

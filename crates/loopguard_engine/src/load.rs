@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{Config, DEFAULT_MAX_FILE_SIZE};
 use loopguard_core::diagnostic::{Notification, NotificationLevel};
 use loopguard_core::facts::{FileFacts, Language};
@@ -51,11 +52,82 @@ struct Work<'a> {
     files: &'a [SourceFile],
     infos: Vec<ModuleInfo>,
     max_size: u64,
+    scan: &'a RootScan,
 }
 
-/// Does this source contain async code (or anything that runs on the loop)?
-pub fn has_async(text: &str) -> bool {
-    text.contains("async")
+/// The byte scan that picks the files the first round parses: those that may hold a root of
+/// the analysis, code that runs on the event loop. Other files are parsed only when a root
+/// reaches them (demand), so a file that merely says "asyncio" or "asynchronous" costs a scan,
+/// not a parse.
+pub struct RootScan {
+    /// Names that can register a plain `def` to run on the loop (`call_soon`, HA's
+    /// `@callback`): the last segments of the catalog's `[[loop-callback]]` entries. `None`
+    /// when a wildcard entry makes any name possible.
+    python_callback_names: Option<Vec<String>>,
+}
+
+impl RootScan {
+    pub fn new(catalog: &Catalog) -> RootScan {
+        let names = catalog
+            .language(Language::Python)
+            .loop_callbacks
+            .last_names();
+        RootScan {
+            python_callback_names: names
+                .map(|names| names.into_iter().map(str::to_owned).collect()),
+        }
+    }
+
+    /// Whether `text` may hold a root: Python `async def`/`async with`/`async for`, or a
+    /// loop-callback name in a file that mentions async code; Rust `async` anywhere (`async
+    /// fn`, blocks, closures).
+    ///
+    /// The callback names count only beside the word `async` (`asyncio`, HA's `async_*`
+    /// helpers): that is where callbacks are registered, and it keeps files that merely
+    /// say "callback" unparsed.
+    pub fn may_have_roots(&self, language: Language, text: &str) -> bool {
+        match language {
+            Language::Rust => text.contains("async"),
+            Language::Python => {
+                has_async_keyword(text)
+                    || (text.contains("async")
+                        && self
+                            .python_callback_names
+                            .as_ref()
+                            .is_none_or(|names| names.iter().any(|n| text.contains(n.as_str()))))
+            }
+        }
+    }
+}
+
+/// Python's `async` keyword before `def`, `with` or `for`, anywhere in the text (strings and
+/// comments included: a false match only costs a parse). Spaces, line breaks and line
+/// continuations may separate the two words (`[x async\n for x in y]` inside brackets); a
+/// comment between them counts as a match.
+fn has_async_keyword(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    text.match_indices("async").any(|(at, _)| {
+        if at > 0 && is_word(bytes[at - 1]) {
+            return false;
+        }
+        let mut j = at + "async".len();
+        let gap_start = j;
+        while j < bytes.len() && matches!(bytes[j], b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' | b'\\')
+        {
+            j += 1;
+        }
+        if j == gap_start || j >= bytes.len() {
+            return false;
+        }
+        if bytes[j] == b'#' {
+            return true;
+        }
+        ["def", "with", "for"].iter().any(|kw| {
+            bytes[j..].starts_with(kw.as_bytes())
+                && bytes.get(j + kw.len()).is_none_or(|&b| !is_word(b))
+        })
+    })
 }
 
 impl Work<'_> {
@@ -183,7 +255,7 @@ fn look_batch(
             (e.stat == stat).then_some(e)
         });
         match hit {
-            Some(e) if !e.has_async && !always => out.push((i, Looked::NoAsync)),
+            Some(e) if !e.may_have_roots && !always => out.push((i, Looked::NoAsync)),
             Some(e) if e.parsed => match cache.as_deref_mut().and_then(|c| c.take_facts(rel)) {
                 Some(f) => out.push((i, Looked::Facts(Box::new(f)))),
                 None => misses.push(i),
@@ -208,7 +280,7 @@ fn look_batch(
             }
         };
         let rel = work.files[i].rel.as_str();
-        let is_async = has_async(&text);
+        let is_async = work.scan.may_have_roots(work.files[i].language, &text);
         let stat = stat_of.get(&i).copied();
         let same = cache.as_deref_mut().and_then(|c| {
             let e = c.index.entries.get(rel)?.clone();
@@ -221,7 +293,7 @@ fn look_batch(
                     IndexEntry {
                         stat,
                         hash,
-                        has_async: false,
+                        may_have_roots: false,
                         parsed: same.is_some_and(|e| e.parsed),
                         module: work.infos[i].name.clone(),
                         edition: work.infos[i].edition,
@@ -250,14 +322,14 @@ fn look_batch(
         .map(|(i, text, hash, is_async)| (i, work.lower(i, &text), hash, is_async))
         .collect();
     let parsed_now = parsed.len();
-    for (i, facts, hash, has_async) in parsed {
+    for (i, facts, hash, may_have_roots) in parsed {
         if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat_of.get(&i)) {
             c.store(
                 &work.files[i].rel,
                 IndexEntry {
                     stat: *stat,
                     hash,
-                    has_async,
+                    may_have_roots,
                     parsed: true,
                     module: work.infos[i].name.clone(),
                     edition: work.infos[i].edition,
@@ -274,12 +346,14 @@ pub fn load_project(
     files: &[SourceFile],
     infos: Vec<ModuleInfo>,
     config: &Config,
+    scan: &RootScan,
     mut cache: Option<&mut Cache>,
 ) -> Result<Loaded, EngineError> {
     let work = Work {
         files,
         infos,
         max_size: config.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        scan,
     };
     let mut by_module: HashMap<(&str, Language), Vec<usize>> = HashMap::default();
     for (i, (f, info)) in files.iter().zip(&work.infos).enumerate() {
@@ -404,9 +478,63 @@ pub fn load_project(
 mod tests {
     use super::*;
 
+    fn scan() -> RootScan {
+        RootScan::new(&Catalog::builtin().unwrap())
+    }
+
     #[test]
-    fn byte_scan() {
-        assert!(has_async("async def f(): pass"));
-        assert!(!has_async("def f(): pass"));
+    fn python_files_with_async_definitions_or_blocks_are_parsed() {
+        let scan = scan();
+        for text in [
+            "async def f(): pass",
+            "class A:\n    async  def f(self): pass",
+            "x = 1;async with lock: pass",
+            "[x async\n    for x in aiter()]",
+            "[x async \\\n for x in aiter()]",
+            "[x async # why\n for x in aiter()]",
+            "async\tfor x in y: pass",
+        ] {
+            assert!(scan.may_have_roots(Language::Python, text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn python_files_that_only_mention_async_are_not_parsed() {
+        let scan = scan();
+        for text in [
+            "def f(): pass",
+            "import asyncio\nasyncio.run(main())",
+            "# asynchronous I/O, see async_chat\ndef f(): pass",
+            "async_def = 1\nmy_async for_ = 2",
+            "x.async_defer()",
+            "async deferred",
+            "async",
+        ] {
+            assert!(!scan.may_have_roots(Language::Python, text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn python_loop_callbacks_beside_async_code_are_parsed() {
+        let scan = scan();
+        // A plain def registered with the loop runs on it: a root without `async def`.
+        assert!(scan.may_have_roots(
+            Language::Python,
+            "import asyncio\nloop = asyncio.get_event_loop()\nloop.call_soon(tick)"
+        ));
+        assert!(scan.may_have_roots(
+            Language::Python,
+            "from homeassistant.core import callback\n@callback\ndef on_event(e): hass.async_fire(e)"
+        ));
+        // Without any async code around, "callback" is just a word.
+        assert!(!scan.may_have_roots(Language::Python, "def run(callback): callback()"));
+    }
+
+    #[test]
+    fn rust_files_with_async_anywhere_are_parsed() {
+        let scan = scan();
+        assert!(scan.may_have_roots(Language::Rust, "fn f() { let _ = async move {}; }"));
+        assert!(scan.may_have_roots(Language::Rust, "async fn f() {}"));
+        assert!(!scan.may_have_roots(Language::Rust, "fn f() {}"));
     }
 }

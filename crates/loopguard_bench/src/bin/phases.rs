@@ -139,10 +139,15 @@ fn run(args: &Args) -> Result<Timings, String> {
     });
     let bytes: usize = texts.iter().flatten().map(String::len).sum();
     t.note(format!("{bytes} bytes"));
+    let scan = load::RootScan::new(&resolved.catalog);
     let is_async: Vec<bool> = t.time("  byte scan", || {
         texts
             .par_iter()
-            .map(|s| s.as_deref().is_some_and(loopguard_bench::has_async))
+            .zip(&wanted)
+            .map(|(s, &i)| {
+                s.as_deref()
+                    .is_some_and(|s| scan.may_have_roots(files[i].language, s))
+            })
             .collect()
     });
     let firsts: Vec<(usize, &str)> = wanted
@@ -191,7 +196,7 @@ fn run(args: &Args) -> Result<Timings, String> {
     let infos_again = load::module_infos(&files, &resolved.root, &src_roots);
     let loaded = t
         .time("load (engine, all rounds)", || {
-            load::load_project(&files, infos_again, &resolved.config, None)
+            load::load_project(&files, infos_again, &resolved.config, &scan, None)
         })
         .map_err(|e| e.to_string())?;
     if let Some(list) = &args.parsed_list {
