@@ -42,8 +42,38 @@ pub struct Index<'a> {
     pub imports: Vec<HashSet<&'a str>>,
 }
 
+/// A file's own module and every module (prefix) it imports from.
+fn imports_of(file: &FileFacts) -> HashSet<&str> {
+    let sep = file.language.unwrap_or(Language::Python).separator();
+    let mut imports = HashSet::default();
+    imports.insert(file.module.as_str());
+    for a in &file.aliases {
+        let mut end = a.target.len();
+        // `from pkg.mod import C` imports from `pkg.mod` and `pkg`.
+        while let Some(i) = a.target[..end].rfind(sep) {
+            end = i;
+            imports.insert(&a.target[..end]);
+        }
+        imports.insert(a.target.as_str());
+    }
+    imports
+}
+
 impl<'a> Index<'a> {
     pub fn build(files: &'a [FileFacts]) -> Index<'a> {
+        // The per-file import sets are independent of the maps: built in parallel with them.
+        let (imports, mut index) = rayon::join(
+            || {
+                use rayon::prelude::*;
+                files.par_iter().map(imports_of).collect()
+            },
+            || Self::build_maps(files),
+        );
+        index.imports = imports;
+        index
+    }
+
+    fn build_maps(files: &'a [FileFacts]) -> Index<'a> {
         let mut index = Index {
             files,
             functions: HashMap::default(),
@@ -52,22 +82,10 @@ impl<'a> Index<'a> {
             aliases: HashMap::default(),
             classes_by_method: HashMap::default(),
             subclasses: HashMap::default(),
-            imports: Vec::with_capacity(files.len()),
+            imports: Vec::new(),
         };
         for (fi, file) in files.iter().enumerate() {
             let sep = file.language.unwrap_or(Language::Python).separator();
-            let mut imports = HashSet::default();
-            imports.insert(file.module.as_str());
-            for a in &file.aliases {
-                let mut end = a.target.len();
-                // `from pkg.mod import C` imports from `pkg.mod` and `pkg`.
-                while let Some(i) = a.target[..end].rfind(sep) {
-                    end = i;
-                    imports.insert(&a.target[..end]);
-                }
-                imports.insert(a.target.as_str());
-            }
-            index.imports.push(imports);
             for class in &file.classes {
                 let info = index.classes.entry(class.qualname.as_str()).or_default();
                 if info.module.is_empty() {

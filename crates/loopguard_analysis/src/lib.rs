@@ -175,10 +175,29 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// After `sock.setblocking(False)` (a catalog `nonblocking-after` switch), later calls
     /// on the same receiver in the same function do not block.
     fn drop_calls_on_nonblocking_receivers(&mut self) {
+        use loopguard_core::facts::Callee;
+        // A switch is a method call whose name ends a switch path (a method's candidate
+        // paths are `Type.name`): other functions are skipped without resolving anything.
+        let catalog = self.catalog;
+        let switch_names = |lang| catalog.language(lang).nonblocking_after.last_names();
+        let (python_names, rust_names) =
+            (switch_names(Language::Python), switch_names(Language::Rust));
         for id in 0..self.refs.len() {
             let f = self.func(id);
             let r = self.resolver(id);
             if r.catalog.nonblocking_after.is_empty() {
+                continue;
+            }
+            let names = match r.lang {
+                Language::Python => &python_names,
+                Language::Rust => &rust_names,
+            };
+            let may_switch = |site: &CallSite| match (&site.callee, names) {
+                (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
+                (Callee::Method { .. }, None) => true,
+                _ => false,
+            };
+            if !f.calls.iter().any(may_switch) {
                 continue;
             }
             let mut order: Vec<usize> = (0..f.calls.len()).collect();
@@ -194,12 +213,13 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     drop_sites.push(i);
                     continue;
                 }
-                let is_switch = r.candidate_paths(&site.callee, 0).iter().any(|(p, _)| {
-                    r.catalog
-                        .nonblocking_after
-                        .path(p, None)
-                        .is_some_and(|when| site.args.iter().any(|a| when.contains(a)))
-                });
+                let is_switch = may_switch(site)
+                    && r.candidate_paths(&site.callee, 0).iter().any(|(p, _)| {
+                        r.catalog
+                            .nonblocking_after
+                            .path(p, None)
+                            .is_some_and(|when| site.args.iter().any(|a| when.contains(a)))
+                    });
                 if is_switch {
                     switched.push(receiver);
                 }
@@ -219,12 +239,15 @@ impl<'a, 'c> Analysis<'a, 'c> {
     fn mark_offload_wrappers(&mut self) {
         let n = self.refs.len();
         let mut wrapper = vec![false; n];
+        // Only a function that passes one of its parameters on can be a wrapper; the fixed
+        // point visits just those, in id order.
+        let mut candidates: Vec<usize> = (0..n)
+            .filter(|&g| self.func(g).calls.iter().any(|s| !s.param_args.is_empty()))
+            .collect();
         for _ in 0..8 {
             let mut changed = false;
-            for (g, is_wrapper) in wrapper.clone().iter().enumerate() {
-                if *is_wrapper {
-                    continue;
-                }
+            candidates.retain(|&g| !wrapper[g]);
+            for &g in &candidates {
                 let f = self.func(g);
                 let hands_param_to_offload =
                     f.calls.iter().zip(&self.resolutions[g]).any(|(site, res)| {
