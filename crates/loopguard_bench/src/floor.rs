@@ -46,7 +46,7 @@ pub fn parse_rust(text: &str) -> bool {
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub lang: Lang,
-    /// Parse only files whose text contains `async` (loopguard's first round).
+    /// Parse only the files loopguard parses first (its byte scan, `RootScan`).
     pub only_async: bool,
     /// Files larger than this are skipped (loopguard's `max-file-size`).
     pub max_size: u64,
@@ -57,7 +57,7 @@ pub struct Options {
 pub struct Stats {
     pub files: usize,
     pub parsed: usize,
-    /// Read but not parsed (no `async`, with `only_async`).
+    /// Read but not parsed (not picked by the byte scan, with `only_async`).
     pub not_async: usize,
     pub unreadable: usize,
     pub not_utf8: usize,

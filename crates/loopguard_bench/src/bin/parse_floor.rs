@@ -34,7 +34,8 @@ struct Args {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Parse only the files that contain `async` (the ones loopguard parses first).
+    /// Parse only the files loopguard parses first (its byte scan: Python `async def/with/for`
+    /// or loop callbacks beside async code; Rust `async`).
     #[arg(long)]
     only_async: bool,
     /// Skip files larger than this many bytes (loopguard's default `max-file-size`).
