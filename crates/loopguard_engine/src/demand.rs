@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use loopguard_core::facts::{Callee, FileFacts, TypeRef};
+use loopguard_core::facts::{Callee, FileFacts, Function, TypeRef};
 
 /// Calls `f` with every qualified path the facts mention (callees, types, bases, aliases).
 pub fn for_each_path<'f>(facts: &'f FileFacts, f: &mut dyn FnMut(&'f str)) {
@@ -161,8 +161,9 @@ pub struct SymbolDemand {
     pub queue: VecDeque<Box<str>>,
 }
 
-/// The seeds of a requested file with async code: async functions and blocks, and
-/// decorated functions (callbacks that may run on the loop), with their closures and nested
+/// The seeds of a requested file with async code: async functions and blocks, decorated
+/// functions (callbacks that may run on the loop) and functions that register a loop
+/// callback (`loop.call_soon(tick)` in a plain `def`), with their closures and nested
 /// functions, and the paths they mention in the order [`SymbolDemand::mark_live`] would
 /// need them. Per file, so files are seeded in parallel.
 pub struct Seeds<'f> {
@@ -171,7 +172,20 @@ pub struct Seeds<'f> {
 }
 
 impl<'f> Seeds<'f> {
-    pub fn of(facts: &'f FileFacts, symbols: &FileSymbols) -> Seeds<'f> {
+    /// `callback_names`: the names of the catalog's loop-callback APIs (`call_soon`, ...),
+    /// `None` when any name may be one. A plain `def` that hands a callable to one of them
+    /// is a seed too: the callable runs on the loop.
+    pub fn of(
+        facts: &'f FileFacts,
+        symbols: &FileSymbols,
+        callback_names: Option<&[String]>,
+    ) -> Seeds<'f> {
+        let registers_callback = |func: &Function| {
+            func.calls.iter().any(|c| {
+                (!c.callable_args.is_empty() || !c.closure_args.is_empty())
+                    && callback_names.is_none_or(|names| names.iter().any(|n| n == c.callee.name()))
+            })
+        };
         let mut live: HashSet<u32> = HashSet::default();
         let mut seen: HashSet<&'f str> = HashSet::default();
         let mut out = Seeds {
@@ -179,7 +193,7 @@ impl<'f> Seeds<'f> {
             paths: Vec::new(),
         };
         for (i, func) in facts.functions.iter().enumerate() {
-            if !func.is_async && func.decorators.is_empty() {
+            if !func.is_async && func.decorators.is_empty() && !registers_callback(func) {
                 continue;
             }
             walk_live(

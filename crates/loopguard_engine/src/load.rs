@@ -78,6 +78,11 @@ impl RootScan {
         }
     }
 
+    /// The names of the catalog's Python loop-callback APIs; `None` when any name may be one.
+    pub fn python_callback_names(&self) -> Option<&[String]> {
+        self.python_callback_names.as_deref()
+    }
+
     /// Whether `text` may hold a root: Python `async def`/`async with`/`async for`, or a
     /// loop-callback name in a file that mentions async code; Rust `async` anywhere (`async
     /// fn`, blocks, closures).
@@ -406,7 +411,9 @@ pub fn load_project(
             .map(|(i, facts)| {
                 (files[*i].language == Language::Python).then(|| {
                     let syms = demand::FileSymbols::new(facts);
-                    let seeds = (!always).then(|| demand::Seeds::of(facts, &syms));
+                    let seeds = (!always).then(|| {
+                        demand::Seeds::of(facts, &syms, work.scan.python_callback_names())
+                    });
                     (syms, seeds)
                 })
             })
