@@ -37,7 +37,7 @@ MARKERS = [
     ("module names", r"module_infos|PythonModules|RustModules|crate_info_for"),
     ("read files", r"std::fs::read|read_to_end|read_to_string|__GI___libc_read|ksys_read"),
     ("stat files", r"std::fs::metadata|statx|__GI___stat"),
-    ("byte scan (async)", r"has_async|TwoWaySearcher|StrSearcher"),
+    ("byte scan (async)", r"has_async|may_have_roots|TwoWaySearcher|StrSearcher"),
     ("scheduler (rayon idle/steal)", r"rayon_core::registry::WorkerThread::wait_until|rayon_core::sleep"),
     ("load: other", r"loopguard_engine::load"),
     ("engine: other", r"loopguard_engine::"),

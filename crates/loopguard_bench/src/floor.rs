@@ -160,7 +160,7 @@ pub fn run(inputs: &[Input], opts: &Options) -> Stats {
         c.bytes_read.fetch_add(bytes, Ordering::Relaxed);
         let t1 = add_time(&c.nanos_read, t0);
         if opts.only_async {
-            let is_async = crate::has_async(opts.lang.core(), &text);
+            let is_async = crate::picked_by_byte_scan(opts.lang.core(), &text);
             add_time(&c.nanos_scan, t1);
             if !is_async {
                 c.not_async.fetch_add(1, Ordering::Relaxed);

@@ -34,7 +34,7 @@ impl Lang {
 
 /// The same byte scan loopguard uses to pick the files it parses first (with the built-in
 /// catalog).
-pub fn has_async(lang: loopguard_core::facts::Language, text: &str) -> bool {
+pub fn picked_by_byte_scan(lang: loopguard_core::facts::Language, text: &str) -> bool {
     static SCAN: std::sync::OnceLock<Option<loopguard_engine::load::RootScan>> =
         std::sync::OnceLock::new();
     match SCAN.get_or_init(|| {
