@@ -5,7 +5,7 @@
 // DoS resistance buys nothing here.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use loopguard_core::facts::{FileFacts, Function, Language, TypeRef};
+use loopguard_core::facts::{FileFacts, Function, Language, TypeRef, rfind_separator};
 
 /// A function of the project: file index and function index within that file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,7 +50,7 @@ fn imports_of(file: &FileFacts) -> HashSet<&str> {
     for a in &file.aliases {
         let mut end = a.target.len();
         // `from pkg.mod import C` imports from `pkg.mod` and `pkg`.
-        while let Some(i) = a.target[..end].rfind(sep) {
+        while let Some(i) = rfind_separator(&a.target[..end], sep) {
             end = i;
             imports.insert(&a.target[..end]);
         }

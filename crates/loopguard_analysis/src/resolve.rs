@@ -7,7 +7,9 @@ use std::borrow::Cow;
 
 use loopguard_core::catalog::{BlockingApi, EndpointKind, GuardKind, LanguageCatalog};
 use loopguard_core::diagnostic::Confidence;
-use loopguard_core::facts::{CallKind, CallSite, Callee, Language, TypeRef};
+use loopguard_core::facts::{
+    CallKind, CallSite, Callee, Language, TypeRef, rfind_separator, rsplit_path,
+};
 
 use crate::index::{FnRef, Index};
 
@@ -731,7 +733,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
     }
 
     fn split<'p>(&self, path: &'p str) -> Option<(&'p str, &'p str)> {
-        path.rsplit_once(self.sep())
+        rsplit_path(path, self.sep())
     }
 
     fn is_known(&self, path: &str) -> bool {
@@ -756,7 +758,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
                     replaced = Some(format!("{target}{}", &current[end..]));
                     break;
                 }
-                match prefix.rfind(self.sep()) {
+                match rfind_separator(prefix, self.sep()) {
                     Some(i) => end = i,
                     None => break,
                 }

@@ -35,7 +35,7 @@
 //! paths = ["warnings.warn"]
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -212,16 +212,16 @@ pub struct Matcher<T> {
     /// (prefix without the `*`, value index), longest first.
     prefixes: Vec<(String, usize)>,
     methods: HashMap<String, Vec<usize>>,
-    excluded: std::collections::HashSet<String>,
+    excluded: HashSet<String>,
 }
 
 impl<T> Default for Matcher<T> {
     fn default() -> Self {
         Self {
             values: Vec::new(),
-            exact: HashMap::new(),
+            exact: HashMap::default(),
             prefixes: Vec::new(),
-            methods: HashMap::new(),
+            methods: HashMap::default(),
             excluded: Default::default(),
         }
     }

@@ -16,6 +16,33 @@ use crate::span::Span;
 /// Bumped whenever the shape or meaning of facts changes (invalidates caches).
 pub const FACTS_VERSION: u32 = 3;
 
+/// Byte index of the last `sep` in `path`, like `path.rfind(sep)`. Paths are short and
+/// searched millions of times per run: a `&str` pattern sets up a two-way searcher on every
+/// call, which costs more than scanning the bytes of the path.
+pub fn rfind_separator(path: &str, sep: &str) -> Option<usize> {
+    let bytes = path.as_bytes();
+    match sep.as_bytes() {
+        [b] => bytes.iter().rposition(|c| c == b),
+        [a, b] if a == b => {
+            let mut end = bytes.len();
+            while let Some(i) = bytes[..end].iter().rposition(|c| c == a) {
+                if i > 0 && bytes[i - 1] == *a {
+                    return Some(i - 1);
+                }
+                end = i;
+            }
+            None
+        }
+        _ => path.rfind(sep),
+    }
+}
+
+/// `path` split at its last `sep`, like `path.rsplit_once(sep)`.
+pub fn rsplit_path<'p>(path: &'p str, sep: &str) -> Option<(&'p str, &'p str)> {
+    let i = rfind_separator(path, sep)?;
+    Some((&path[..i], &path[i + sep.len()..]))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
@@ -324,4 +351,30 @@ pub struct Alias {
 pub struct ParseError {
     pub message: String,
     pub span: Span,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfind_separator_matches_str_rfind() {
+        for path in [
+            "", ".", "a", "a.b.c", "a..b", ".a", "a.", "k::db::Pool", "k:::b", "::", ":",
+            "a:b", "a::", "::a", "k::db:x",
+        ] {
+            for sep in [".", "::"] {
+                assert_eq!(
+                    rfind_separator(path, sep),
+                    path.rfind(sep),
+                    "{path:?} {sep:?}"
+                );
+                assert_eq!(
+                    rsplit_path(path, sep),
+                    path.rsplit_once(sep),
+                    "{path:?} {sep:?}"
+                );
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use loopguard_core::facts::{Callee, FileFacts, Function, TypeRef};
+use loopguard_core::facts::{Callee, FileFacts, Function, TypeRef, rfind_separator, rsplit_path};
 
 /// Calls `f` with every qualified path the facts mention (callees, types, bases, aliases).
 pub fn for_each_path<'f>(facts: &'f FileFacts, f: &mut dyn FnMut(&'f str)) {
@@ -51,7 +51,7 @@ pub fn module_prefixes<'p>(path: &'p str, sep: &'p str) -> impl Iterator<Item = 
     std::iter::from_fn(move || {
         let e = end?;
         let prefix = &path[..e];
-        end = prefix.rfind(sep);
+        end = rfind_separator(prefix, sep);
         Some(prefix)
     })
 }
@@ -333,7 +333,7 @@ impl SymbolDemand {
             return;
         }
         // `mod.Class.method` not defined on the class itself: the class (and so its bases).
-        if let Some((owner, _)) = path.rsplit_once('.')
+        if let Some((owner, _)) = rsplit_path(path, ".")
             && owner.len() > symbols.module.len()
         {
             self.need(owner);
