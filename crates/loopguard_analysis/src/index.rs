@@ -5,7 +5,7 @@
 // DoS resistance buys nothing here.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use loopguard_core::facts::{FileFacts, Function, Language, TypeRef, rfind_separator};
+use loopguard_core::facts::{FileFacts, Function, Language, TypeRef, rfind_separator, rsplit_path};
 
 /// A function of the project: file index and function index within that file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,10 +30,11 @@ pub struct Index<'a> {
     pub files: &'a [FileFacts],
     pub functions: HashMap<&'a str, Vec<FnRef>>,
     pub classes: HashMap<&'a str, ClassInfo<'a>>,
-    /// `module<sep>name` -> declared type of a module-level variable.
-    pub globals: HashMap<String, &'a TypeRef>,
-    /// `module<sep>name` -> the path it stands for (imports, re-exports, simple aliases).
-    pub aliases: HashMap<String, &'a str>,
+    /// (module, name) -> declared type of a module-level variable. Keyed by the pair, not
+    /// by `module<sep>name`, so that building the index allocates no key strings.
+    pub globals: HashMap<(&'a str, &'a str), &'a TypeRef>,
+    /// (module, name) -> the path it stands for (imports, re-exports, simple aliases).
+    pub aliases: HashMap<(&'a str, &'a str), &'a str>,
     /// Method name -> classes defining it (for the name-based fallback).
     pub classes_by_method: HashMap<&'a str, Vec<&'a str>>,
     /// Class -> classes that list it as a base (for overrides).
@@ -59,97 +60,144 @@ fn imports_of(file: &FileFacts) -> HashSet<&str> {
     imports
 }
 
-impl<'a> Index<'a> {
-    pub fn build(files: &'a [FileFacts]) -> Index<'a> {
-        // The per-file import sets are independent of the maps: built in parallel with them.
-        let (imports, mut index) = rayon::join(
-            || {
-                use rayon::prelude::*;
-                files.par_iter().map(imports_of).collect()
-            },
-            || Self::build_maps(files),
-        );
-        index.imports = imports;
-        index
-    }
+type Classes<'a> = (
+    HashMap<&'a str, ClassInfo<'a>>,
+    HashMap<&'a str, Vec<&'a str>>,
+    HashMap<&'a str, Vec<&'a str>>,
+);
+type ModuleNames<'a> = (
+    HashMap<(&'a str, &'a str), &'a TypeRef>,
+    HashMap<(&'a str, &'a str), &'a str>,
+);
 
-    fn build_maps(files: &'a [FileFacts]) -> Index<'a> {
-        let mut index = Index {
-            files,
-            functions: HashMap::default(),
-            classes: HashMap::default(),
-            globals: HashMap::default(),
-            aliases: HashMap::default(),
-            classes_by_method: HashMap::default(),
-            subclasses: HashMap::default(),
-            imports: Vec::new(),
-        };
-        for (fi, file) in files.iter().enumerate() {
-            let sep = file.language.unwrap_or(Language::Python).separator();
-            for class in &file.classes {
-                let info = index.classes.entry(class.qualname.as_str()).or_default();
-                if info.module.is_empty() {
-                    info.module = file.module.as_str();
-                }
-                for b in &class.bases {
-                    if !info.bases.contains(&b.as_str()) {
-                        info.bases.push(b);
-                    }
-                }
-                info.decorators
-                    .extend(class.decorators.iter().map(String::as_str));
-                for f in &class.fields {
-                    info.fields.entry(f.name.as_str()).or_insert(&f.ty);
+/// Functions by qualified name.
+fn functions_of(files: &[FileFacts]) -> HashMap<&str, Vec<FnRef>> {
+    let mut functions: HashMap<&str, Vec<FnRef>> = HashMap::default();
+    for (fi, file) in files.iter().enumerate() {
+        for (i, func) in file.functions.iter().enumerate() {
+            let r = FnRef {
+                file: fi as u32,
+                func: i as u32,
+            };
+            functions.entry(func.qualname.as_str()).or_default().push(r);
+        }
+    }
+    functions
+}
+
+/// Classes by qualified name, with the classes defining each method name and the
+/// subclasses of each class.
+fn classes_of(files: &[FileFacts]) -> Classes<'_> {
+    let mut classes: HashMap<&str, ClassInfo> = HashMap::default();
+    for (fi, file) in files.iter().enumerate() {
+        for class in &file.classes {
+            let info = classes.entry(class.qualname.as_str()).or_default();
+            if info.module.is_empty() {
+                info.module = file.module.as_str();
+            }
+            for b in &class.bases {
+                if !info.bases.contains(&b.as_str()) {
+                    info.bases.push(b);
                 }
             }
-            for (i, func) in file.functions.iter().enumerate() {
+            info.decorators
+                .extend(class.decorators.iter().map(String::as_str));
+            for f in &class.fields {
+                info.fields.entry(f.name.as_str()).or_insert(&f.ty);
+            }
+        }
+        for (i, func) in file.functions.iter().enumerate() {
+            if let Some(class) = &func.class {
                 let r = FnRef {
                     file: fi as u32,
                     func: i as u32,
                 };
-                index
-                    .functions
-                    .entry(func.qualname.as_str())
-                    .or_default()
-                    .push(r);
-                if let Some(class) = &func.class {
-                    let info = index.classes.entry(class.as_str()).or_default();
-                    info.methods.entry(func.name.as_str()).or_default().push(r);
-                    for attr in &func.attributes {
-                        info.fields.entry(attr.name.as_str()).or_insert(&attr.ty);
-                    }
-                }
-            }
-            for g in &file.globals {
-                index
-                    .globals
-                    .insert(format!("{}{sep}{}", file.module, g.name), &g.ty);
-            }
-            for a in &file.aliases {
-                let key = format!("{}{sep}{}", file.module, a.name);
-                // An alias to itself would loop forever in resolution.
-                if key != a.target {
-                    index.aliases.insert(key, a.target.as_str());
+                let info = classes.entry(class.as_str()).or_default();
+                info.methods.entry(func.name.as_str()).or_default().push(r);
+                for attr in &func.attributes {
+                    info.fields.entry(attr.name.as_str()).or_insert(&attr.ty);
                 }
             }
         }
-        for (name, info) in &index.classes {
-            for m in info.methods.keys() {
-                index.classes_by_method.entry(m).or_default().push(name);
+    }
+    let mut classes_by_method: HashMap<&str, Vec<&str>> = HashMap::default();
+    let mut subclasses: HashMap<&str, Vec<&str>> = HashMap::default();
+    for (name, info) in &classes {
+        for m in info.methods.keys() {
+            classes_by_method.entry(m).or_default().push(name);
+        }
+        for b in &info.bases {
+            subclasses.entry(b).or_default().push(name);
+        }
+    }
+    for v in classes_by_method.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    for v in subclasses.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    (classes, classes_by_method, subclasses)
+}
+
+/// Module-level variables and aliases by (module, name).
+fn module_names_of(files: &[FileFacts]) -> ModuleNames<'_> {
+    let mut globals = HashMap::default();
+    let mut aliases = HashMap::default();
+    for file in files {
+        let sep = file.language.unwrap_or(Language::Python).separator();
+        let module = file.module.as_str();
+        for g in &file.globals {
+            globals.insert((module, g.name.as_str()), &g.ty);
+        }
+        for a in &file.aliases {
+            // An alias to itself would loop forever in resolution.
+            if rsplit_path(&a.target, sep) != Some((module, a.name.as_str())) {
+                aliases.insert((module, a.name.as_str()), a.target.as_str());
             }
-            for b in &info.bases {
-                index.subclasses.entry(b).or_default().push(name);
-            }
         }
-        for v in index.classes_by_method.values_mut() {
-            v.sort_unstable();
-            v.dedup();
+    }
+    (globals, aliases)
+}
+
+impl<'a> Index<'a> {
+    pub fn build(files: &'a [FileFacts]) -> Index<'a> {
+        // The maps are independent of each other: built in parallel (each one in file order,
+        // so that which definition wins a name is the same as in a serial build).
+        let (imports, (functions, ((classes, classes_by_method, subclasses), (globals, aliases)))) =
+            rayon::join(
+                || {
+                    use rayon::prelude::*;
+                    files.par_iter().map(imports_of).collect()
+                },
+                || {
+                    rayon::join(
+                        || functions_of(files),
+                        || rayon::join(|| classes_of(files), || module_names_of(files)),
+                    )
+                },
+            );
+        Index {
+            files,
+            functions,
+            classes,
+            globals,
+            aliases,
+            classes_by_method,
+            subclasses,
+            imports,
         }
-        for v in index.subclasses.values_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
-        index
+    }
+
+    /// The declared type of the module-level variable `path` (`module<sep>name`).
+    pub fn global(&self, path: &str, sep: &str) -> Option<&'a TypeRef> {
+        self.globals.get(&rsplit_path(path, sep)?).copied()
+    }
+
+    /// What the alias `path` (`module<sep>name`) stands for.
+    pub fn alias(&self, path: &str, sep: &str) -> Option<&'a str> {
+        self.aliases.get(&rsplit_path(path, sep)?).copied()
     }
 
     pub fn function(&self, r: FnRef) -> &'a Function {

@@ -53,6 +53,17 @@ enum Role {
     Offloaded,
 }
 
+/// What one function's code says about where a function runs (see `assign_roles`).
+#[derive(Clone, Copy, Debug)]
+enum RoleEffect {
+    Offloaded(usize),
+    OnLoop(usize),
+    /// Sets the context word of findings in the function (`callback`, `route` ...).
+    Context(usize, &'static str),
+    /// Sets the context word unless one is already set.
+    DefaultContext(usize, &'static str),
+}
+
 /// One step of a witness: the call site in a sync function and what it leads to.
 #[derive(Clone, Debug)]
 struct Witness<'c> {
@@ -127,10 +138,51 @@ pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec
     a.check_calls(&witnesses, options, &mut out);
     a.check_guards(&mut out);
     a.check_async_endpoints(&witnesses, &mut out);
+    a.free_in_parallel(witnesses);
     out
 }
 
 impl<'a, 'c> Analysis<'a, 'c> {
+    /// Frees the analysis' tables on all workers: one allocation per call site and per map
+    /// entry make freeing them a noticeable serial step at the end of a run on a big tree.
+    fn free_in_parallel(self, witnesses: Vec<Vec<(RuleCode, Witness<'c>)>>) {
+        use rayon::prelude::*;
+        let Analysis {
+            index,
+            resolutions,
+            owned,
+            ..
+        } = self;
+        let Index {
+            functions,
+            classes,
+            globals,
+            aliases,
+            classes_by_method,
+            subclasses,
+            imports,
+            ..
+        } = index;
+        rayon::join(
+            || resolutions.into_par_iter().for_each(drop),
+            || {
+                rayon::join(
+                    || drop((classes, imports, witnesses)),
+                    || {
+                        drop((
+                            functions,
+                            globals,
+                            aliases,
+                            classes_by_method,
+                            subclasses,
+                            owned,
+                        ))
+                    },
+                )
+            },
+        );
+    }
+
     fn id(&self, r: FnRef) -> usize {
         self.base[r.file as usize] + r.func as usize
     }
@@ -237,11 +289,13 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// loop.run_in_executor(None, func)`) is an offload itself: closures passed to it run
     /// off the loop. Wrappers of wrappers are found by iterating to a fixed point.
     fn mark_offload_wrappers(&mut self) {
+        use rayon::prelude::*;
         let n = self.refs.len();
         let mut wrapper = vec![false; n];
         // Only a function that passes one of its parameters on can be a wrapper; the fixed
         // point visits just those, in id order.
         let mut candidates: Vec<usize> = (0..n)
+            .into_par_iter()
             .filter(|&g| self.func(g).calls.iter().any(|s| !s.param_args.is_empty()))
             .collect();
         for _ in 0..8 {
@@ -270,95 +324,121 @@ impl<'a, 'c> Analysis<'a, 'c> {
             return;
         }
         let base = &self.base;
-        for res in self.resolutions.iter_mut().flatten() {
+        self.resolutions.par_iter_mut().flatten().for_each(|res| {
             if res.targets.iter().any(|(t, _)| {
                 matches!(t, Target::Function(h) if wrapper[base[h.file as usize] + h.func as usize])
             }) {
                 res.offload = true;
             }
-        }
+        });
     }
 
-    fn assign_roles(&mut self) {
+    /// The role effects of function `id`'s decorators, `Depends` parameters, middleware
+    /// methods and call sites, in the order a serial pass would apply them.
+    fn role_effects(&self, id: usize) -> Vec<RoleEffect> {
         let n = self.refs.len();
-        let mut on_loop = vec![false; n];
-        let mut offloaded = vec![false; n];
-        let mut contexts: Vec<Option<&'static str>> = vec![None; n];
-        for id in 0..n {
-            let f = self.func(id);
-            let r = self.resolver(id);
-            for d in &f.decorators {
-                let res = r.resolve_reference(&d.callee);
-                if res.offload {
-                    offloaded[id] = true;
-                }
-                if res.loop_callback {
-                    on_loop[id] = true;
-                    contexts[id] = Some("callback");
-                }
-                if let Some(kind) = r.catalog.endpoints.path(
-                    &r.candidate_paths(&d.callee, 0)
-                        .first()
-                        .map(|p| p.0.clone())
-                        .unwrap_or_default(),
-                    None,
-                ) {
-                    contexts[id] = Some(match kind {
+        let mut out = Vec::new();
+        let f = self.func(id);
+        let r = self.resolver(id);
+        for d in &f.decorators {
+            let res = r.resolve_reference(&d.callee);
+            if res.offload {
+                out.push(RoleEffect::Offloaded(id));
+            }
+            if res.loop_callback {
+                out.push(RoleEffect::OnLoop(id));
+                out.push(RoleEffect::Context(id, "callback"));
+            }
+            if let Some(kind) = r.catalog.endpoints.path(
+                &r.candidate_paths(&d.callee, 0)
+                    .first()
+                    .map(|p| p.0.clone())
+                    .unwrap_or_default(),
+                None,
+            ) {
+                out.push(RoleEffect::Context(
+                    id,
+                    match kind {
                         EndpointKind::Route => "route",
                         EndpointKind::Middleware => "middleware",
                         EndpointKind::Dependency => "dependency",
-                    });
-                }
+                    },
+                ));
             }
-            // `Depends(get_x)` parameters: get_x runs per request as a dependency.
-            for p in &f.params {
-                if let Some(dc) = &p.default_call
-                    && r.resolve_reference(dc).endpoint == Some(EndpointKind::Dependency)
-                {
-                    for arg in &p.default_args {
-                        for (t, _) in r.resolve_reference(arg).targets {
-                            if let Target::Function(g) = t {
-                                let gid = self.id(g);
-                                contexts[gid].get_or_insert("dependency");
-                            }
-                        }
-                    }
-                }
-            }
-            // Middleware classes: `dispatch`/`__call__` of a subclass of a middleware base.
-            if let Some(class) = &f.class
-                && (f.name == "dispatch" || f.name == "__call__")
-                && let Some(info) = self.index.classes.get(class.as_str())
-                && info.bases.iter().any(|b| {
-                    r.catalog.endpoints.path(&r.canonical(b), None)
-                        == Some(&EndpointKind::Middleware)
-                })
+        }
+        // `Depends(get_x)` parameters: get_x runs per request as a dependency.
+        for p in &f.params {
+            if let Some(dc) = &p.default_call
+                && r.resolve_reference(dc).endpoint == Some(EndpointKind::Dependency)
             {
-                contexts[id] = Some("middleware");
-            }
-            for (site, res) in f.calls.iter().zip(&self.resolutions[id]) {
-                let base = self.base[self.refs[id].file as usize];
-                for &c in &site.closure_args {
-                    let cid = base + c as usize;
-                    if cid >= n {
-                        continue;
-                    }
-                    if res.offload {
-                        offloaded[cid] = true;
-                    } else if res.loop_callback {
-                        on_loop[cid] = true;
-                    }
-                }
-                if res.loop_callback {
-                    for arg in &site.callable_args {
-                        for (t, _) in r.resolve_reference(arg).targets {
-                            if let Target::Function(g) = t {
-                                let gid = self.id(g);
-                                on_loop[gid] = true;
-                                contexts[gid] = Some("callback");
-                            }
+                for arg in &p.default_args {
+                    for (t, _) in r.resolve_reference(arg).targets {
+                        if let Target::Function(g) = t {
+                            out.push(RoleEffect::DefaultContext(self.id(g), "dependency"));
                         }
                     }
+                }
+            }
+        }
+        // Middleware classes: `dispatch`/`__call__` of a subclass of a middleware base.
+        if let Some(class) = &f.class
+            && (f.name == "dispatch" || f.name == "__call__")
+            && let Some(info) = self.index.classes.get(class.as_str())
+            && info.bases.iter().any(|b| {
+                r.catalog.endpoints.path(&r.canonical(b), None) == Some(&EndpointKind::Middleware)
+            })
+        {
+            out.push(RoleEffect::Context(id, "middleware"));
+        }
+        let base = self.base[self.refs[id].file as usize];
+        for (site, res) in f.calls.iter().zip(&self.resolutions[id]) {
+            for &c in &site.closure_args {
+                let cid = base + c as usize;
+                if cid >= n {
+                    continue;
+                }
+                if res.offload {
+                    out.push(RoleEffect::Offloaded(cid));
+                } else if res.loop_callback {
+                    out.push(RoleEffect::OnLoop(cid));
+                }
+            }
+            if res.loop_callback {
+                for arg in &site.callable_args {
+                    for (t, _) in r.resolve_reference(arg).targets {
+                        if let Target::Function(g) = t {
+                            let gid = self.id(g);
+                            out.push(RoleEffect::OnLoop(gid));
+                            out.push(RoleEffect::Context(gid, "callback"));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn assign_roles(&mut self) {
+        use rayon::prelude::*;
+        let n = self.refs.len();
+        // What each function's decorators, parameters and call sites say about the roles of
+        // functions (itself or others), resolved in parallel and applied below in id order,
+        // so that later effects win exactly as in a serial pass.
+        let this = &*self;
+        let effects: Vec<Vec<RoleEffect>> = (0..n)
+            .into_par_iter()
+            .map(|id| this.role_effects(id))
+            .collect();
+        let mut on_loop = vec![false; n];
+        let mut offloaded = vec![false; n];
+        let mut contexts: Vec<Option<&'static str>> = vec![None; n];
+        for effect in effects.iter().flatten() {
+            match *effect {
+                RoleEffect::Offloaded(id) => offloaded[id] = true,
+                RoleEffect::OnLoop(id) => on_loop[id] = true,
+                RoleEffect::Context(id, c) => contexts[id] = Some(c),
+                RoleEffect::DefaultContext(id, c) => {
+                    contexts[id].get_or_insert(c);
                 }
             }
         }

@@ -739,7 +739,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
     fn is_known(&self, path: &str) -> bool {
         self.index.functions.contains_key(path)
             || self.index.classes.contains_key(path)
-            || self.index.globals.contains_key(path)
+            || self.index.global(path, self.sep()).is_some()
     }
 
     /// Expands re-exports and import aliases: `app.get_db` -> `app.db.get_db`.
@@ -754,7 +754,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
             let mut end = current.len();
             loop {
                 let prefix = &current[..end];
-                if let Some(target) = self.index.aliases.get(prefix) {
+                if let Some(target) = self.index.alias(prefix, self.sep()) {
                     replaced = Some(format!("{target}{}", &current[end..]));
                     break;
                 }
@@ -780,7 +780,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
             TypeRef::Named(p) => Some((self.canonical(p).into_owned(), Confidence::Certain)),
             TypeRef::Global(p) => {
                 let p = self.canonical(p);
-                let t = self.index.globals.get(p.as_ref())?;
+                let t = self.index.global(&p, self.sep())?;
                 self.type_of(t, depth + 1)
             }
             TypeRef::Field { owner, name } => {
@@ -885,7 +885,7 @@ impl<'a, 'c> Resolver<'a, 'c> {
                     && let Some((owner, name)) = self.split(&canon)
                 {
                     // `mod.var.method` where `mod.var` is a module-level variable of known type.
-                    if let Some(t) = self.index.globals.get(owner) {
+                    if let Some(t) = self.index.global(owner, self.sep()) {
                         if let Some((ty, c)) = self.type_of(t, depth + 1) {
                             out.push((self.join(&ty, name), c));
                         }

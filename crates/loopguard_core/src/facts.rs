@@ -360,8 +360,21 @@ mod tests {
     #[test]
     fn rfind_separator_matches_str_rfind() {
         for path in [
-            "", ".", "a", "a.b.c", "a..b", ".a", "a.", "k::db::Pool", "k:::b", "::", ":",
-            "a:b", "a::", "::a", "k::db:x",
+            "",
+            ".",
+            "a",
+            "a.b.c",
+            "a..b",
+            ".a",
+            "a.",
+            "k::db::Pool",
+            "k:::b",
+            "::",
+            ":",
+            "a:b",
+            "a::",
+            "::a",
+            "k::db:x",
         ] {
             for sep in [".", "::"] {
                 assert_eq!(
