@@ -116,12 +116,10 @@ pub fn discover(
     excludes: &[String],
     threads: usize,
 ) -> Result<Discovered, EngineError> {
+    // The default excludes are plain folder names, tested by name in `filter_entry` below;
+    // as override globs they cost a quarter of a warm run's CPU on a big tree.
     let mut overrides = OverrideBuilder::new(root);
-    for pattern in DEFAULT_EXCLUDES
-        .iter()
-        .map(|s| s.to_string())
-        .chain(excludes.iter().cloned())
-    {
+    for pattern in excludes {
         overrides
             .add(&format!("!{pattern}"))
             .map_err(|e| EngineError::Usage(format!("invalid exclude pattern `{pattern}`: {e}")))?;
@@ -153,6 +151,12 @@ pub fn discover(
         let found = std::sync::Mutex::new(Vec::new());
         WalkBuilder::new(walk_root)
             .overrides(overrides.clone())
+            .filter_entry(|entry| {
+                !(entry.file_type().is_some_and(|t| t.is_dir())
+                    && DEFAULT_EXCLUDES
+                        .iter()
+                        .any(|name| entry.file_name() == *name))
+            })
             .threads(threads)
             .follow_links(false)
             .require_git(false)
@@ -353,5 +357,32 @@ mod tests {
             .unwrap()
             .files;
         assert!(files.iter().any(|f| f.rel == "gen/skip.py" && f.requested));
+    }
+
+    #[test]
+    fn default_excludes_are_folder_names_at_any_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("app/main.py"));
+        touch(&root.join("app/node_modules/dep/x.py"));
+        touch(&root.join("app/__pycache__/main.py"));
+        touch(&root.join("crate/target/debug/build.rs"));
+        touch(&root.join("app/dist.py"));
+        touch(&root.join("app/venv_tools/keep.py"));
+        let files = discover(root, &[root.to_path_buf()], &[], 2).unwrap().files;
+        let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(
+            rels,
+            vec!["app/dist.py", "app/main.py", "app/venv_tools/keep.py"]
+        );
+        // An excluded folder the user names is checked.
+        let files = discover(root, &[root.join("app/node_modules")], &[], 2)
+            .unwrap()
+            .files;
+        assert!(
+            files
+                .iter()
+                .any(|f| f.rel == "app/node_modules/dep/x.py" && f.requested)
+        );
     }
 }
