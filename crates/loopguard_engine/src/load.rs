@@ -6,8 +6,7 @@ use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{Config, DEFAULT_MAX_FILE_SIZE};
 use loopguard_core::diagnostic::{Notification, NotificationLevel};
 use loopguard_core::facts::{FileFacts, Language};
-use rayon::prelude::*;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::EngineError;
 use crate::cache::{Cache, IndexEntry, StatKey, content_hash};
@@ -231,120 +230,264 @@ pub fn module_infos(files: &[SourceFile], root: &Path, src_roots: &[PathBuf]) ->
         .collect()
 }
 
-/// Looks at files `batch` in parallel, using the cache where the stat key (or, when that
-/// changed, the content hash) matches. `always`: parse even without async code (demanded).
-fn look_batch(
-    work: &Work,
-    batch: &[usize],
-    always: bool,
-    cache: &mut Option<&mut Cache>,
-) -> (Vec<(usize, Looked)>, usize) {
-    // Stat in parallel; decide hits against the cache index.
-    let stats: Vec<(usize, Result<StatKey, Looked>)> =
-        batch.par_iter().map(|&i| (i, work.stat(i))).collect();
-    let mut out = Vec::with_capacity(batch.len());
-    let mut misses = Vec::new();
-    let mut stat_of: HashMap<usize, StatKey> = HashMap::default();
-    for (i, st) in stats {
-        let stat = match st {
-            Ok(s) => s,
-            Err(looked) => {
-                out.push((i, looked));
-                continue;
-            }
-        };
-        stat_of.insert(i, stat);
-        let rel = work.files[i].rel.as_str();
-        let hit = cache.as_deref_mut().and_then(|c| {
-            let e = c.index.entries.get(rel)?.clone();
-            (e.stat == stat).then_some(e)
-        });
-        match hit {
-            Some(e) if !e.may_have_roots && !always => out.push((i, Looked::NoAsync)),
-            Some(e) if e.parsed => match cache.as_deref_mut().and_then(|c| c.take_facts(rel)) {
-                Some(f) => out.push((i, Looked::Facts(Box::new(f)))),
-                None => misses.push(i),
-            },
-            _ => misses.push(i),
+/// The cache, shared by the look tasks (lookups and stores are short; parsing happens
+/// outside the lock).
+type SharedCache<'c> = std::sync::Mutex<Option<&'c mut Cache>>;
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking task cannot leave the cache or the demand state half-updated in a way
+    // that matters more than the panic itself; keep going with what is there.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Looks at file `i`, using the cache where the stat key (or, when that changed, the
+/// content hash) matches. `always`: parse even without async code (demanded). Returns
+/// what was found and whether the file was parsed now.
+fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked, bool) {
+    let stat = match work.stat(i) {
+        Ok(s) => s,
+        Err(looked) => return (looked, false),
+    };
+    let rel = work.files[i].rel.as_str();
+    if let Some(c) = locked(cache).as_deref_mut()
+        && let Some(e) = c.index.entries.get(rel).filter(|e| e.stat == stat)
+    {
+        if !e.may_have_roots && !always {
+            return (Looked::NoAsync, false);
+        }
+        if e.parsed
+            && let Some(f) = c.take_facts(rel)
+        {
+            return (Looked::Facts(Box::new(f)), false);
         }
     }
-    // Read and hash the misses in parallel; a file whose content hash matches its entry
-    // (touched, or copied back) keeps its cached facts.
-    let read: Vec<(usize, Result<Source, Looked>)> =
-        misses.par_iter().map(|&i| (i, work.read(i))).collect();
-    let mut to_parse: Vec<(usize, String, [u8; 32], bool)> = Vec::new();
-    for (i, r) in read {
-        let (text, hash) = match r {
-            Ok(x) => x,
-            Err(looked) => {
-                if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat_of.get(&i)) {
-                    c.store_skipped(&work.files[i].rel, *stat);
-                }
-                out.push((i, looked));
-                continue;
+    // Not known by its stat key: read and hash it; a file whose content hash matches its
+    // entry (touched, or copied back) keeps its cached facts.
+    let (text, hash) = match work.read(i) {
+        Ok(x) => x,
+        Err(looked) => {
+            if let Some(c) = locked(cache).as_deref_mut() {
+                c.store_skipped(rel, stat);
             }
-        };
-        let rel = work.files[i].rel.as_str();
-        let is_async = work.scan.may_have_roots(work.files[i].language, &text);
-        let stat = stat_of.get(&i).copied();
-        let same = cache.as_deref_mut().and_then(|c| {
-            let e = c.index.entries.get(rel)?.clone();
-            (e.hash == hash && work.same_module(i, &e)).then_some(e)
-        });
-        if !is_async && !always {
-            if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat) {
-                c.store(
-                    rel,
-                    IndexEntry {
-                        stat,
-                        hash,
-                        may_have_roots: false,
-                        parsed: same.is_some_and(|e| e.parsed),
-                        module: work.infos[i].name.clone(),
-                        edition: work.infos[i].edition,
-                    },
-                    false,
-                );
-            }
-            out.push((i, Looked::NoAsync));
-            continue;
+            return (looked, false);
+        }
+    };
+    let may_have_roots = work.scan.may_have_roots(work.files[i].language, &text);
+    let entry = |parsed| IndexEntry {
+        stat,
+        hash,
+        may_have_roots,
+        parsed,
+        module: work.infos[i].name.clone(),
+        edition: work.infos[i].edition,
+    };
+    if let Some(c) = locked(cache).as_deref_mut() {
+        let same = c
+            .index
+            .entries
+            .get(rel)
+            .filter(|e| e.hash == hash && work.same_module(i, e))
+            .cloned();
+        if !may_have_roots && !always {
+            c.store(rel, entry(same.is_some_and(|e| e.parsed)), false);
+            return (Looked::NoAsync, false);
         }
         if let Some(e) = same
             && e.parsed
-            && let Some(c) = cache.as_deref_mut()
             && let Some(f) = c.take_facts(rel)
         {
-            if let Some(stat) = stat {
-                c.store(rel, IndexEntry { stat, ..e }, false);
+            c.store(rel, IndexEntry { stat, ..e }, false);
+            return (Looked::Facts(Box::new(f)), false);
+        }
+    } else if !may_have_roots && !always {
+        return (Looked::NoAsync, false);
+    }
+    let facts = work.lower(i, &text);
+    if let Some(c) = locked(cache).as_deref_mut() {
+        c.store(rel, entry(true), true);
+    }
+    (Looked::Facts(Box::new(facts)), true)
+}
+
+/// Where a file is in the load.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    NotLooked,
+    /// A look task is queued or running. `demanded`: demand reached the file while a
+    /// first-round look (`always: false`) was under way, so if that look finds no async
+    /// code the file is looked at again and parsed.
+    Looking {
+        always: bool,
+        demanded: bool,
+    },
+    Parsed,
+    NoAsync,
+    Skipped,
+}
+
+/// What the look tasks share: the facts found so far and the demand bookkeeping.
+struct LoadState {
+    status: Vec<Status>,
+    parsed: Vec<(usize, FileFacts)>,
+    /// File index -> its index in `parsed`.
+    position: HashMap<usize, usize>,
+    notifications: Vec<Notification>,
+    parsed_now: usize,
+    // Python: symbol-level demand (only what live functions need); Rust: module-level
+    // (impl blocks of one type spread over modules, so a symbol does not name its file).
+    demand: demand::SymbolDemand,
+    symbols: HashMap<usize, demand::FileSymbols>,
+    /// Needed paths of files being looked at, satisfied when their facts arrive.
+    waiting: HashMap<usize, Vec<Box<str>>>,
+}
+
+impl LoadState {
+    /// Demand reached file `t`: whether a look task must be started for it now.
+    fn demand_file(&mut self, t: usize) -> bool {
+        match self.status[t] {
+            Status::NotLooked | Status::NoAsync => {
+                self.status[t] = Status::Looking {
+                    always: true,
+                    demanded: true,
+                };
+                true
             }
-            out.push((i, Looked::Facts(Box::new(f))));
-            continue;
+            Status::Looking {
+                always: false,
+                demanded: false,
+            } => {
+                self.status[t] = Status::Looking {
+                    always: false,
+                    demanded: true,
+                };
+                false
+            }
+            Status::Looking { .. } | Status::Parsed | Status::Skipped => false,
         }
-        to_parse.push((i, text, hash, is_async));
     }
-    let parsed: Vec<(usize, FileFacts, [u8; 32], bool)> = to_parse
-        .into_par_iter()
-        .map(|(i, text, hash, is_async)| (i, work.lower(i, &text), hash, is_async))
-        .collect();
-    let parsed_now = parsed.len();
-    for (i, facts, hash, may_have_roots) in parsed {
-        if let (Some(c), Some(stat)) = (cache.as_deref_mut(), stat_of.get(&i)) {
-            c.store(
-                &work.files[i].rel,
-                IndexEntry {
-                    stat: *stat,
-                    hash,
-                    may_have_roots,
-                    parsed: true,
-                    module: work.infos[i].name.clone(),
-                    edition: work.infos[i].edition,
-                },
-                true,
-            );
+
+    /// Takes in what a look task found for file `i` (a Python file's symbol table with it;
+    /// its seeds, if any, are in already); returns the files to look at next.
+    fn take_in(
+        &mut self,
+        work: &Work,
+        by_module: &HashMap<(&str, Language), Vec<usize>>,
+        i: usize,
+        looked: Looked,
+        symbols: Option<demand::FileSymbols>,
+        parsed_now: bool,
+    ) -> Vec<usize> {
+        let mut next = Vec::new();
+        self.parsed_now += usize::from(parsed_now);
+        let facts = match looked {
+            Looked::Facts(f) => f,
+            Looked::NoAsync => {
+                if self.status[i]
+                    == (Status::Looking {
+                        always: false,
+                        demanded: true,
+                    })
+                {
+                    self.status[i] = Status::Looking {
+                        always: true,
+                        demanded: true,
+                    };
+                    next.push(i);
+                } else {
+                    self.status[i] = Status::NoAsync;
+                }
+                return next;
+            }
+            Looked::Skipped(n) => {
+                self.notifications.push(n);
+                self.status[i] = Status::Skipped;
+                return next;
+            }
+        };
+        self.status[i] = Status::Parsed;
+        let lang = work.files[i].language;
+        match (lang, symbols) {
+            (Language::Python, Some(syms)) => {
+                for path in self.waiting.remove(&i).unwrap_or_default() {
+                    self.demand.satisfy(i, &facts, &syms, &path);
+                }
+                self.symbols.insert(i, syms);
+            }
+            (Language::Python, None) => {}
+            (Language::Rust, _) => {
+                demand::for_each_path(&facts, &mut |path| {
+                    for prefix in demand::module_prefixes(path, "::") {
+                        if let Some(targets) = by_module.get(&(prefix, lang)) {
+                            for &t in targets {
+                                if self.demand_file(t) {
+                                    next.push(t);
+                                }
+                            }
+                            break;
+                        }
+                    }
+                });
+            }
         }
-        out.push((i, Looked::Facts(Box::new(facts))));
+        self.position.insert(i, self.parsed.len());
+        self.parsed.push((i, *facts));
+        // Needed Python paths: satisfy them in parsed files, or look at their modules.
+        while let Some(path) = self.demand.queue.pop_front() {
+            let Some(&t) = demand::module_prefixes(&path, ".")
+                .find_map(|prefix| by_module.get(&(prefix, Language::Python)))
+                .and_then(|targets| targets.first())
+            else {
+                continue;
+            };
+            match (self.position.get(&t), self.symbols.get(&t)) {
+                (Some(&at), Some(syms)) => {
+                    self.demand.satisfy(t, &self.parsed[at].1, syms, &path);
+                }
+                _ => {
+                    self.waiting.entry(t).or_default().push(path);
+                    if self.demand_file(t) {
+                        next.push(t);
+                    }
+                }
+            }
+        }
+        next
     }
-    (out, parsed_now)
+}
+
+/// Looks at file `i` on a worker, takes the result in, and starts tasks for the files its
+/// demand reaches. There are no rounds: a demanded file starts as soon as it is known, so
+/// no worker waits for the slowest file of a round.
+fn look_task<'s, 'a: 's>(scope: &rayon::Scope<'s>, shared: &'s Shared<'a>, i: usize, always: bool) {
+    let work = shared.work;
+    let (looked, parsed_now) = look_one(work, i, always, &shared.cache);
+    let next = match looked {
+        Looked::Facts(facts) if work.files[i].language == Language::Python => {
+            // Per-file demand work, outside the lock.
+            let syms = demand::FileSymbols::new(&facts);
+            let seeds = (!always)
+                .then(|| demand::Seeds::of(&facts, &syms, work.scan.python_callback_names()));
+            let mut state = locked(&shared.state);
+            if let Some(seeds) = seeds {
+                state.demand.seed(i, seeds);
+            }
+            let looked = Looked::Facts(facts);
+            state.take_in(work, &shared.by_module, i, looked, Some(syms), parsed_now)
+        }
+        looked => {
+            locked(&shared.state).take_in(work, &shared.by_module, i, looked, None, parsed_now)
+        }
+    };
+    for t in next {
+        scope.spawn(move |s| look_task(s, shared, t, true));
+    }
+}
+
+struct Shared<'a> {
+    work: &'a Work<'a>,
+    by_module: HashMap<(&'a str, Language), Vec<usize>>,
+    cache: SharedCache<'a>,
+    state: std::sync::Mutex<LoadState>,
 }
 
 pub fn load_project(
@@ -367,117 +510,51 @@ pub fn load_project(
             .or_default()
             .push(i);
     }
-
     if let Some(c) = cache.as_deref_mut() {
         c.preload_shards();
     }
-    // Round 0: requested files, scanned; those with async code are parsed.
+    // First round: requested files, scanned; those that may hold roots are parsed. A
+    // requested file without is only scanned, so demand may still reach (and parse) it.
     let requested: Vec<usize> = (0..files.len()).filter(|&i| files[i].requested).collect();
-    // Files parsed or queued for parsing. Requested files without async code are only
-    // scanned in round 0, so a later round may still demand (and parse) them.
-    let mut visited: HashSet<usize> = HashSet::default();
-    let mut notifications = Vec::new();
-    let mut parsed: Vec<(usize, FileFacts)> = Vec::new();
-    let mut batch = requested.clone();
-    let mut parsed_now = 0;
-    let mut always = false;
-    // Python: symbol-level demand (only what live functions need); Rust: module-level
-    // (impl blocks of one type spread over modules, so a symbol does not name its file).
-    let mut demand = demand::SymbolDemand::default();
-    let mut symbols: HashMap<usize, demand::FileSymbols> = HashMap::default();
-    let mut position: HashMap<usize, usize> = HashMap::default();
-    let mut waiting: HashMap<usize, Vec<Box<str>>> = HashMap::default();
-    while !batch.is_empty() {
-        let (looked, n) = look_batch(&work, &batch, always, &mut cache);
-        parsed_now += n;
-        let start = parsed.len();
-        for (i, l) in looked {
-            match l {
-                Looked::Facts(f) => {
-                    visited.insert(i);
-                    position.insert(i, parsed.len());
-                    parsed.push((i, *f));
-                }
-                Looked::NoAsync => {}
-                Looked::Skipped(n) => notifications.push(n),
-            }
-        }
-        let mut next: Vec<usize> = Vec::new();
-        // Symbol tables are per file: built in parallel, used in file order below.
-        // Seeds too, for round 0.
-        let new_symbols: Vec<Option<(demand::FileSymbols, Option<demand::Seeds>)>> = parsed
-            [start..]
-            .par_iter()
-            .map(|(i, facts)| {
-                (files[*i].language == Language::Python).then(|| {
-                    let syms = demand::FileSymbols::new(facts);
-                    let seeds = (!always).then(|| {
-                        demand::Seeds::of(facts, &syms, work.scan.python_callback_names())
-                    });
-                    (syms, seeds)
-                })
-            })
-            .collect();
-        for ((i, facts), syms) in parsed[start..].iter().zip(new_symbols) {
-            let lang = files[*i].language;
-            match (lang, syms) {
-                (Language::Python, Some((syms, seeds))) => {
-                    if let Some(seeds) = seeds {
-                        demand.seed(*i, seeds);
-                    }
-                    for path in waiting.remove(i).unwrap_or_default() {
-                        demand.satisfy(*i, facts, &syms, &path);
-                    }
-                    symbols.insert(*i, syms);
-                }
-                (Language::Python, None) => {}
-                (Language::Rust, _) => {
-                    demand::for_each_path(facts, &mut |path| {
-                        for prefix in demand::module_prefixes(path, "::") {
-                            if let Some(targets) = by_module.get(&(prefix, lang)) {
-                                for &t in targets {
-                                    if visited.insert(t) {
-                                        next.push(t);
-                                    }
-                                }
-                                break;
-                            }
-                        }
-                    });
-                }
-            }
-        }
-        // Needed Python paths: satisfy them in parsed files, or parse their modules next.
-        while let Some(path) = demand.queue.pop_front() {
-            let Some(&t) = demand::module_prefixes(&path, ".")
-                .find_map(|prefix| by_module.get(&(prefix, Language::Python)))
-                .and_then(|targets| targets.first())
-            else {
-                continue;
-            };
-            match (position.get(&t), symbols.get(&t)) {
-                (Some(&at), Some(syms)) => {
-                    let facts = &parsed[at].1;
-                    demand.satisfy(t, facts, syms, &path);
-                }
-                _ => {
-                    waiting.entry(t).or_default().push(path);
-                    if visited.insert(t) {
-                        next.push(t);
-                    }
-                }
-            }
-        }
-        next.sort_unstable();
-        batch = next;
-        always = true;
+    let mut status = vec![Status::NotLooked; files.len()];
+    for &i in &requested {
+        status[i] = Status::Looking {
+            always: false,
+            demanded: false,
+        };
     }
+    let shared = Shared {
+        work: &work,
+        by_module,
+        cache: std::sync::Mutex::new(cache),
+        state: std::sync::Mutex::new(LoadState {
+            status,
+            parsed: Vec::new(),
+            position: HashMap::default(),
+            notifications: Vec::new(),
+            parsed_now: 0,
+            demand: demand::SymbolDemand::default(),
+            symbols: HashMap::default(),
+            waiting: HashMap::default(),
+        }),
+    };
+    rayon::scope(|s| {
+        let shared = &shared;
+        for &i in &requested {
+            s.spawn(move |s| look_task(s, shared, i, false));
+        }
+    });
+    let state = shared
+        .state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut parsed = state.parsed;
     parsed.sort_by_key(|(i, _)| *i);
     Ok(Loaded {
         facts: parsed,
-        notifications,
+        notifications: state.notifications,
         requested_scanned: requested.len(),
-        parsed_now,
+        parsed_now: state.parsed_now,
     })
 }
 

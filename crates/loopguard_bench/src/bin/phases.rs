@@ -192,10 +192,10 @@ fn run(args: &Args) -> Result<Timings, String> {
     drop(firsts);
     drop(texts);
 
-    // The engine's own load: all rounds (first round plus demanded modules), no cache.
+    // The engine's own load: the first round plus demanded modules, no cache.
     let infos_again = load::module_infos(&files, &resolved.root, &src_roots);
     let loaded = t
-        .time("load (engine, all rounds)", || {
+        .time("load (engine, with demand)", || {
             load::load_project(&files, infos_again, &resolved.config, &scan, None)
         })
         .map_err(|e| e.to_string())?;
