@@ -110,7 +110,7 @@ fn phases_lists_every_phase() {
     for want in [
         "walk (discover)",
         "· parse async files",
-        "load (engine, all rounds)",
+        "load (engine, with demand)",
         "analysis (incl. index)",
         "check, nothing changed",
     ] {
