@@ -153,33 +153,9 @@ impl<'a, 'c> Analysis<'a, 'c> {
             owned,
             ..
         } = self;
-        let Index {
-            functions,
-            classes,
-            globals,
-            aliases,
-            classes_by_method,
-            subclasses,
-            imports,
-            ..
-        } = index;
         rayon::join(
             || resolutions.into_par_iter().for_each(drop),
-            || {
-                rayon::join(
-                    || drop((classes, imports, witnesses)),
-                    || {
-                        drop((
-                            functions,
-                            globals,
-                            aliases,
-                            classes_by_method,
-                            subclasses,
-                            owned,
-                        ))
-                    },
-                )
-            },
+            || drop((index, owned, witnesses)),
         );
     }
 
