@@ -276,6 +276,25 @@ pub struct RustModules {
 }
 
 impl RustModules {
+    /// Looks up the crate of every folder holding a Rust file of `files`, in parallel (each
+    /// lookup reads and parses the nearest `Cargo.toml`; a registry has thousands of
+    /// folders).
+    pub fn for_files(files: &[SourceFile]) -> RustModules {
+        use rayon::prelude::*;
+        let mut firsts: Vec<(&Path, &Path)> = files
+            .iter()
+            .filter(|f| f.language == Language::Rust)
+            .filter_map(|f| Some((f.abs.parent()?, f.abs.as_path())))
+            .collect();
+        firsts.sort_unstable();
+        firsts.dedup_by(|a, b| a.0 == b.0);
+        let crates = firsts
+            .into_par_iter()
+            .map(|(dir, file)| (dir.to_path_buf(), loopguard_rust::crate_info_for(file)))
+            .collect();
+        RustModules { crates }
+    }
+
     /// (module path, edition).
     pub fn module_of(&mut self, abs: &Path) -> (String, Option<u16>) {
         let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -206,7 +206,7 @@ pub(crate) fn lower_file(file: &SourceFile, info: &ModuleInfo, text: &str) -> Fi
 
 pub fn module_infos(files: &[SourceFile], root: &Path, src_roots: &[PathBuf]) -> Vec<ModuleInfo> {
     let py = PythonModules::new(files, root, src_roots);
-    let mut rs = RustModules::default();
+    let mut rs = RustModules::for_files(files);
     files
         .iter()
         .map(|f| match f.language {
