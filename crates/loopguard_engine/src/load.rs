@@ -235,8 +235,8 @@ pub fn module_infos(files: &[SourceFile], root: &Path, src_roots: &[PathBuf]) ->
 type SharedCache<'c> = std::sync::Mutex<Option<&'c mut Cache>>;
 
 fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking task cannot leave the cache or the demand state half-updated in a way
-    // that matters more than the panic itself; keep going with what is there.
+    // A poisoned lock means a task panicked; the scope re-raises that panic when it ends,
+    // so this state never reaches the results. Carry on instead of panicking twice.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
