@@ -281,27 +281,31 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         module: work.infos[i].name.clone(),
         edition: work.infos[i].edition,
     };
-    if let Some(c) = locked(cache).as_deref_mut() {
-        let same = c
-            .index
-            .entries
-            .get(rel)
-            .filter(|e| e.hash == hash && work.same_module(i, e))
-            .cloned();
+    {
+        let mut guard = locked(cache);
+        let c = guard.as_deref_mut();
+        let same = c.as_ref().and_then(|c| {
+            c.index
+                .entries
+                .get(rel)
+                .filter(|e| e.hash == hash && work.same_module(i, e))
+                .cloned()
+        });
         if !may_have_roots && !always {
-            c.store(rel, entry(same.is_some_and(|e| e.parsed)), false);
+            if let Some(c) = c {
+                c.store(rel, entry(same.is_some_and(|e| e.parsed)), false);
+            }
             return (Looked::NoAsync, false);
         }
-        if let Some(e) = same
+        if let (Some(c), Some(e)) = (c, same)
             && e.parsed
             && let Some(f) = c.take_facts(rel)
         {
             c.store(rel, IndexEntry { stat, ..e }, false);
             return (Looked::Facts(Box::new(f)), false);
         }
-    } else if !may_have_roots && !always {
-        return (Looked::NoAsync, false);
     }
+    // Parsed outside the lock.
     let facts = work.lower(i, &text);
     if let Some(c) = locked(cache).as_deref_mut() {
         c.store(rel, entry(true), true);
@@ -313,13 +317,14 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {
     NotLooked,
-    /// A look task is queued or running. `demanded`: demand reached the file while a
-    /// first-round look (`always: false`) was under way, so if that look finds no async
-    /// code the file is looked at again and parsed.
-    Looking {
-        always: bool,
+    /// A first-round look (parse only if it may hold roots) is queued or running.
+    /// `demanded`: demand reached the file meanwhile, so if that look finds no async code
+    /// the file is looked at again and parsed.
+    FirstLook {
         demanded: bool,
     },
+    /// A look that parses whatever it finds (demand reached the file) is queued or running.
+    DemandedLook,
     Parsed,
     NoAsync,
     Skipped,
@@ -328,9 +333,8 @@ enum Status {
 /// What the look tasks share: the facts found so far and the demand bookkeeping.
 struct LoadState {
     status: Vec<Status>,
-    parsed: Vec<(usize, FileFacts)>,
-    /// File index -> its index in `parsed`.
-    position: HashMap<usize, usize>,
+    /// By file index: the facts of each parsed file.
+    facts: Vec<Option<FileFacts>>,
     notifications: Vec<Notification>,
     parsed_now: usize,
     // Python: symbol-level demand (only what live functions need); Rust: module-level
@@ -346,23 +350,14 @@ impl LoadState {
     fn demand_file(&mut self, t: usize) -> bool {
         match self.status[t] {
             Status::NotLooked | Status::NoAsync => {
-                self.status[t] = Status::Looking {
-                    always: true,
-                    demanded: true,
-                };
+                self.status[t] = Status::DemandedLook;
                 true
             }
-            Status::Looking {
-                always: false,
-                demanded: false,
-            } => {
-                self.status[t] = Status::Looking {
-                    always: false,
-                    demanded: true,
-                };
+            Status::FirstLook { .. } => {
+                self.status[t] = Status::FirstLook { demanded: true };
                 false
             }
-            Status::Looking { .. } | Status::Parsed | Status::Skipped => false,
+            Status::DemandedLook | Status::Parsed | Status::Skipped => false,
         }
     }
 
@@ -382,16 +377,8 @@ impl LoadState {
         let facts = match looked {
             Looked::Facts(f) => f,
             Looked::NoAsync => {
-                if self.status[i]
-                    == (Status::Looking {
-                        always: false,
-                        demanded: true,
-                    })
-                {
-                    self.status[i] = Status::Looking {
-                        always: true,
-                        demanded: true,
-                    };
+                if self.status[i] == (Status::FirstLook { demanded: true }) {
+                    self.status[i] = Status::DemandedLook;
                     next.push(i);
                 } else {
                     self.status[i] = Status::NoAsync;
@@ -429,8 +416,7 @@ impl LoadState {
                 });
             }
         }
-        self.position.insert(i, self.parsed.len());
-        self.parsed.push((i, *facts));
+        self.facts[i] = Some(*facts);
         // Needed Python paths: satisfy them in parsed files, or look at their modules.
         while let Some(path) = self.demand.queue.pop_front() {
             let Some(&t) = demand::module_prefixes(&path, ".")
@@ -439,9 +425,9 @@ impl LoadState {
             else {
                 continue;
             };
-            match (self.position.get(&t), self.symbols.get(&t)) {
-                (Some(&at), Some(syms)) => {
-                    self.demand.satisfy(t, &self.parsed[at].1, syms, &path);
+            match (&self.facts[t], self.symbols.get(&t)) {
+                (Some(facts), Some(syms)) => {
+                    self.demand.satisfy(t, facts, syms, &path);
                 }
                 _ => {
                     self.waiting.entry(t).or_default().push(path);
@@ -518,19 +504,15 @@ pub fn load_project(
     let requested: Vec<usize> = (0..files.len()).filter(|&i| files[i].requested).collect();
     let mut status = vec![Status::NotLooked; files.len()];
     for &i in &requested {
-        status[i] = Status::Looking {
-            always: false,
-            demanded: false,
-        };
+        status[i] = Status::FirstLook { demanded: false };
     }
     let shared = Shared {
         work: &work,
         by_module,
         cache: std::sync::Mutex::new(cache),
         state: std::sync::Mutex::new(LoadState {
+            facts: std::iter::repeat_with(|| None).take(status.len()).collect(),
             status,
-            parsed: Vec::new(),
-            position: HashMap::default(),
             notifications: Vec::new(),
             parsed_now: 0,
             demand: demand::SymbolDemand::default(),
@@ -548,10 +530,10 @@ pub fn load_project(
         .state
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut parsed = state.parsed;
-    parsed.sort_by_key(|(i, _)| *i);
     Ok(Loaded {
-        facts: parsed,
+        facts: (state.facts.into_iter().enumerate())
+            .filter_map(|(i, f)| Some((i, f?)))
+            .collect(),
         notifications: state.notifications,
         requested_scanned: requested.len(),
         parsed_now: state.parsed_now,
