@@ -72,7 +72,10 @@ type ModuleNames<'a> = (
 
 /// Functions by qualified name.
 fn functions_of(files: &[FileFacts]) -> HashMap<&str, Vec<FnRef>> {
-    let mut functions: HashMap<&str, Vec<FnRef>> = HashMap::default();
+    // Sized up front: growing a map of 60k+ names rehashes every key several times.
+    let count = files.iter().map(|f| f.functions.len()).sum();
+    let mut functions: HashMap<&str, Vec<FnRef>> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
     for (fi, file) in files.iter().enumerate() {
         for (i, func) in file.functions.iter().enumerate() {
             let r = FnRef {
@@ -143,8 +146,10 @@ fn classes_of(files: &[FileFacts]) -> Classes<'_> {
 
 /// Module-level variables and aliases by (module, name).
 fn module_names_of(files: &[FileFacts]) -> ModuleNames<'_> {
-    let mut globals = HashMap::default();
-    let mut aliases = HashMap::default();
+    let globals_count = files.iter().map(|f| f.globals.len()).sum();
+    let aliases_count = files.iter().map(|f| f.aliases.len()).sum();
+    let mut globals = HashMap::with_capacity_and_hasher(globals_count, Default::default());
+    let mut aliases = HashMap::with_capacity_and_hasher(aliases_count, Default::default());
     for file in files {
         let sep = file.language.unwrap_or(Language::Python).separator();
         let module = file.module.as_str();

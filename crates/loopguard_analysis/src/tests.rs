@@ -337,3 +337,54 @@ fn name_based_fallback_is_likely_and_respects_stoplist() {
     assert_eq!(d[0].confidence, Confidence::Likely);
     assert_eq!(d[0].span.start_line, 3);
 }
+
+#[test]
+fn repeated_call_sites_resolve_the_same_within_a_file_but_not_across_files() {
+    // Resolutions are reused for repeated sites of one file; the name-based fallback depends
+    // on the file's imports, so the same site in another file must be resolved on its own.
+    let mut helper = func(
+        "m.Repo.load_agent",
+        false,
+        vec![call(path("time.sleep"), 30, "time.sleep")],
+    );
+    helper.kind = FunctionKind::Method;
+    helper.class = Some("m.Repo".into());
+    helper.name = "load_agent".into();
+    let site = |line| {
+        call(
+            Callee::UnknownMethod {
+                name: "load_agent".into(),
+            },
+            line,
+            "repo.load_agent",
+        )
+    };
+    let mut m = file(
+        "m.py",
+        "m",
+        vec![
+            func("m.h", true, vec![site(3), site(4)]),
+            func("m.g", true, vec![site(8)]),
+            helper,
+        ],
+    );
+    m.classes.push(Class {
+        qualname: "m.Repo".into(),
+        span: span(25),
+        bases: Vec::new(),
+        decorators: Vec::new(),
+        fields: Vec::new(),
+    });
+    // `other` does not import `m`: the fallback cannot see `m.Repo` from there.
+    let other = file(
+        "other.py",
+        "other",
+        vec![func("other.h", true, vec![site(5)])],
+    );
+    let d = run(&[m, other]);
+    let at: Vec<(&str, u32)> = d
+        .iter()
+        .map(|d| (d.path.as_str(), d.span.start_line))
+        .collect();
+    assert_eq!(at, vec![("m.py", 3), ("m.py", 4), ("m.py", 8)]);
+}

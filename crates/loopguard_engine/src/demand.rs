@@ -119,12 +119,12 @@ impl FileSymbols {
     pub fn new(facts: &FileFacts) -> FileSymbols {
         let mut s = FileSymbols {
             module: facts.module.clone(),
-            functions: HashMap::default(),
+            functions: sized(facts.functions.len()),
             members: HashMap::default(),
             children: HashMap::default(),
-            classes: HashMap::default(),
-            aliases: HashMap::default(),
-            globals: HashMap::default(),
+            classes: sized(facts.classes.len()),
+            aliases: sized(facts.aliases.len()),
+            globals: sized(facts.globals.len()),
         };
         for (i, func) in facts.functions.iter().enumerate() {
             let i = i as u32;
@@ -147,6 +147,11 @@ impl FileSymbols {
         }
         s
     }
+}
+
+/// A map with room for `n` entries: the tables of a file are filled once, with a known count.
+fn sized<K, V>(n: usize) -> HashMap<K, V> {
+    HashMap::with_capacity_and_hasher(n, Default::default())
 }
 
 /// Symbol-level demand for Python: which functions of parsed files can run from async code,
