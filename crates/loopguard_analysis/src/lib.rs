@@ -124,6 +124,26 @@ struct Analysis<'a, 'c> {
 /// Analyses all parsed files of a project. Diagnostics are unsorted and unfiltered (the
 /// engine applies config, noqa and baselines).
 pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec<Diagnostic> {
+    analyze_with_reads(files, catalog, options).0
+}
+
+/// Which function bodies a run's findings were read from, so that an edit elsewhere can
+/// reuse them (the engine's `shift`).
+#[derive(Debug, Default)]
+pub struct Reads {
+    /// Per file (as in `files`), sorted: the functions that run on the loop and every
+    /// function their calls reach, with the inline closures of each. Any other function's
+    /// call sites (apart from what they pass as callables) change no finding, as long as
+    /// its signature and everything other functions can see of it stay the same.
+    pub hot: Vec<Vec<u32>>,
+}
+
+/// [`analyze`], and which function bodies the findings depend on.
+pub fn analyze_with_reads(
+    files: &[FileFacts],
+    catalog: &Catalog,
+    options: &Options,
+) -> (Vec<Diagnostic>, Reads) {
     let index = Index::build(files);
     let mut base = Vec::with_capacity(files.len());
     let mut refs = Vec::new();
@@ -158,8 +178,9 @@ pub fn analyze(files: &[FileFacts], catalog: &Catalog, options: &Options) -> Vec
     a.check_calls(&witnesses, options, &mut out);
     a.check_guards(&mut out);
     a.check_async_endpoints(&witnesses, &mut out);
+    let reads = a.reads();
     a.free_in_parallel(witnesses);
-    out
+    (out, reads)
 }
 
 impl<'a, 'c> Analysis<'a, 'c> {
@@ -177,6 +198,43 @@ impl<'a, 'c> Analysis<'a, 'c> {
             || resolutions.into_par_iter().for_each(drop),
             || drop((index, owned, witnesses)),
         );
+    }
+
+    /// The functions whose bodies the checks read: the roots of `check_calls` (code on the
+    /// loop; `check_async_endpoints` looks at a subset), the sync functions their calls
+    /// reach, transitively (the summaries' chains run only through those), and the inline
+    /// closures whose sites belong to any of them. A superset is safe; this one ignores
+    /// depth limits and offloads.
+    fn reads(&self) -> Reads {
+        let n = self.refs.len();
+        let mut hot = vec![false; n];
+        let mut visited = vec![false; n];
+        let mut stack: Vec<usize> = (0..n)
+            .filter(|&o| self.owner[o] == o && matches!(self.roles[o], Role::Async | Role::OnLoop))
+            .collect();
+        while let Some(o) = stack.pop() {
+            if std::mem::replace(&mut visited[o], true) {
+                continue;
+            }
+            hot[o] = true;
+            for &s in &self.owned[o] {
+                hot[s.func] = true;
+                for (t, _) in &self.resolutions[s.func][s.site].targets {
+                    if let Target::Function(g) = t {
+                        let gid = self.id(*g);
+                        hot[gid] = true;
+                        stack.push(self.owner[gid]);
+                        stack.push(gid);
+                    }
+                }
+            }
+        }
+        let mut out = vec![Vec::new(); self.base.len()];
+        for (id, _) in hot.iter().enumerate().filter(|(_, h)| **h) {
+            let r = self.refs[id];
+            out[r.file as usize].push(r.func);
+        }
+        Reads { hot: out }
     }
 
     fn id(&self, r: FnRef) -> usize {

@@ -348,4 +348,11 @@ impl SymbolDemand {
     pub fn live_count(&self) -> usize {
         self.live.len()
     }
+
+    /// The live functions, as (file, function) sorted.
+    pub fn live_functions(&self) -> Vec<(usize, u32)> {
+        let mut v: Vec<_> = self.live.iter().copied().collect();
+        v.sort_unstable();
+        v
+    }
 }

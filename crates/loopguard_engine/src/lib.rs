@@ -21,7 +21,7 @@ use std::sync::Arc;
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
-use loopguard_core::facts::FileFacts;
+use loopguard_core::facts::{FileFacts, Language};
 
 pub use discover::SourceFile;
 
@@ -197,6 +197,77 @@ struct StoredResults {
     notifications: Vec<Notification>,
     files_checked: usize,
     files_parsed: usize,
+    /// By file (sorted by path), the functions the findings were read from or demand
+    /// followed (sorted indices into the file's facts): an edit elsewhere in the file may
+    /// keep the findings (see [`shift::shift_with_leeway`]).
+    pinned: Vec<(String, Vec<u32>)>,
+    /// Hashes of every name the parsed files mention (sorted; [`shift::mentioned_names`]).
+    names: Vec<u64>,
+}
+
+impl StoredResults {
+    fn pinned_of(&self, rel: &str) -> &[u32] {
+        self.pinned
+            .binary_search_by(|(p, _)| p.as_str().cmp(rel))
+            .map_or(&[], |i| &self.pinned[i].1)
+    }
+
+    fn set_pinned(&mut self, rel: &str, pinned: Vec<u32>) {
+        match self.pinned.binary_search_by(|(p, _)| p.as_str().cmp(rel)) {
+            Ok(i) => self.pinned[i].1 = pinned,
+            Err(i) => self.pinned.insert(i, (rel.to_string(), pinned)),
+        }
+    }
+
+    fn mentions(&self, name: &str) -> bool {
+        self.names.binary_search(&shift::name_hash(name)).is_ok()
+    }
+
+    fn add_names(&mut self, facts: &FileFacts) {
+        shift::mentioned_names(facts, &mut |n| self.names.push(shift::name_hash(n)));
+        self.names.sort_unstable();
+        self.names.dedup();
+    }
+}
+
+/// What the stored results need besides the findings (see [`StoredResults`]): the pinned
+/// functions of each parsed file, from the analysis' reads and the demand's live
+/// functions, and the names the parsed files mention.
+fn reuse_info(
+    files: &[SourceFile],
+    parsed_ids: &[usize],
+    facts: &[FileFacts],
+    hot: Vec<Vec<u32>>,
+    live: &[(usize, u32)],
+) -> (Vec<(String, Vec<u32>)>, Vec<u64>) {
+    use rayon::prelude::*;
+    let mut pinned: Vec<(String, Vec<u32>)> = parsed_ids
+        .iter()
+        .zip(hot)
+        .map(|(&i, mut fns)| {
+            let from = live.partition_point(|(f, _)| *f < i);
+            let to = live.partition_point(|(f, _)| *f <= i);
+            fns.extend(live[from..to].iter().map(|(_, func)| *func));
+            fns.sort_unstable();
+            fns.dedup();
+            (files[i].rel.clone(), fns)
+        })
+        .filter(|(_, fns)| !fns.is_empty())
+        .collect();
+    pinned.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut names: Vec<u64> = facts
+        .par_iter()
+        .flat_map_iter(|f| {
+            let mut v = Vec::new();
+            shift::mentioned_names(f, &mut |n| v.push(shift::name_hash(n)));
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    names.par_sort_unstable();
+    names.dedup();
+    (pinned, names)
 }
 
 /// Where the cache lives: `--cache-dir`, `LOOPGUARD_CACHE_DIR`, the config's `cache-dir`
@@ -321,7 +392,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         max_depth: config.max_depth(),
         direct_only: config.direct_only,
     };
-    let diagnostics = loopguard_analysis::analyze(&facts, &catalog, &options);
+    let (diagnostics, reads) = loopguard_analysis::analyze_with_reads(&facts, &catalog, &options);
     let requested_paths: std::collections::HashSet<&str> = files
         .iter()
         .filter(|f| f.requested)
@@ -351,11 +422,19 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     });
     notifications.sort();
     notifications.dedup();
+    // Only a cache can reuse the results.
+    let (pinned, names) = if cache.is_some() {
+        reuse_info(&files, &parsed_ids, &facts, reads.hot, &loaded.live)
+    } else {
+        Default::default()
+    };
     let stored = StoredResults {
         diagnostics,
         notifications,
         files_checked: loaded.requested_scanned,
         files_parsed: facts.len(),
+        pinned,
+        names,
     };
     if let Some(c) = cache.as_mut() {
         c.index.last_parsed = parsed_ids.iter().map(|&i| files[i].rel.clone()).collect();
@@ -542,7 +621,23 @@ fn reuse_shifted(
             let old = c.take_facts(&file.rel)?;
             taken.push((i, old));
             let old = &taken.last()?.1;
-            let moved = shift::shift(old, &new)?;
+            // Python: edits in functions the findings never read are allowed too (Rust's
+            // demand follows every function of a parsed file, so nothing is unpinned).
+            let moved = if file.language == Language::Python {
+                let reshaped = shift::shift_with_leeway(
+                    old,
+                    &new,
+                    &shift::Leeway {
+                        pinned: stored.pinned_of(&file.rel),
+                        mentioned: &|n| stored.mentions(n),
+                    },
+                )?;
+                stored.set_pinned(&file.rel, reshaped.pinned);
+                stored.add_names(&new);
+                reshaped.shift
+            } else {
+                shift::shift(old, &new)?
+            };
             if !shift::apply(
                 &file.rel,
                 &moved,

@@ -21,6 +21,8 @@ pub struct Loaded {
     pub requested_scanned: usize,
     /// Files parsed in this run (not served from the cache).
     pub parsed_now: usize,
+    /// Python functions whose mentions demand followed, as (file index, function) sorted.
+    pub live: Vec<(usize, u32)>,
 }
 
 /// A file's module name and edition.
@@ -537,6 +539,7 @@ pub fn load_project(
         notifications: state.notifications,
         requested_scanned: requested.len(),
         parsed_now: state.parsed_now,
+        live: state.demand.live_functions(),
     })
 }
 

@@ -11,10 +11,10 @@
 //! after it, a changed call) is not a shift, and the caller runs the analysis.
 
 use loopguard_core::diagnostic::{Diagnostic, Notification};
-use loopguard_core::facts::FileFacts;
+use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, TypeRef};
 use loopguard_core::span::Span;
 use loopguard_core::suppression::Suppression;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Visits every span of a file's facts in a fixed order.
 fn visit_spans(f: &mut FileFacts, visit: &mut dyn FnMut(&mut Span)) {
@@ -199,6 +199,246 @@ pub fn shift(old: &FileFacts, new: &FileFacts) -> Option<Shift> {
     (moved? == new.suppressions).then_some(shift)
 }
 
+/// What may change in a file's functions, beyond a shift, without changing the stored
+/// findings (see [`shift_with_leeway`]).
+pub struct Leeway<'a> {
+    /// Functions of the old facts (sorted indices) that the findings were read from or
+    /// that demand followed: they must stay as they were, up to the shift.
+    pub pinned: &'a [u32],
+    /// Whether a name (see [`mentioned_names`]) is mentioned anywhere in the parsed files.
+    pub mentioned: &'a dyn Fn(&str) -> bool,
+}
+
+/// A shift that allowed for edits outside the pinned functions.
+#[derive(Debug)]
+pub struct Reshaped {
+    pub shift: Shift,
+    /// The pinned functions, numbered in the new facts.
+    pub pinned: Vec<u32>,
+}
+
+/// A call that says something about where other code runs (a closure or callable handed
+/// over, a parameter passed on): the roles of functions and offload wrappers come from
+/// these, in every function, reached or not.
+fn has_effects(c: &CallSite) -> bool {
+    !c.closure_args.is_empty() || !c.callable_args.is_empty() || !c.param_args.is_empty()
+}
+
+/// Like [`shift`], with leeway for code the findings never read: the stored findings hold
+/// for the new facts when every pinned function is unchanged up to the shift and, in every
+/// other function, only calls changed that hand nothing over (no closure, callable or
+/// parameter: those set roles). Such a function is reached from no code on the loop and
+/// demand never followed its mentions, so its calls lead nowhere the findings look; its
+/// name, signature, decorators and attributes, which other code resolves against, must
+/// stay. Functions may be added or removed when they are inert: plain sync functions
+/// outside classes and outside pinned functions, handing nothing over, under a name that no
+/// parsed file mentions (so no call, import or demand reaches them).
+///
+/// Everything else in the file (classes, aliases, globals, errors, `noqa` comments) must
+/// be unchanged up to the shift, as for [`shift`].
+pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> Option<Reshaped> {
+    let (of, nf) = (&old.functions, &new.functions);
+    let pinned = |i: u32| leeway.pinned.binary_search(&i).is_ok();
+    let old_names: FxHashSet<&str> = of.iter().map(|f| f.qualname.as_str()).collect();
+    let new_names: FxHashSet<&str> = nf.iter().map(|f| f.qualname.as_str()).collect();
+    // Pair the functions in order: a qualified name on one side only is a function added
+    // or removed; anything else out of step (moved, renamed) is not allowed for.
+    let mut new_of_old: Vec<Option<u32>> = vec![None; of.len()];
+    let mut old_of_new: Vec<Option<u32>> = vec![None; nf.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < of.len() || j < nf.len() {
+        match (of.get(i), nf.get(j)) {
+            (Some(o), Some(n)) if o.qualname == n.qualname => {
+                new_of_old[i] = Some(u32::try_from(j).ok()?);
+                old_of_new[j] = Some(u32::try_from(i).ok()?);
+                i += 1;
+                j += 1;
+            }
+            (Some(o), _) if !new_names.contains(o.qualname.as_str()) => i += 1,
+            (_, Some(n)) if !old_names.contains(n.qualname.as_str()) => j += 1,
+            _ => return None,
+        }
+    }
+    // Added and removed functions must be inert, and their enclosing function unpinned.
+    let inert = |f: &Function, enclosing_pinned: Option<bool>| {
+        !enclosing_pinned.unwrap_or(false)
+            && !f.is_async
+            && f.decorators.is_empty()
+            && f.class.is_none()
+            && f.guards.is_empty()
+            && f.awaits.is_empty()
+            && !f.has_async_syntax
+            && f.attributes.is_empty()
+            && !f.calls.iter().any(has_effects)
+            && !(leeway.mentioned)(&f.name)
+    };
+    for (i, f) in of.iter().enumerate() {
+        if new_of_old[i].is_none() {
+            // A removed pinned function was read by the findings (or by demand).
+            let parent_pinned = f.parent.map(pinned);
+            if pinned(i as u32) || !inert(f, parent_pinned) {
+                return None;
+            }
+        }
+    }
+    for (j, f) in nf.iter().enumerate() {
+        if old_of_new[j].is_none() {
+            let parent_pinned = match f.parent {
+                None => None,
+                Some(p) => Some(old_of_new.get(p as usize)?.is_some_and(pinned)),
+            };
+            if !inert(f, parent_pinned) {
+                return None;
+            }
+        }
+    }
+    // Both sides as the findings see them: added functions gone, the new ones numbered as
+    // the old ones, and the unpinned ones without their calls (except those that hand
+    // something over) and without positions of their own.
+    let unpin = |f: &mut Function| {
+        f.span = Span::default();
+        f.name_span = Span::default();
+        f.calls.retain(has_effects);
+    };
+    let mut new_view = FileFacts {
+        functions: Vec::new(),
+        ..new.clone()
+    };
+    let renumber = |id: u32| old_of_new.get(id as usize).copied().flatten();
+    // Removed functions leave the old side as added ones leave the new side: both views
+    // number functions by their place among the paired ones.
+    let kept: Vec<usize> = (0..of.len()).filter(|&i| new_of_old[i].is_some()).collect();
+    let mut view_of_old: Vec<Option<u32>> = vec![None; of.len()];
+    for (v, &i) in kept.iter().enumerate() {
+        view_of_old[i] = Some(v as u32);
+    }
+    let to_view = |id: u32| view_of_old.get(id as usize).copied().flatten();
+    let mut old_view = FileFacts {
+        functions: Vec::with_capacity(kept.len()),
+        ..old.clone()
+    };
+    for &i in &kept {
+        let mut f = of[i].clone();
+        if let Some(p) = f.parent {
+            f.parent = Some(to_view(p)?);
+        }
+        for c in &mut f.calls {
+            for id in &mut c.closure_args {
+                *id = to_view(*id)?;
+            }
+        }
+        if !pinned(i as u32) {
+            unpin(&mut f);
+        }
+        old_view.functions.push(f);
+    }
+    for &i in &kept {
+        let Some(n) = new_of_old[i] else { continue };
+        let mut f = nf[n as usize].clone();
+        if let Some(p) = f.parent {
+            f.parent = Some(to_view(renumber(p)?)?);
+        }
+        for c in &mut f.calls {
+            for id in &mut c.closure_args {
+                *id = to_view(renumber(*id)?)?;
+            }
+        }
+        if !pinned(i as u32) {
+            unpin(&mut f);
+        }
+        new_view.functions.push(f);
+    }
+    let shift = shift(&old_view, &new_view)?;
+    Some(Reshaped {
+        shift,
+        pinned: leeway
+            .pinned
+            .iter()
+            .map(|&i| new_of_old.get(i as usize).copied().flatten())
+            .collect::<Option<Vec<u32>>>()?,
+    })
+}
+
+/// Calls `f` with every name a file's facts mention: the last segment of every path, and
+/// every method, field and callee name, wherever a callee or a type appears. A function
+/// whose name is not among them cannot be the target of any call, import or demand.
+pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
+    fn last(path: &str) -> &str {
+        path.rsplit(['.', ':']).next().unwrap_or(path)
+    }
+    fn callee(c: &Callee, f: &mut dyn FnMut(&str)) {
+        f(c.name());
+        match c {
+            Callee::Method { receiver, .. } => ty(receiver, f),
+            Callee::Super { class, .. } => f(last(class)),
+            Callee::Path(_) | Callee::UnknownMethod { .. } => {}
+        }
+    }
+    fn ty(t: &TypeRef, f: &mut dyn FnMut(&str)) {
+        match t {
+            TypeRef::Named(p) | TypeRef::Global(p) => f(last(p)),
+            TypeRef::Returned(c) => callee(c, f),
+            TypeRef::Field { owner, name } => {
+                f(name);
+                ty(owner, f);
+            }
+        }
+    }
+    for a in &facts.aliases {
+        f(&a.name);
+        f(last(&a.target));
+    }
+    for g in &facts.globals {
+        ty(&g.ty, f);
+    }
+    for c in &facts.classes {
+        for b in &c.bases {
+            f(last(b));
+        }
+        for d in &c.decorators {
+            f(last(d));
+        }
+        for v in &c.fields {
+            ty(&v.ty, f);
+        }
+    }
+    for func in &facts.functions {
+        for d in &func.decorators {
+            callee(&d.callee, f);
+        }
+        for p in &func.params {
+            if let Some(t) = &p.annotation {
+                ty(t, f);
+            }
+            for c in p.default_call.iter().chain(&p.default_args) {
+                callee(c, f);
+            }
+        }
+        if let Some(t) = &func.returns {
+            ty(t, f);
+        }
+        for a in &func.attributes {
+            ty(&a.ty, f);
+        }
+        for c in &func.calls {
+            callee(&c.callee, f);
+            for a in &c.callable_args {
+                callee(a, f);
+            }
+        }
+        for g in &func.guards {
+            callee(&g.acquire, f);
+        }
+    }
+}
+
+/// The hash a mentioned name is stored under.
+pub fn name_hash(name: &str) -> u64 {
+    let mut h = loopguard_core::catalog::Fnv64::default();
+    h.write(name.as_bytes());
+    h.finish()
+}
+
 /// Shifts the positions the stored findings have in `path`; `false` if one of them is not
 /// a position of the old facts (then nothing may be reused).
 pub fn apply(
@@ -302,6 +542,118 @@ mod tests {
         let (old, new) = (facts(BASE), facts(&edited));
         assert_eq!(new.suppressions[0].line, old.suppressions[0].line + 1);
         assert!(shift(&old, &new).is_some());
+    }
+
+    /// A handler that reaches `fetch`, and a report builder nothing on the loop reaches.
+    const SERVICE: &str = "import asyncio\nimport subprocess\nimport time\n\n\n\
+                           def fetch(n):\n    time.sleep(n)\n\n\n\
+                           def build_report(rows):\n    return [r for r in rows]\n\n\n\
+                           async def handler():\n    fetch(1)\n    await asyncio.sleep(0)\n";
+
+    fn function_index(f: &FileFacts, name: &str) -> u32 {
+        f.functions.iter().position(|x| x.name == name).unwrap() as u32
+    }
+
+    /// `fetch`, `handler` and the module function pinned, as the analysis would have it.
+    fn leeway_for<'a>(
+        old: &FileFacts,
+        pinned: &'a mut Vec<u32>,
+        mentioned: &'a dyn Fn(&str) -> bool,
+    ) -> Leeway<'a> {
+        *pinned = vec![
+            0,
+            function_index(old, "fetch"),
+            function_index(old, "handler"),
+        ];
+        pinned.sort_unstable();
+        Leeway { pinned, mentioned }
+    }
+
+    fn reshape(edited: &str, mentioned: &dyn Fn(&str) -> bool) -> Option<Reshaped> {
+        let (old, new) = (facts(SERVICE), facts(edited));
+        let mut pinned = Vec::new();
+        shift_with_leeway(&old, &new, &leeway_for(&old, &mut pinned, mentioned))
+    }
+
+    #[test]
+    fn a_call_added_to_an_unpinned_function_keeps_the_findings() {
+        let edited = SERVICE.replace(
+            "    return [r for r in rows]\n",
+            "    subprocess.run(['sort'])\n    return [r for r in rows]\n",
+        );
+        let r = reshape(&edited, &|_| false).expect("leeway");
+        // The handler's call moved down one line.
+        let (old, new) = (facts(SERVICE), facts(&edited));
+        let h = function_index(&old, "handler") as usize;
+        let moved = r
+            .shift
+            .span(&old.functions[h].calls[0].span)
+            .expect("known span");
+        assert_eq!(moved, new.functions[h].calls[0].span);
+        assert_eq!(
+            moved.start_line,
+            old.functions[h].calls[0].span.start_line + 1
+        );
+        // The same edit in a pinned function is not allowed for.
+        let pinned_edit =
+            SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    open('x')\n");
+        assert!(reshape(&pinned_edit, &|_| false).is_none());
+        // Without leeway, neither is a shift.
+        assert!(shift(&old, &new).is_none());
+    }
+
+    #[test]
+    fn an_inert_function_may_come_and_go_under_an_unmentioned_name() {
+        let edited = SERVICE.replace(
+            "\n\ndef fetch",
+            "\n\ndef probe():\n    return open('x')\n\n\ndef fetch",
+        );
+        let r = reshape(&edited, &|_| false).expect("leeway");
+        // The pinned functions are renumbered past the new one.
+        let new = facts(&edited);
+        let mut expected = vec![
+            0,
+            function_index(&new, "fetch"),
+            function_index(&new, "handler"),
+        ];
+        expected.sort_unstable();
+        assert_eq!(r.pinned, expected);
+        // And back: removed again.
+        let old = new;
+        let mut pinned = expected.clone();
+        let leeway = Leeway {
+            pinned: &mut pinned,
+            mentioned: &|_| false,
+        };
+        assert!(shift_with_leeway(&old, &facts(SERVICE), &leeway).is_some());
+        // A name something mentions may be what it calls.
+        assert!(reshape(&edited, &|n| n == "probe").is_none());
+    }
+
+    #[test]
+    fn functions_that_are_not_inert_are_not_allowed_for() {
+        for added in [
+            // Hands a callable to the loop: the callable's role changes.
+            "def probe(loop):\n    loop.call_soon(build_report)\n",
+            // A method: name-based resolution of `x.probe()` may change.
+            "class Probe:\n    def probe(self):\n        return 1\n",
+            // Async: code on the loop, a root of the analysis.
+            "async def probe():\n    return 1\n",
+            // Decorated: may register a callback or a route.
+            "@staticmethod\ndef probe():\n    return 1\n",
+        ] {
+            let edited = SERVICE.replace("\n\ndef fetch", &format!("\n\n{added}\n\ndef fetch"));
+            assert!(reshape(&edited, &|_| false).is_none(), "{added}");
+        }
+        // A handover added to an unpinned function: roles may change.
+        let edited = SERVICE.replace(
+            "    return [r for r in rows]\n",
+            "    asyncio.get_running_loop().call_soon(fetch, 1)\n    return [r for r in rows]\n",
+        );
+        assert!(reshape(&edited, &|_| false).is_none());
+        // A renamed unpinned function: what resolves to it changes.
+        let edited = SERVICE.replace("def build_report", "def build_summary");
+        assert!(reshape(&edited, &|n| n == "build_report").is_none());
     }
 
     fn diagnostic(path: &str, span: Span) -> Diagnostic {

@@ -173,6 +173,111 @@ fn code_that_only_moved_reuses_the_results_with_shifted_positions() {
     assert_eq!(summary(&p.run()), summary(&p.run_uncached()));
 }
 
+/// Edits the findings never read keep them: the cached run reuses the results
+/// (`Shifted`) and agrees with an uncached run; an edit they do read is analysed again.
+#[test]
+fn edits_outside_the_code_the_findings_read_reuse_the_results() {
+    let p = Project::new();
+    let helpers = |extra: &str| {
+        format!(
+            "import subprocess\nimport time\n\n\ndef backoff(n):\n    time.sleep(n)\n\n\n\
+             def report(path):\n    {extra}return path\n"
+        )
+    };
+    write(p.root(), "svc/helpers.py", &helpers(""));
+    touch_later(&p.root().join("svc/helpers.py"));
+    let before = p.run();
+    assert_eq!(
+        summary(&before),
+        vec!["LG305 svc/api.py:5 svc/api.py:5 svc/helpers.py:6"]
+    );
+
+    // `report` is reached from no async code: a blocking call added to it changes nothing.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        &helpers("subprocess.run(['ls', path])\n    "),
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&before));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    // A new plain function that nothing names, above the reached one: positions move.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        &helpers("subprocess.run(['ls', path])\n    ").replace(
+            "\n\ndef backoff",
+            "\n\ndef probe():\n    return open('x')\n\n\ndef backoff",
+        ),
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(
+        summary(&o),
+        vec!["LG305 svc/api.py:5 svc/api.py:5 svc/helpers.py:10"]
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    // The handler now calls `report`: its blocking call is found.
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o).iter().any(|s| s.starts_with("LG304")),
+        "{:?}",
+        summary(&o)
+    );
+
+    // `report` is reached now: an edit in it is analysed again.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        &helpers("time.sleep(1)\n    ").replace(
+            "\n\ndef backoff",
+            "\n\ndef probe():\n    return open('x')\n\n\ndef backoff",
+        ),
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG305 svc/api.py:6")),
+        "{:?}",
+        summary(&o)
+    );
+
+    // A new function under a name the project mentions may be what a call reaches.
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    p.run();
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n\n\ndef pause():\n    time.sleep(2)\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+}
+
 #[test]
 fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     let p = Project::new();
