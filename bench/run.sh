@@ -232,14 +232,18 @@ bench_corpus() {
     BACKUP=$OUT/touch-backup
     cp -p "$TOUCHED" "$BACKUP"
     echo "$TOUCHED" >"$RES/$c.touched_file.txt"
-    # Every run sees a new edit (restore, then edit again). Two kinds: a comment line
+    # Every run sees a new edit (restore, then edit again). Three kinds: a comment line
     # inserted after line 1, which moves all code below it (loopguard reuses its results
-    # with shifted positions), and a new function appended, which changes the file's facts
-    # (loopguard analyses the project again from cached facts).
+    # with shifted positions); a new function appended, which changes the file's facts
+    # but not code the findings read (Python: results reused; Rust: analysed again); a
+    # call added to the first async function, code on the loop (analysed again from the
+    # cached facts).
     local edit="bash $BENCH/edit.sh move $lang $BACKUP $TOUCHED"
     local edit_code="bash $BENCH/edit.sh code $lang $BACKUP $TOUCHED"
+    local edit_loop="bash $BENCH/edit.sh loop $lang $BACKUP $TOUCHED"
     measure "$c.lg_touch" "$edit" "$lg --cache-dir $lg_cache"
     measure "$c.lg_touch_code" "$edit_code" "$lg --cache-dir $lg_cache"
+    measure "$c.lg_touch_loop" "$edit_loop" "$lg --cache-dir $lg_cache"
 
     if [ "$lang" = python ]; then
         local ruff="$RUFF check --isolated --select ASYNC --exit-zero --quiet $dir"
