@@ -102,7 +102,8 @@ struct CheckArgs {
     /// Exit 0 even when there are findings.
     #[arg(long)]
     exit_zero: bool,
-    /// Show a count of findings per rule.
+    /// Show a count of findings per rule, and (on stderr) how many files were checked and
+    /// parsed and how the cache served the run.
     #[arg(long)]
     statistics: bool,
     /// Worker threads (default: one per core).
@@ -273,6 +274,14 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if args.statistics {
+        eprintln!(
+            "loopguard: {} file(s) checked, {} parsed or taken from the cache; cache: {}",
+            outcome.files_checked,
+            outcome.files_parsed,
+            cache_use(outcome.cache)
+        );
+    }
     let mut fixed_baseline_entries = None;
     if let Some(path) = &args.baseline {
         let baseline = Baseline::read(path)?;
@@ -359,6 +368,21 @@ fn check(args: CheckArgs) -> Result<ExitCode, EngineError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// How the cache served a run, for `--statistics`.
+fn cache_use(how: loopguard_engine::CacheUse) -> String {
+    use loopguard_engine::CacheUse;
+    match how {
+        CacheUse::Off => "off".into(),
+        CacheUse::Results => "nothing changed, stored findings reused".into(),
+        CacheUse::Shifted { changed } => format!(
+            "{changed} changed file(s) leave the findings as they were, stored findings reused"
+        ),
+        CacheUse::Facts { parsed } => {
+            format!("{parsed} file(s) parsed, the rest from the cache; analysis run")
+        }
+    }
 }
 
 fn clean(path: Option<PathBuf>, cache_dir: Option<PathBuf>) -> Result<ExitCode, EngineError> {

@@ -229,6 +229,13 @@ impl<'a, 'c> Analysis<'a, 'c> {
                 }
             }
         }
+        // An inline closure of a read body is part of it even while it has no call sites
+        // (`cb = lambda: None` may become `lambda: time.sleep(1)`).
+        for id in 0..n {
+            if visited[self.owner[id]] {
+                hot[id] = true;
+            }
+        }
         let mut out = vec![Vec::new(); self.base.len()];
         for (id, _) in hot.iter().enumerate().filter(|(_, h)| **h) {
             let r = self.refs[id];

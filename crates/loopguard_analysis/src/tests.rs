@@ -388,3 +388,30 @@ fn repeated_call_sites_resolve_the_same_within_a_file_but_not_across_files() {
         .collect();
     assert_eq!(at, vec![("m.py", 3), ("m.py", 4), ("m.py", 8)]);
 }
+
+#[test]
+fn reads_are_code_on_the_loop_what_it_reaches_and_its_inline_closures() {
+    // handler -> helper -> deep (blocking); an inline closure of the handler without calls;
+    // a sync function nothing on the loop calls.
+    let mut closure = func("m.handler.<lambda>", false, Vec::new());
+    closure.kind = FunctionKind::Closure;
+    closure.parent = Some(0);
+    let f = file(
+        "m.py",
+        "m",
+        vec![
+            func("m.handler", true, vec![call(path("m.helper"), 3, "helper")]),
+            closure,
+            func("m.helper", false, vec![call(path("m.deep"), 8, "deep")]),
+            func(
+                "m.deep",
+                false,
+                vec![call(path("time.sleep"), 12, "time.sleep")],
+            ),
+            func("m.report", false, vec![call(path("m.deep"), 16, "deep")]),
+        ],
+    );
+    let (d, reads) = super::analyze_with_reads(&[f], &catalog(), &Options::default());
+    assert_eq!(d.len(), 1);
+    assert_eq!(reads.hot, vec![vec![0, 1, 2, 3]]);
+}

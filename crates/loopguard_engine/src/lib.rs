@@ -91,7 +91,8 @@ pub enum CacheUse {
     Facts { parsed: usize },
     /// The stored results were reused, positions shifted: the `changed` files that changed
     /// since only moved code (their new facts equal the cached ones up to an
-    /// order-preserving shift of positions), so the analysis did not run again.
+    /// order-preserving shift of positions) or, in Python files, changed code no finding
+    /// reads (see `shift::shift_with_leeway`), so the analysis did not run again.
     Shifted { changed: usize },
 }
 

@@ -278,6 +278,28 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
 
+/// An inline closure belongs to the body of the function it is in, even before it has a
+/// call: a blocking call added to it is analysed again and found.
+#[test]
+fn a_call_added_to_an_inline_closure_of_async_code_is_found() {
+    let p = Project::new();
+    let api = |body: &str| {
+        format!(
+            "import time\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    \
+             cb = lambda: {body}\n    backoff(1)\n    return cb\n"
+        )
+    };
+    write(p.root(), "svc/api.py", &api("None"));
+    touch_later(&p.root().join("svc/api.py"));
+    assert_eq!(summary(&p.run()).len(), 1);
+    write(p.root(), "svc/api.py", &api("time.sleep(5)"));
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
+}
+
 #[test]
 fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     let p = Project::new();

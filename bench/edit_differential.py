@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Differential test of the cache's edit paths: random edits to Python files of a corpus;
+after each, a cached run must print exactly what a --no-cache run of the edited tree
+prints. Not part of CI (it needs a corpus and takes minutes).
+
+    bench/edit_differential.py --loopguard target/release/loopguard \
+        --corpus bench/corpora/ha [--files LIST] [--edits 40] [--seed 1] [--kinds a,b]
+
+Edit kinds (each applied to a random file, then undone):
+  open, len          `open("/dev/null").close()` / `_ = len([])` as the first statement of
+                     a random function (sync or async)
+  sync_open, sync_len  the same before the last statement of a random sync function
+  module_stmt        `_LG_PROBE = len([])` before a random top-level statement
+  remove_fn          a random top-level sync function removed (decorators included)
+  append_open        a new function calling `open` appended
+  append_call        a new function calling an existing top-level function appended
+
+Prints one line per edit (how the cache served it, from `--statistics`) and a summary;
+exits 1 on any difference. Files the running Python's `ast` cannot parse are skipped.
+"""
+import argparse
+import ast
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call"]
+
+
+def run(lg, corpus, extra):
+    p = subprocess.run([lg, "check", corpus, "--output-format", "json", "--statistics", *extra],
+                       capture_output=True)
+    how = "?"
+    for line in p.stderr.decode(errors="replace").splitlines():
+        if "; cache: " in line:
+            how = "analysed" if "analysis run" in line else "reused"
+    return p.stdout, how
+
+
+def edit(rng, path, kinds, trial):
+    src = open(path).read()
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return None
+    lines = src.split("\n")
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    sync_funcs = [n for n in funcs if isinstance(n, ast.FunctionDef)]
+    top_sync = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    kind = rng.choice(kinds)
+    if kind in ("open", "len") and funcs:
+        fn = rng.choice(funcs)
+        st = fn.body[0]
+        stmt = 'open("/dev/null").close()' if kind == "open" else "_ = len([])"
+        lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
+        what = "%s in %s (%s)" % (kind, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
+    elif kind in ("sync_open", "sync_len") and sync_funcs:
+        fn = rng.choice(sync_funcs)
+        st = fn.body[-1]
+        stmt = 'open("/dev/null").close()' if kind == "sync_open" else "_ = len([])"
+        lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
+        what = "%s in %s (sync, before its last statement)" % (kind, fn.name)
+    elif kind == "module_stmt" and tree.body:
+        st = rng.choice(tree.body)
+        decorators = getattr(st, "decorator_list", None)
+        first = decorators[0].lineno if decorators else st.lineno
+        lines.insert(first - 1, "_LG_PROBE = len([])")
+        what = "module statement before line %d" % first
+    elif kind == "remove_fn" and top_sync:
+        fn = rng.choice(top_sync)
+        first = (fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno) - 1
+        del lines[first:fn.end_lineno]
+        what = "removed function %s" % fn.name
+    elif kind == "append_call" and top_sync:
+        callee = rng.choice(top_sync).name
+        lines.append("\n\ndef _lg_probe_%d():\n    return %s()\n" % (trial, callee))
+        what = "appended a function calling %s" % callee
+    else:
+        lines.append('\n\ndef _lg_probe_%d():\n    return open("/dev/null")\n' % trial)
+        what = "appended a function calling open"
+    return src, "\n".join(lines), what
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loopguard", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--files", help="list of files to edit (default: every .py file)")
+    ap.add_argument("--edits", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    args = ap.parse_args()
+    corpus = os.path.abspath(args.corpus)
+    if args.files:
+        files = [l.strip() for l in open(args.files) if l.strip().endswith(".py")]
+    else:
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if f.endswith(".py"))
+    kinds = args.kinds.split(",")
+    rng = random.Random(args.seed)
+    cache = tempfile.mkdtemp(prefix="loopguard-differential-")
+    cached = ["--cache-dir", cache]
+    run(args.loopguard, corpus, cached)
+    counts, bad, done = {}, 0, 0
+    while done < args.edits:
+        path = rng.choice(files)
+        made = edit(rng, path, kinds, done)
+        if made is None:
+            continue
+        original, edited, what = made
+        try:
+            with open(path, "w") as f:
+                f.write(edited)
+            a, how = run(args.loopguard, corpus, cached)
+            b, _ = run(args.loopguard, corpus, ["--no-cache"])
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+        done += 1
+        same = a == b
+        counts[how] = counts.get(how, 0) + 1
+        rel = os.path.relpath(path, corpus)
+        print("%s %s %s: %s" % ("ok" if same else "DIFFERENT", how, rel, what), flush=True)
+        bad += not same
+        run(args.loopguard, corpus, cached)  # back to the original text
+    print("%d edits, %d different; %s" % (done, bad, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
