@@ -502,3 +502,41 @@ fn a_reader_that_goes_away_is_not_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn statistics_tell_how_the_cache_served_the_run() {
+    let dir = project();
+    let run = || {
+        let out = loopguard()
+            .args(["check", "--statistics", "--exit-zero"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let first = run();
+    assert!(
+        first.contains(
+            "3 file(s) checked, 2 parsed or taken from the cache; cache: 2 file(s) parsed"
+        ),
+        "{first}"
+    );
+    assert!(run().contains("cache: nothing changed"));
+    // A helper nothing on the loop calls: the stored findings stand.
+    let helpers = dir.path().join("svc/helpers.py");
+    let mut text = std::fs::read_to_string(&helpers).unwrap();
+    text.push_str("\n\ndef unused_probe():\n    return open('x')\n");
+    std::fs::write(&helpers, text).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(&helpers)
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let stderr = run();
+    assert!(
+        stderr.contains("1 changed file(s) leave the findings as they were"),
+        "{stderr}"
+    );
+}
