@@ -198,51 +198,67 @@ struct StoredResults {
     notifications: Vec<Notification>,
     files_checked: usize,
     files_parsed: usize,
-    /// By file (sorted by path), the functions the findings were read from or demand
-    /// followed (sorted indices into the file's facts): an edit elsewhere in the file may
-    /// keep the findings (see [`shift::shift_with_leeway`]).
-    pinned: Vec<(String, Vec<u32>)>,
-    /// Hashes of every name the parsed files mention (sorted; [`shift::mentioned_names`]).
-    names: Vec<u64>,
+    /// By file (its index in the run's file list, which the results key covers; sorted),
+    /// the functions the findings were read from or demand followed (sorted indices into
+    /// the file's facts): an edit elsewhere in the file may keep the findings (see
+    /// [`shift::shift_with_leeway`]).
+    pinned: Vec<(u32, Vec<u32>)>,
+    /// The hashes of every name the parsed files mention ([`shift::mentioned_names`]),
+    /// sorted, each stored as its difference from the one before (short varints).
+    name_deltas: Vec<u32>,
 }
 
 impl StoredResults {
-    fn pinned_of(&self, rel: &str) -> &[u32] {
+    fn pinned_of(&self, file: usize) -> &[u32] {
         self.pinned
-            .binary_search_by(|(p, _)| p.as_str().cmp(rel))
+            .binary_search_by_key(&file, |(f, _)| *f as usize)
             .map_or(&[], |i| &self.pinned[i].1)
     }
 
-    fn set_pinned(&mut self, rel: &str, pinned: Vec<u32>) {
-        match self.pinned.binary_search_by(|(p, _)| p.as_str().cmp(rel)) {
+    fn set_pinned(&mut self, file: usize, pinned: Vec<u32>) {
+        let file = file as u32;
+        match self.pinned.binary_search_by_key(&file, |(f, _)| *f) {
             Ok(i) => self.pinned[i].1 = pinned,
-            Err(i) => self.pinned.insert(i, (rel.to_string(), pinned)),
+            Err(i) => self.pinned.insert(i, (file, pinned)),
         }
     }
 
-    fn mentions(&self, name: &str) -> bool {
-        self.names.binary_search(&shift::name_hash(name)).is_ok()
+    /// The mentioned-name hashes, sorted.
+    fn names(&self) -> Vec<u32> {
+        let mut at = 0u32;
+        self.name_deltas
+            .iter()
+            .map(|d| {
+                at = at.wrapping_add(*d);
+                at
+            })
+            .collect()
     }
 
-    fn add_names(&mut self, facts: &FileFacts) {
-        shift::mentioned_names(facts, &mut |n| self.names.push(shift::name_hash(n)));
-        self.names.sort_unstable();
-        self.names.dedup();
+    fn set_names(&mut self, sorted: &[u32]) {
+        let mut at = 0u32;
+        self.name_deltas = sorted
+            .iter()
+            .map(|&h| {
+                let d = h.wrapping_sub(at);
+                at = h;
+                d
+            })
+            .collect();
     }
 }
 
 /// What the stored results need besides the findings (see [`StoredResults`]): the pinned
 /// functions of each parsed file, from the analysis' reads and the demand's live
-/// functions, and the names the parsed files mention.
+/// functions, and the names the parsed files mention (sorted hashes).
 fn reuse_info(
-    files: &[SourceFile],
     parsed_ids: &[usize],
     facts: &[FileFacts],
     hot: Vec<Vec<u32>>,
     live: &[(usize, u32)],
-) -> (Vec<(String, Vec<u32>)>, Vec<u64>) {
+) -> (Vec<(u32, Vec<u32>)>, Vec<u32>) {
     use rayon::prelude::*;
-    let mut pinned: Vec<(String, Vec<u32>)> = parsed_ids
+    let pinned: Vec<(u32, Vec<u32>)> = parsed_ids
         .iter()
         .zip(hot)
         .map(|(&i, mut fns)| {
@@ -251,12 +267,11 @@ fn reuse_info(
             fns.extend(live[from..to].iter().map(|(_, func)| *func));
             fns.sort_unstable();
             fns.dedup();
-            (files[i].rel.clone(), fns)
+            (i as u32, fns)
         })
         .filter(|(_, fns)| !fns.is_empty())
         .collect();
-    pinned.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut names: Vec<u64> = facts
+    let mut names: Vec<u32> = facts
         .par_iter()
         .flat_map_iter(|f| {
             let mut v = Vec::new();
@@ -425,18 +440,19 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     notifications.dedup();
     // Only a cache can reuse the results.
     let (pinned, names) = if cache.is_some() {
-        reuse_info(&files, &parsed_ids, &facts, reads.hot, &loaded.live)
+        reuse_info(&parsed_ids, &facts, reads.hot, &loaded.live)
     } else {
         Default::default()
     };
-    let stored = StoredResults {
+    let mut stored = StoredResults {
         diagnostics,
         notifications,
         files_checked: loaded.requested_scanned,
         files_parsed: facts.len(),
         pinned,
-        names,
+        name_deltas: Vec::new(),
     };
+    stored.set_names(&names);
     if let Some(c) = cache.as_mut() {
         c.index.last_parsed = parsed_ids.iter().map(|&i| files[i].rel.clone()).collect();
         let mut deps: Vec<usize> = files
@@ -583,6 +599,7 @@ fn reuse_shifted(
     // (file, new entry, new facts if it is parsed, cached facts taken out)
     let mut updates: Vec<(usize, cache::IndexEntry, Option<FileFacts>)> = Vec::new();
     let mut taken: Vec<(usize, FileFacts)> = Vec::new();
+    let mut names: Option<Vec<u32>> = None;
     let ok = (|| {
         for &p in changed {
             let i = deps[p];
@@ -625,16 +642,20 @@ fn reuse_shifted(
             // Python: edits in functions the findings never read are allowed too (Rust's
             // demand follows every function of a parsed file, so nothing is unpinned).
             let moved = if file.language == Language::Python {
+                let names = names.get_or_insert_with(|| stored.names());
                 let reshaped = shift::shift_with_leeway(
                     old,
                     &new,
                     &shift::Leeway {
-                        pinned: stored.pinned_of(&file.rel),
-                        mentioned: &|n| stored.mentions(n),
+                        pinned: stored.pinned_of(i),
+                        mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
                     },
                 )?;
-                stored.set_pinned(&file.rel, reshaped.pinned);
-                stored.add_names(&new);
+                stored.set_pinned(i, reshaped.pinned);
+                // What the new text mentions is mentioned from now on (a superset is safe).
+                shift::mentioned_names(&new, &mut |n| names.push(shift::name_hash(n)));
+                names.sort_unstable();
+                names.dedup();
                 reshaped.shift
             } else {
                 shift::shift(old, &new)?
@@ -656,6 +677,9 @@ fn reuse_shifted(
             c.restore(&files[i].rel, old);
         }
         return None;
+    }
+    if let Some(names) = names {
+        stored.set_names(&names);
     }
     let n = updates.len();
     for (i, entry, new) in updates {

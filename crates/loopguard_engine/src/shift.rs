@@ -432,11 +432,13 @@ pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// The hash a mentioned name is stored under.
-pub fn name_hash(name: &str) -> u64 {
+/// The hash a mentioned name is stored under. 32 bits are plenty: a collision only makes
+/// a name look mentioned, and then the analysis runs.
+pub fn name_hash(name: &str) -> u32 {
     let mut h = loopguard_core::catalog::Fnv64::default();
     h.write(name.as_bytes());
-    h.finish()
+    let h = h.finish();
+    (h ^ (h >> 32)) as u32
 }
 
 /// Shifts the positions the stored findings have in `path`; `false` if one of them is not
