@@ -83,17 +83,78 @@ pub struct Index {
     pub skipped: HashMap<String, StatKey>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct FactsFile {
-    magic: String,
-    facts: HashMap<String, FileFacts>,
+/// A facts shard as stored: per file, its facts' own postcard bytes, so that a run decodes
+/// only the facts it needs (a run on a few files of a big tree needs few of them).
+#[derive(Deserialize)]
+struct FactsFile<'a> {
+    magic: &'a str,
+    #[serde(borrow)]
+    facts: HashMap<String, &'a [u8]>,
 }
 
-/// [`FactsFile`] by reference (the same bytes), so shards serialize in parallel in place.
-#[derive(Serialize)]
-struct FactsFileRef<'a> {
+/// [`FactsFile`] for writing: the same bytes.
+struct FactsFileOut<'a> {
     magic: &'a str,
-    facts: &'a HashMap<String, FileFacts>,
+    facts: Vec<(&'a str, std::borrow::Cow<'a, [u8]>)>,
+}
+
+impl Serialize for FactsFileOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// Bytes as bytes (a `[u8]` would serialize element by element).
+        struct Bytes<'b>(&'b [u8]);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        let mut st = s.serialize_struct("FactsFile", 2)?;
+        st.serialize_field("magic", self.magic)?;
+        struct Map<'m>(&'m [(&'m str, std::borrow::Cow<'m, [u8]>)]);
+        impl Serialize for Map<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (*k, Bytes(v))))
+            }
+        }
+        st.serialize_field("facts", &Map(&self.facts))?;
+        st.end()
+    }
+}
+
+/// A shard as read: its files and their facts; `Ok(None)` when there is no such file,
+/// `Err` (what is wrong with it) when it cannot be used.
+type ShardRead = Result<Option<HashMap<String, Stored>>, String>;
+
+/// A file's facts in a loaded shard: where their bytes are in the shard as read (shared,
+/// not copied), or decoded.
+enum Stored {
+    Encoded(std::sync::Arc<[u8]>, std::ops::Range<usize>),
+    Decoded(FileFacts),
+}
+
+impl Stored {
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Stored::Encoded(shard, range) => shard.get(range.clone()),
+            Stored::Decoded(_) => None,
+        }
+    }
+}
+
+/// A file's facts taken out of the cache; decoding them (which may fail on a damaged
+/// shard) is left to the caller, so that it happens outside any lock and in parallel.
+pub struct CachedFacts(Stored);
+
+impl CachedFacts {
+    pub fn decode(self) -> Result<FileFacts, String> {
+        match self.0 {
+            Stored::Decoded(f) => Ok(f),
+            Stored::Encoded(shard, range) => shard
+                .get(range)
+                .and_then(|b| postcard::from_bytes(b).ok())
+                .ok_or_else(|| "holds facts that are corrupt or truncated".to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -111,7 +172,7 @@ pub struct Cache {
     key: String,
     pub index: Index,
     /// Loaded facts shards (`None`: not read yet).
-    shards: Vec<Option<HashMap<String, FileFacts>>>,
+    shards: Vec<Option<HashMap<String, Stored>>>,
     /// Shards whose contents changed (must be rewritten).
     dirty_shards: [bool; SHARDS],
     pub notifications: Vec<Notification>,
@@ -216,33 +277,30 @@ impl Cache {
         }
     }
 
-    fn shard(&mut self, i: usize) -> &mut HashMap<String, FileFacts> {
+    fn shard(&mut self, i: usize) -> &mut HashMap<String, Stored> {
         if self.shards[i].is_none() {
             let name = shard_name(i);
-            let read = read_file::<FactsFile>(&self.path(&name));
+            let read = read_shard(&self.path(&name));
             let map = self.accept_shard(&name, read);
             self.shards[i] = Some(map);
         }
         self.shards[i].get_or_insert_with(HashMap::new)
     }
 
-    fn accept_shard(
-        &mut self,
-        name: &str,
-        read: Result<Option<FactsFile>, String>,
-    ) -> HashMap<String, FileFacts> {
+    fn accept_shard(&mut self, name: &str, read: ShardRead) -> HashMap<String, Stored> {
         match read {
-            Ok(Some(f)) if f.magic == MAGIC => f.facts,
-            Ok(Some(_)) => {
-                self.note(name, "has a foreign format");
-                HashMap::new()
-            }
+            Ok(Some(map)) => map,
             Ok(None) => HashMap::new(),
             Err(what) => {
                 self.note(name, &what);
                 HashMap::new()
             }
         }
+    }
+
+    /// Notes that a file's cached facts did not decode; they are parsed again.
+    pub fn damaged(&mut self, rel: &str, what: &str) {
+        self.note(&shard_name(shard_of(rel)), what);
     }
 
     /// Reads every facts shard not read yet, in parallel: a run that re-parses a few files
@@ -253,9 +311,9 @@ impl Cache {
             return;
         }
         let missing: Vec<usize> = (0..SHARDS).filter(|&i| self.shards[i].is_none()).collect();
-        let read: Vec<(usize, Result<Option<FactsFile>, String>)> = missing
+        let read: Vec<(usize, ShardRead)> = missing
             .par_iter()
-            .map(|&i| (i, read_file::<FactsFile>(&self.path(&shard_name(i)))))
+            .map(|&i| (i, read_shard(&self.path(&shard_name(i)))))
             .collect();
         for (i, r) in read {
             let map = self.accept_shard(&shard_name(i), r);
@@ -265,14 +323,15 @@ impl Cache {
 
     /// Takes the cached facts of a file out of the cache (no copy); [`Cache::restore`] puts
     /// them back after the analysis.
-    pub fn take_facts(&mut self, rel: &str) -> Option<FileFacts> {
-        self.shard(shard_of(rel)).remove(rel)
+    pub fn take_facts(&mut self, rel: &str) -> Option<CachedFacts> {
+        self.shard(shard_of(rel)).remove(rel).map(CachedFacts)
     }
 
     /// Puts facts back: taken ones unchanged, new ones (parsed this run, see `store`) as a
     /// change of their shard.
     pub fn restore(&mut self, rel: &str, facts: FileFacts) {
-        self.shard(shard_of(rel)).insert(rel.to_string(), facts);
+        self.shard(shard_of(rel))
+            .insert(rel.to_string(), Stored::Decoded(facts));
     }
 
     /// Remembers that a file could not be used, as it was (stat key).
@@ -394,11 +453,22 @@ impl Cache {
         let written: Vec<(usize, Result<(), String>)> = dirty
             .par_iter()
             .map(|&i| {
-                let facts = match &self.shards[i] {
-                    Some(f) => f,
-                    None => return (i, Ok(())),
+                let Some(shard) = &self.shards[i] else {
+                    return (i, Ok(()));
                 };
-                let file = FactsFileRef {
+                // Facts never decoded in this run are written back as they were read.
+                let mut facts = Vec::with_capacity(shard.len());
+                for (rel, stored) in shard {
+                    let bytes = match stored {
+                        Stored::Decoded(f) => match postcard::to_allocvec(f) {
+                            Ok(b) => std::borrow::Cow::Owned(b),
+                            Err(e) => return (i, Err(e.to_string())),
+                        },
+                        encoded => std::borrow::Cow::Borrowed(encoded.bytes().unwrap_or(&[])),
+                    };
+                    facts.push((rel.as_str(), bytes));
+                }
+                let file = FactsFileOut {
                     magic: MAGIC,
                     facts,
                 };
@@ -448,6 +518,32 @@ impl Cache {
 
 /// Reads and decodes one cache file: `Ok(None)` if it does not exist, `Err` (what is wrong
 /// with it, for a notification) if it cannot be read or decoded.
+/// Reads a facts shard: per file, the bytes of its facts (decoded when taken).
+fn read_shard(path: &Path) -> ShardRead {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    let bytes: std::sync::Arc<[u8]> = bytes.into();
+    let file = postcard::from_bytes::<FactsFile>(&bytes)
+        .map_err(|_| "is corrupt or truncated".to_owned())?;
+    if file.magic != MAGIC {
+        return Err("has a foreign format".to_owned());
+    }
+    // Each file's bytes stay in the shard's buffer: where they start in it.
+    let base = bytes.as_ptr() as usize;
+    Ok(Some(
+        file.facts
+            .into_iter()
+            .map(|(rel, b)| {
+                let start = b.as_ptr() as usize - base;
+                (rel, Stored::Encoded(bytes.clone(), start..start + b.len()))
+            })
+            .collect(),
+    ))
+}
+
 fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

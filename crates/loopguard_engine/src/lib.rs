@@ -636,7 +636,13 @@ fn reuse_shifted(
                 edition: entry.edition,
             };
             let new = load::lower_file(file, &info, &text);
-            let old = c.take_facts(&file.rel)?;
+            let old = match c.take_facts(&file.rel)?.decode() {
+                Ok(f) => f,
+                Err(what) => {
+                    c.damaged(&file.rel, &what);
+                    return None;
+                }
+            };
             taken.push((i, old));
             let old = &taken.last()?.1;
             // Python: edits in functions the findings never read are allowed too (Rust's

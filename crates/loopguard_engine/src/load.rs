@@ -9,7 +9,7 @@ use loopguard_core::facts::{FileFacts, Language};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::EngineError;
-use crate::cache::{Cache, IndexEntry, StatKey, content_hash};
+use crate::cache::{Cache, CachedFacts, IndexEntry, StatKey, content_hash};
 use crate::demand;
 use crate::discover::{PythonModules, RustModules, SourceFile};
 
@@ -251,17 +251,20 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         Err(looked) => return (looked, false),
     };
     let rel = work.files[i].rel.as_str();
+    let mut cached = None;
     if let Some(c) = locked(cache).as_deref_mut()
         && let Some(e) = c.index.entries.get(rel).filter(|e| e.stat == stat)
     {
         if !e.may_have_roots && !always {
             return (Looked::NoAsync, false);
         }
-        if e.parsed
-            && let Some(f) = c.take_facts(rel)
-        {
-            return (Looked::Facts(Box::new(f)), false);
+        if e.parsed {
+            cached = c.take_facts(rel);
         }
+    }
+    // Decoded outside the lock.
+    if let Some(facts) = cached.and_then(|f| decoded(f, rel, cache)) {
+        return (Looked::Facts(Box::new(facts)), false);
     }
     // Not known by its stat key: read and hash it; a file whose content hash matches its
     // entry (touched, or copied back) keeps its cached facts.
@@ -283,6 +286,7 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         module: work.infos[i].name.clone(),
         edition: work.infos[i].edition,
     };
+    let mut cached = None;
     {
         let mut guard = locked(cache);
         let c = guard.as_deref_mut();
@@ -301,11 +305,15 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         }
         if let (Some(c), Some(e)) = (c, same)
             && e.parsed
-            && let Some(f) = c.take_facts(rel)
         {
-            c.store(rel, IndexEntry { stat, ..e }, false);
-            return (Looked::Facts(Box::new(f)), false);
+            cached = c.take_facts(rel);
+            if cached.is_some() {
+                c.store(rel, IndexEntry { stat, ..e }, false);
+            }
         }
+    }
+    if let Some(facts) = cached.and_then(|f| decoded(f, rel, cache)) {
+        return (Looked::Facts(Box::new(facts)), false);
     }
     // Parsed outside the lock.
     let facts = work.lower(i, &text);
@@ -313,6 +321,20 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         c.store(rel, entry(true), true);
     }
     (Looked::Facts(Box::new(facts)), true)
+}
+
+/// Cached facts, decoded; `None` (noted in the cache) if they do not decode, and the file
+/// is parsed again.
+fn decoded(cached: CachedFacts, rel: &str, cache: &SharedCache) -> Option<FileFacts> {
+    match cached.decode() {
+        Ok(f) => Some(f),
+        Err(what) => {
+            if let Some(c) = locked(cache).as_deref_mut() {
+                c.damaged(rel, &what);
+            }
+            None
+        }
+    }
 }
 
 /// Where a file is in the load.

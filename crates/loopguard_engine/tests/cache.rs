@@ -337,6 +337,45 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
 
+/// A shard whose framing is intact but one file's facts in it are not: facts are decoded
+/// only when a run needs them, so this shows up late, and that file is parsed again.
+#[test]
+fn a_damaged_entry_in_an_intact_shard_is_parsed_again_with_a_note() {
+    let p = Project::new();
+    let expected = summary(&p.run());
+    let mut damaged = 0;
+    for f in p.cache_files("facts-") {
+        let mut bytes = std::fs::read(&f).unwrap();
+        // Invalid UTF-8 where the helper's facts spell its blocking call.
+        if let Some(at) = bytes.windows(10).position(|w| w == b"time.sleep") {
+            bytes[at..at + 10].fill(0xff);
+            std::fs::write(&f, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 1);
+    // The handler changes: the analysis runs, on the helper's cached facts.
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(summary(&o).len(), expected.len() + 1);
+    assert!(
+        o.notifications
+            .iter()
+            .any(|n| n.kind == "cache" && n.message.contains("corrupt")),
+        "{:?}",
+        o.notifications
+    );
+    let again = p.run();
+    assert!(again.notifications.iter().all(|n| n.kind != "cache"));
+    assert_eq!(summary(&again), summary(&o));
+}
+
 #[test]
 fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
     let p = Project::new();
