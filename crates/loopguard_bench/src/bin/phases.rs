@@ -331,10 +331,13 @@ fn cache_phases(
             .map(|(r, _)| r.clone())
             .collect();
         let mut got = 0;
-        t.time("  cache: load all facts", || {
-            for r in &rels {
-                got += usize::from(cache.take_facts(r).is_some());
-            }
+        // Facts are decoded when a run takes them, in parallel, as the engine's load does.
+        t.time("  cache: load and decode all facts", || {
+            let taken: Vec<_> = rels.iter().filter_map(|r| cache.take_facts(r)).collect();
+            got = taken
+                .into_par_iter()
+                .map(|f| usize::from(f.decode().is_ok()))
+                .sum();
         });
         t.note(format!("{got} files' facts"));
         Ok(())
