@@ -293,8 +293,8 @@ fn lock_with_statement_and_guard_across_await() {
     assert_eq!(d[1].related.len(), 1);
 }
 
-#[test]
-fn name_based_fallback_is_likely_and_respects_stoplist() {
+/// `m.Repo.load_agent`, a method that sleeps: reached by name from `x.load_agent()`.
+fn repo_load_agent() -> Function {
     let mut helper = func(
         "m.Repo.load_agent",
         false,
@@ -303,6 +303,12 @@ fn name_based_fallback_is_likely_and_respects_stoplist() {
     helper.kind = FunctionKind::Method;
     helper.class = Some("m.Repo".into());
     helper.name = "load_agent".into();
+    helper
+}
+
+#[test]
+fn name_based_fallback_is_likely_and_respects_stoplist() {
+    let helper = repo_load_agent();
     let f = file(
         "m.py",
         "m",
@@ -342,14 +348,7 @@ fn name_based_fallback_is_likely_and_respects_stoplist() {
 fn repeated_call_sites_resolve_the_same_within_a_file_but_not_across_files() {
     // Resolutions are reused for repeated sites of one file; the name-based fallback depends
     // on the file's imports, so the same site in another file must be resolved on its own.
-    let mut helper = func(
-        "m.Repo.load_agent",
-        false,
-        vec![call(path("time.sleep"), 30, "time.sleep")],
-    );
-    helper.kind = FunctionKind::Method;
-    helper.class = Some("m.Repo".into());
-    helper.name = "load_agent".into();
+    let helper = repo_load_agent();
     let site = |line| {
         call(
             Callee::UnknownMethod {

@@ -69,37 +69,56 @@ mod tests {
     }
 }
 
+/// A callee or a type one function's facts refer to.
+pub enum Reference<'f> {
+    Callee(&'f Callee),
+    Type(&'f TypeRef),
+}
+
+/// Calls `f` with every callee and type one function refers to: decorators, parameter
+/// annotations and defaults, return type, attribute types, call sites and the callables
+/// they pass, guards.
+pub fn for_each_function_reference<'f>(
+    func: &'f loopguard_core::facts::Function,
+    f: &mut dyn FnMut(Reference<'f>),
+) {
+    for d in &func.decorators {
+        f(Reference::Callee(&d.callee));
+    }
+    for p in &func.params {
+        if let Some(t) = &p.annotation {
+            f(Reference::Type(t));
+        }
+        for c in p.default_call.iter().chain(&p.default_args) {
+            f(Reference::Callee(c));
+        }
+    }
+    if let Some(t) = &func.returns {
+        f(Reference::Type(t));
+    }
+    for a in &func.attributes {
+        f(Reference::Type(&a.ty));
+    }
+    for c in &func.calls {
+        f(Reference::Callee(&c.callee));
+        for a in &c.callable_args {
+            f(Reference::Callee(a));
+        }
+    }
+    for g in &func.guards {
+        f(Reference::Callee(&g.acquire));
+    }
+}
+
 /// Calls `f` with every path one function mentions (callees, types, decorators, defaults).
 pub fn for_each_function_path<'f>(
     func: &'f loopguard_core::facts::Function,
     f: &mut dyn FnMut(&'f str),
 ) {
-    for d in &func.decorators {
-        callee_paths(&d.callee, f);
-    }
-    for p in &func.params {
-        if let Some(t) = &p.annotation {
-            type_paths(t, f);
-        }
-        for c in p.default_call.iter().chain(&p.default_args) {
-            callee_paths(c, f);
-        }
-    }
-    if let Some(t) = &func.returns {
-        type_paths(t, f);
-    }
-    for a in &func.attributes {
-        type_paths(&a.ty, f);
-    }
-    for c in &func.calls {
-        callee_paths(&c.callee, f);
-        for a in &c.callable_args {
-            callee_paths(a, f);
-        }
-    }
-    for g in &func.guards {
-        callee_paths(&g.acquire, f);
-    }
+    for_each_function_reference(func, &mut |r| match r {
+        Reference::Callee(c) => callee_paths(c, f),
+        Reference::Type(t) => type_paths(t, f),
+    });
 }
 
 /// Lookups into one parsed Python file for symbol-level demand.

@@ -403,32 +403,10 @@ pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
         }
     }
     for func in &facts.functions {
-        for d in &func.decorators {
-            callee(&d.callee, f);
-        }
-        for p in &func.params {
-            if let Some(t) = &p.annotation {
-                ty(t, f);
-            }
-            for c in p.default_call.iter().chain(&p.default_args) {
-                callee(c, f);
-            }
-        }
-        if let Some(t) = &func.returns {
-            ty(t, f);
-        }
-        for a in &func.attributes {
-            ty(&a.ty, f);
-        }
-        for c in &func.calls {
-            callee(&c.callee, f);
-            for a in &c.callable_args {
-                callee(a, f);
-            }
-        }
-        for g in &func.guards {
-            callee(&g.acquire, f);
-        }
+        crate::demand::for_each_function_reference(func, &mut |r| match r {
+            crate::demand::Reference::Callee(c) => callee(c, f),
+            crate::demand::Reference::Type(t) => ty(t, f),
+        });
     }
 }
 
