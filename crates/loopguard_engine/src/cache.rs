@@ -5,7 +5,8 @@
 //! - `index-<key>.bin`: per file, its stat key (size, mtime), content hash and whether it
 //!   has async code; plus the key of the last run's results. Small: read on every run.
 //! - `facts-<key>-<shard>.bin`: the facts of every parsed file, in 16 shards by path, read
-//!   only when something changed; a run rewrites only the shards whose files changed.
+//!   only when something changed, each file's facts decoded only when a run takes them; a
+//!   run rewrites only the shards whose files changed.
 //! - `results-<key>.bin`: the last run's findings before filtering, valid while every file it
 //!   depended on is unchanged and the config, catalog and settings are the same.
 //!
@@ -531,17 +532,20 @@ fn read_shard(path: &Path) -> ShardRead {
     if file.magic != MAGIC {
         return Err("has a foreign format".to_owned());
     }
-    // Each file's bytes stay in the shard's buffer: where they start in it.
+    // Each file's bytes stay in the shard's buffer: where they start in it (borrowed from
+    // it, so always inside; a slice that is not is taken for damage, never trusted).
     let base = bytes.as_ptr() as usize;
-    Ok(Some(
-        file.facts
-            .into_iter()
-            .map(|(rel, b)| {
-                let start = b.as_ptr() as usize - base;
-                (rel, Stored::Encoded(bytes.clone(), start..start + b.len()))
-            })
-            .collect(),
-    ))
+    file.facts
+        .into_iter()
+        .map(|(rel, b)| {
+            let start = (b.as_ptr() as usize)
+                .checked_sub(base)
+                .filter(|s| s + b.len() <= bytes.len())
+                .ok_or_else(|| "is corrupt or truncated".to_owned())?;
+            Ok((rel, Stored::Encoded(bytes.clone(), start..start + b.len())))
+        })
+        .collect::<Result<HashMap<_, _>, String>>()
+        .map(Some)
 }
 
 fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
