@@ -94,32 +94,26 @@ struct FactsFile<'a> {
 }
 
 /// [`FactsFile`] for writing: the same bytes.
+#[derive(Serialize)]
 struct FactsFileOut<'a> {
     magic: &'a str,
+    #[serde(serialize_with = "bytes_map")]
     facts: Vec<(&'a str, std::borrow::Cow<'a, [u8]>)>,
 }
 
-impl Serialize for FactsFileOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        /// Bytes as bytes (a `[u8]` would serialize element by element).
-        struct Bytes<'b>(&'b [u8]);
-        impl Serialize for Bytes<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(self.0)
-            }
+/// Serializes the pairs as a map of byte strings (a `[u8]` would serialize element by
+/// element), which [`FactsFile`] reads back borrowed.
+fn bytes_map<S: serde::Serializer>(
+    facts: &[(&str, std::borrow::Cow<'_, [u8]>)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    struct Bytes<'b>(&'b [u8]);
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
         }
-        let mut st = s.serialize_struct("FactsFile", 2)?;
-        st.serialize_field("magic", self.magic)?;
-        struct Map<'m>(&'m [(&'m str, std::borrow::Cow<'m, [u8]>)]);
-        impl Serialize for Map<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_map(self.0.iter().map(|(k, v)| (*k, Bytes(v))))
-            }
-        }
-        st.serialize_field("facts", &Map(&self.facts))?;
-        st.end()
     }
+    s.collect_map(facts.iter().map(|(k, v)| (*k, Bytes(v))))
 }
 
 /// A shard as read: its files and their facts; `Ok(None)` when there is no such file,
@@ -517,8 +511,6 @@ impl Cache {
     }
 }
 
-/// Reads and decodes one cache file: `Ok(None)` if it does not exist, `Err` (what is wrong
-/// with it, for a notification) if it cannot be read or decoded.
 /// Reads a facts shard: per file, the bytes of its facts (decoded when taken).
 fn read_shard(path: &Path) -> ShardRead {
     let bytes = match std::fs::read(path) {
@@ -548,6 +540,8 @@ fn read_shard(path: &Path) -> ShardRead {
         .map(Some)
 }
 
+/// Reads and decodes one cache file: `Ok(None)` if it does not exist, `Err` (what is wrong
+/// with it, for a notification) if it cannot be read or decoded.
 fn read_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

@@ -273,13 +273,7 @@ fn reuse_info(
         .collect();
     let mut names: Vec<u32> = facts
         .par_iter()
-        .flat_map_iter(|f| {
-            let mut v = Vec::new();
-            shift::mentioned_names(f, &mut |n| v.push(shift::name_hash(n)));
-            v.sort_unstable();
-            v.dedup();
-            v
-        })
+        .flat_map_iter(shift::mention_hashes)
         .collect();
     names.par_sort_unstable();
     names.dedup();
@@ -659,7 +653,7 @@ fn reuse_shifted(
                 )?;
                 stored.set_pinned(i, reshaped.pinned);
                 // What the new text mentions is mentioned from now on (a superset is safe).
-                shift::mentioned_names(&new, &mut |n| names.push(shift::name_hash(n)));
+                names.extend(shift::mention_hashes(&new));
                 names.sort_unstable();
                 names.dedup();
                 reshaped.shift
