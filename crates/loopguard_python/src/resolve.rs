@@ -95,6 +95,9 @@ pub(crate) struct Resolver<'w, 'a> {
     resolving: RefCell<Vec<(ScopeId, &'a str)>>,
     /// Classes of this file by qualified name.
     classes_by_name: HashMap<&'w str, u32>,
+    /// Parameter names of each function, listed on first use: every call site that passes
+    /// a plain name asks for its function's parameters (see `param_args`).
+    param_names: Vec<std::cell::OnceCell<Vec<&'a str>>>,
 }
 
 impl<'w, 'a> Resolver<'w, 'a> {
@@ -585,18 +588,41 @@ impl<'w, 'a> Resolver<'w, 'a> {
 
     /// Argument count, lambdas passed directly, and callables passed by reference.
     fn arguments(&self, arguments: Option<Node<'a>>, scope: ScopeId) -> Arguments {
+        self.arguments_and_names(arguments, scope, &mut Vec::new())
+    }
+
+    /// [`Self::arguments`], and the plain names passed (`f(x, key=y)`: `x`, `y`) into
+    /// `names`, in order, for [`Self::param_args`].
+    fn arguments_and_names(
+        &self,
+        arguments: Option<Node<'a>>,
+        scope: ScopeId,
+        names: &mut Vec<&'a str>,
+    ) -> Arguments {
         let mut closures = Vec::new();
         let mut callables = Vec::new();
         let mut literals = Vec::new();
         let Some(arguments) = arguments else {
             return (0, closures, callables, literals);
         };
-        if kind(arguments) == "generator_expression" {
-            return (1, closures, callables, literals);
-        }
         let mut cursor = arguments.walk();
         let parts = named_children(arguments, &mut cursor);
+        let generator = kind(arguments) == "generator_expression";
         for (index, part) in parts.iter().enumerate() {
+            // `f(x for x in xs)`: the generator is the one argument (its parts are listed
+            // only for the names, as `param_args` always did).
+            if let Some(value) = match kind(*part) {
+                "keyword_argument" => child(*part, Field::Value),
+                _ => Some(*part),
+            } {
+                let value = strip_parens(value);
+                if kind(value) == "identifier" {
+                    names.push(self.text(value));
+                }
+            }
+            if generator {
+                continue;
+            }
             let (expr, label) = match kind(*part) {
                 "keyword_argument" => match (child(*part, Field::Value), child(*part, Field::Name))
                 {
@@ -625,7 +651,8 @@ impl<'w, 'a> Resolver<'w, 'a> {
             }
             self.callable_ref(expr, scope, true, &mut closures, &mut callables);
         }
-        (parts.len() as u32, closures, callables, literals)
+        let count = if generator { 1 } else { parts.len() as u32 };
+        (count, closures, callables, literals)
     }
 
     /// The class an expression is an instance of, when it is a constructor call by path or a
@@ -904,6 +931,7 @@ pub(crate) fn finish(
             .enumerate()
             .map(|(index, class)| (class.qualname.as_str(), index as u32))
             .collect(),
+        param_names: (0..walked.fn_info.len()).map(|_| Default::default()).collect(),
     };
     let count = walked.functions.len();
     let mut calls: Vec<Vec<CallSite>> = vec![Vec::new(); count];
@@ -1030,9 +1058,10 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     Some(callee) => callee,
                     None => return,
                 };
+                let mut passed = Vec::new();
                 let (arg_count, closure_args, callable_args, args) =
-                    self.arguments(child(node, Field::Arguments), scope);
-                let param_args = self.param_args(fid, child(node, Field::Arguments));
+                    self.arguments_and_names(child(node, Field::Arguments), scope, &mut passed);
+                let param_args = self.param_args(fid, &passed);
                 push(
                     calls,
                     fid,
@@ -1247,35 +1276,31 @@ impl<'w, 'a> Resolver<'w, 'a> {
         }
     }
 
-    /// Parameters of function `fid` passed on as plain arguments (indices as in `params`).
-    fn param_args(&self, fid: u32, arguments: Option<Node<'a>>) -> Vec<u32> {
-        let (Some(arguments), Some(parameters)) = (
-            arguments,
-            self.walked
-                .fn_info
-                .get(fid as usize)
-                .and_then(|i| i.parameters),
-        ) else {
+    /// Parameters of function `fid` passed on as plain arguments (indices as in `params`);
+    /// `passed` are the plain names among the arguments, in order.
+    fn param_args(&self, fid: u32, passed: &[&'a str]) -> Vec<u32> {
+        if passed.is_empty() {
+            return Vec::new();
+        }
+        let Some(names) = self.param_names.get(fid as usize).map(|cell| {
+            cell.get_or_init(|| {
+                let Some(parameters) = self.walked.fn_info.get(fid as usize).and_then(|i| i.parameters)
+                else {
+                    return Vec::new();
+                };
+                let mut cursor = parameters.walk();
+                named_children(parameters, &mut cursor)
+                    .into_iter()
+                    .filter_map(param_parts)
+                    .map(|p| self.text(p.name))
+                    .collect()
+            })
+        }) else {
             return Vec::new();
         };
-        let mut cursor = parameters.walk();
-        let names: Vec<&str> = named_children(parameters, &mut cursor)
-            .into_iter()
-            .filter_map(param_parts)
-            .map(|p| self.text(p.name))
-            .collect();
-        let mut cursor = arguments.walk();
-        let mut out: Vec<u32> = named_children(arguments, &mut cursor)
-            .into_iter()
-            .filter_map(|a| {
-                let a = match kind(a) {
-                    "keyword_argument" => child(a, Field::Value)?,
-                    _ => a,
-                };
-                let a = strip_parens(a);
-                (kind(a) == "identifier").then(|| self.text(a))
-            })
-            .filter_map(|n| names.iter().position(|p| *p == n).map(|i| i as u32))
+        let mut out: Vec<u32> = passed
+            .iter()
+            .filter_map(|n| names.iter().position(|p| p == n).map(|i| i as u32))
             .collect();
         out.dedup();
         out
