@@ -931,7 +931,9 @@ pub(crate) fn finish(
             .enumerate()
             .map(|(index, class)| (class.qualname.as_str(), index as u32))
             .collect(),
-        param_names: (0..walked.fn_info.len()).map(|_| Default::default()).collect(),
+        param_names: (0..walked.fn_info.len())
+            .map(|_| Default::default())
+            .collect(),
     };
     let count = walked.functions.len();
     let mut calls: Vec<Vec<CallSite>> = vec![Vec::new(); count];
@@ -1284,7 +1286,11 @@ impl<'w, 'a> Resolver<'w, 'a> {
         }
         let Some(names) = self.param_names.get(fid as usize).map(|cell| {
             cell.get_or_init(|| {
-                let Some(parameters) = self.walked.fn_info.get(fid as usize).and_then(|i| i.parameters)
+                let Some(parameters) = self
+                    .walked
+                    .fn_info
+                    .get(fid as usize)
+                    .and_then(|i| i.parameters)
                 else {
                     return Vec::new();
                 };
