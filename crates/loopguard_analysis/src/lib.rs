@@ -386,26 +386,47 @@ impl<'a, 'c> Analysis<'a, 'c> {
         let n = self.refs.len();
         let mut wrapper = vec![false; n];
         // Only a function that passes one of its parameters on can be a wrapper; the fixed
-        // point visits just those, in id order.
-        let mut candidates: Vec<usize> = (0..n)
+        // point visits just those, in id order. What each one's passing sites say is read
+        // once: whether one is an offload itself, and the functions they call.
+        struct Candidate {
+            id: usize,
+            offloads: bool,
+            callees: Vec<usize>,
+        }
+        let mut candidates: Vec<Candidate> = (0..n)
             .into_par_iter()
-            .filter(|&g| self.func(g).calls.iter().any(|s| !s.param_args.is_empty()))
+            .filter_map(|g| {
+                let f = self.func(g);
+                let mut passing = f
+                    .calls
+                    .iter()
+                    .zip(&self.resolutions[g])
+                    .filter(|(site, _)| !site.param_args.is_empty())
+                    .peekable();
+                passing.peek()?;
+                let mut c = Candidate {
+                    id: g,
+                    offloads: false,
+                    callees: Vec::new(),
+                };
+                for (_, res) in passing {
+                    c.offloads |= res.offload;
+                    c.callees
+                        .extend(res.targets.iter().filter_map(|(t, _)| match t {
+                            Target::Function(h) => Some(self.id(*h)),
+                            _ => None,
+                        }));
+                }
+                Some(c)
+            })
             .collect();
         for _ in 0..8 {
             let mut changed = false;
-            candidates.retain(|&g| !wrapper[g]);
-            for &g in &candidates {
-                let f = self.func(g);
-                let hands_param_to_offload =
-                    f.calls.iter().zip(&self.resolutions[g]).any(|(site, res)| {
-                        !site.param_args.is_empty()
-                        && (res.offload
-                            || res.targets.iter().any(|(t, _)| {
-                                matches!(t, Target::Function(h) if wrapper[self.id(*h)])
-                            }))
-                    });
-                if hands_param_to_offload {
-                    wrapper[g] = true;
+            candidates.retain(|c| !wrapper[c.id]);
+            for c in &candidates {
+                // Marks made earlier in this round count (as in a serial pass in id order).
+                if c.offloads || c.callees.iter().any(|&h| wrapper[h]) {
+                    wrapper[c.id] = true;
                     changed = true;
                 }
             }

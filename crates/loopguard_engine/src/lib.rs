@@ -248,17 +248,14 @@ impl StoredResults {
     }
 }
 
-/// What the stored results need besides the findings (see [`StoredResults`]): the pinned
-/// functions of each parsed file, from the analysis' reads and the demand's live
-/// functions, and the names the parsed files mention (sorted hashes).
-fn reuse_info(
+/// The pinned functions of each parsed file, which the stored results need besides the
+/// findings (see [`StoredResults`]): the analysis' reads and the demand's live functions.
+fn pinned_functions(
     parsed_ids: &[usize],
-    facts: &[FileFacts],
     hot: Vec<Vec<u32>>,
     live: &[(usize, u32)],
-) -> (Vec<(u32, Vec<u32>)>, Vec<u32>) {
-    use rayon::prelude::*;
-    let pinned: Vec<(u32, Vec<u32>)> = parsed_ids
+) -> Vec<(u32, Vec<u32>)> {
+    parsed_ids
         .iter()
         .zip(hot)
         .map(|(&i, mut fns)| {
@@ -270,14 +267,20 @@ fn reuse_info(
             (i as u32, fns)
         })
         .filter(|(_, fns)| !fns.is_empty())
-        .collect();
+        .collect()
+}
+
+/// The names the parsed files mention (sorted hashes), which the stored results need
+/// besides the findings (see [`StoredResults`]).
+fn mentioned_name_hashes(facts: &[FileFacts]) -> Vec<u32> {
+    use rayon::prelude::*;
     let mut names: Vec<u32> = facts
         .par_iter()
         .flat_map_iter(shift::mention_hashes)
         .collect();
     names.par_sort_unstable();
     names.dedup();
-    (pinned, names)
+    names
 }
 
 /// Where the cache lives: `--cache-dir`, `LOOPGUARD_CACHE_DIR`, the config's `cache-dir`
@@ -402,7 +405,19 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         max_depth: config.max_depth(),
         direct_only: config.direct_only,
     };
-    let (diagnostics, reads) = loopguard_analysis::analyze_with_reads(&facts, &catalog, &options);
+    // Only a cache can reuse the results; the names it needs are gathered while the
+    // analysis runs (it has serial steps that leave a core idle).
+    let with_cache = cache.is_some();
+    let ((diagnostics, reads), names) = rayon::join(
+        || loopguard_analysis::analyze_with_reads(&facts, &catalog, &options),
+        || {
+            if with_cache {
+                mentioned_name_hashes(&facts)
+            } else {
+                Vec::new()
+            }
+        },
+    );
     let requested_paths: std::collections::HashSet<&str> = files
         .iter()
         .filter(|f| f.requested)
@@ -432,11 +447,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     });
     notifications.sort();
     notifications.dedup();
-    // Only a cache can reuse the results.
-    let (pinned, names) = if cache.is_some() {
-        reuse_info(&parsed_ids, &facts, reads.hot, &loaded.live)
+    let pinned = if with_cache {
+        pinned_functions(&parsed_ids, reads.hot, &loaded.live)
     } else {
-        Default::default()
+        Vec::new()
     };
     let mut stored = StoredResults {
         diagnostics,
@@ -492,7 +506,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
 
 /// Frees a large value (every file's facts) on a thread of its own: it takes a noticeable
 /// share of a run on a big tree, and nothing waits for it (at exit it is simply dropped).
-fn drop_in_background<T: Send + 'static>(value: T) {
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     // If no thread can be started, the closure and the value are dropped here instead.
     let _ = std::thread::Builder::new()
         .name("loopguard-drop".into())

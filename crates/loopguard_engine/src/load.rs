@@ -554,6 +554,9 @@ pub fn load_project(
         .state
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let live = state.demand.live_functions();
+    // The demand's tables (a map of names per parsed file) are not needed any more.
+    crate::drop_in_background((state.symbols, state.demand, state.waiting));
     Ok(Loaded {
         facts: (state.facts.into_iter().enumerate())
             .filter_map(|(i, f)| Some((i, f?)))
@@ -561,7 +564,7 @@ pub fn load_project(
         notifications: state.notifications,
         requested_scanned: requested.len(),
         parsed_now: state.parsed_now,
-        live: state.demand.live_functions(),
+        live,
     })
 }
 
