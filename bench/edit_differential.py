@@ -35,7 +35,12 @@ def run(lg, corpus, extra):
     how = "?"
     for line in p.stderr.decode(errors="replace").splitlines():
         if "; cache: " in line:
-            how = "analysed" if "analysis run" in line else "reused"
+            if "analysis run" in line:
+                how = "analysed"
+            elif "analysed again" in line:
+                how = "same-files"
+            else:
+                how = "reused"
     return p.stdout, how
 
 

@@ -382,6 +382,9 @@ fn cache_use(how: loopguard_engine::CacheUse) -> String {
         CacheUse::Facts { parsed } => {
             format!("{parsed} file(s) parsed, the rest from the cache; analysis run")
         }
+        CacheUse::SameFiles { parsed } => format!(
+            "{parsed} file(s) parsed, the rest from the cache; the files of the last run analysed again"
+        ),
     }
 }
 

@@ -322,6 +322,11 @@ impl Cache {
         self.shard(shard_of(rel)).remove(rel).map(CachedFacts)
     }
 
+    /// Puts facts taken with [`Cache::take_facts`] back as they were, still undecoded.
+    pub fn put_back(&mut self, rel: &str, facts: CachedFacts) {
+        self.shard(shard_of(rel)).insert(rel.to_string(), facts.0);
+    }
+
     /// Puts facts back: taken ones unchanged, new ones (parsed this run, see `store`) as a
     /// change of their shard.
     pub fn restore(&mut self, rel: &str, facts: FileFacts) {

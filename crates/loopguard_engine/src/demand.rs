@@ -204,12 +204,6 @@ impl<'f> Seeds<'f> {
         symbols: &FileSymbols,
         callback_names: Option<&[String]>,
     ) -> Seeds<'f> {
-        let registers_callback = |func: &Function| {
-            func.calls.iter().any(|c| {
-                (!c.callable_args.is_empty() || !c.closure_args.is_empty())
-                    && callback_names.is_none_or(|names| names.iter().any(|n| n == c.callee.name()))
-            })
-        };
         let mut live: HashSet<u32> = HashSet::default();
         let mut seen: HashSet<&'f str> = HashSet::default();
         let mut out = Seeds {
@@ -217,7 +211,10 @@ impl<'f> Seeds<'f> {
             paths: Vec::new(),
         };
         for (i, func) in facts.functions.iter().enumerate() {
-            if !func.is_async && func.decorators.is_empty() && !registers_callback(func) {
+            if !func.is_async
+                && func.decorators.is_empty()
+                && !registers_callback(func, callback_names)
+            {
                 continue;
             }
             walk_live(
@@ -239,6 +236,102 @@ impl<'f> Seeds<'f> {
             );
         }
         out
+    }
+}
+
+/// Whether a plain `def` hands a callable to a loop-callback API (`loop.call_soon(tick)`):
+/// the callable runs on the loop, so the function seeds demand. `callback_names`: as in
+/// [`Seeds::of`].
+fn registers_callback(func: &Function, callback_names: Option<&[String]>) -> bool {
+    func.calls.iter().any(|c| {
+        (!c.callable_args.is_empty() || !c.closure_args.is_empty())
+            && callback_names.is_none_or(|names| names.iter().any(|n| n == c.callee.name()))
+    })
+}
+
+/// Everything of a Python file's facts that symbol-level demand reads ([`Seeds::of`],
+/// [`FileSymbols::new`], [`SymbolDemand::satisfy`]): when two versions of a file have the
+/// same signature, demand over the project reaches the same files and the same functions.
+/// The paths each function mentions count as a set, and only those `followed` says demand
+/// can follow (a path no module of the project starts, such as `builtins.len`, is dropped
+/// by demand unseen).
+#[derive(Debug, PartialEq)]
+pub struct Signature<'f> {
+    module: &'f str,
+    functions: Vec<FunctionSignature<'f>>,
+    /// Qualified name, bases, and the paths of the field types.
+    classes: Vec<(&'f str, &'f [String], Vec<&'f str>)>,
+    aliases: Vec<(&'f str, &'f str)>,
+    /// Name and the paths of its type.
+    globals: Vec<(&'f str, Vec<&'f str>)>,
+}
+
+#[derive(Debug, PartialEq)]
+struct FunctionSignature<'f> {
+    qualname: &'f str,
+    class: Option<&'f str>,
+    parent: Option<u32>,
+    /// Whether it seeds demand (async, decorated, or registering a loop callback).
+    seeds: bool,
+    /// The followed paths it mentions, sorted, once each.
+    paths: Vec<&'f str>,
+}
+
+impl<'f> Signature<'f> {
+    pub fn of(
+        facts: &'f FileFacts,
+        callback_names: Option<&[String]>,
+        followed: &dyn Fn(&str) -> bool,
+    ) -> Signature<'f> {
+        let type_paths_of = |t: &'f TypeRef| {
+            let mut v = Vec::new();
+            type_paths(t, &mut |p| v.push(p));
+            v
+        };
+        Signature {
+            module: &facts.module,
+            functions: facts
+                .functions
+                .iter()
+                .map(|func| {
+                    let mut paths = Vec::new();
+                    for_each_function_path(func, &mut |p| {
+                        if followed(p) {
+                            paths.push(p);
+                        }
+                    });
+                    paths.sort_unstable();
+                    paths.dedup();
+                    FunctionSignature {
+                        qualname: &func.qualname,
+                        class: func.class.as_deref(),
+                        parent: func.parent,
+                        seeds: func.is_async
+                            || !func.decorators.is_empty()
+                            || registers_callback(func, callback_names),
+                        paths,
+                    }
+                })
+                .collect(),
+            classes: facts
+                .classes
+                .iter()
+                .map(|c| {
+                    let fields = c.fields.iter().flat_map(|v| type_paths_of(&v.ty)).collect();
+                    (c.qualname.as_str(), c.bases.as_slice(), fields)
+                })
+                .collect(),
+            aliases: facts
+                .aliases
+                .iter()
+                .map(|a| (a.name.as_str(), a.target.as_str()))
+                .collect(),
+            globals: facts
+                .globals
+                .iter()
+                .map(|g| (g.name.as_str(), type_paths_of(&g.ty)))
+                .collect(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod discover;
 pub mod filter;
 pub mod fix;
 pub mod load;
+mod same_files;
 mod shift;
 
 use std::collections::HashMap;
@@ -89,6 +90,10 @@ pub enum CacheUse {
     Results,
     /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
     Facts { parsed: usize },
+    /// As `Facts`, and the files analysed were those of the last run: the `parsed` files
+    /// that changed (Python) mention nothing new that demand follows, so demand did not
+    /// run again (see `same_files`).
+    SameFiles { parsed: usize },
     /// The stored results were reused, positions shifted: the `changed` files that changed
     /// since only moved code (their new facts equal the cached ones up to an
     /// order-preserving shift of positions) or, in Python files, changed code no finding
@@ -193,7 +198,7 @@ pub fn check(settings: &Settings) -> Result<Outcome, EngineError> {
 
 /// Findings and notifications of a run, as stored in the results cache.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredResults {
+pub(crate) struct StoredResults {
     diagnostics: Vec<Diagnostic>,
     notifications: Vec<Notification>,
     files_checked: usize,
@@ -203,6 +208,9 @@ struct StoredResults {
     /// the file's facts): an edit elsewhere in the file may keep the findings (see
     /// [`shift::shift_with_leeway`]).
     pinned: Vec<(u32, Vec<u32>)>,
+    /// By file (as `pinned`): the functions demand followed (sorted), for a later run that
+    /// analyses the same files without running demand (see `same_files`).
+    live: Vec<(u32, Vec<u32>)>,
     /// The hashes of every name the parsed files mention ([`shift::mentioned_names`]),
     /// sorted, each stored as its difference from the one before (short varints).
     name_deltas: Vec<u32>,
@@ -216,11 +224,21 @@ impl StoredResults {
     }
 
     fn set_pinned(&mut self, file: usize, pinned: Vec<u32>) {
-        let file = file as u32;
-        match self.pinned.binary_search_by_key(&file, |(f, _)| *f) {
-            Ok(i) => self.pinned[i].1 = pinned,
-            Err(i) => self.pinned.insert(i, (file, pinned)),
-        }
+        set_of(&mut self.pinned, file, pinned);
+    }
+
+    fn live_of(&self, file: usize) -> &[u32] {
+        self.live
+            .binary_search_by_key(&file, |(f, _)| *f as usize)
+            .map_or(&[], |i| &self.live[i].1)
+    }
+
+    /// The live functions as the load reports them: (file, function), sorted.
+    fn live_pairs(&self) -> Vec<(usize, u32)> {
+        self.live
+            .iter()
+            .flat_map(|(f, fns)| fns.iter().map(move |&g| (*f as usize, g)))
+            .collect()
     }
 
     /// The mentioned-name hashes, sorted.
@@ -246,6 +264,27 @@ impl StoredResults {
             })
             .collect();
     }
+}
+
+/// Sets the list of `file` in a list sorted by file.
+fn set_of(lists: &mut Vec<(u32, Vec<u32>)>, file: usize, list: Vec<u32>) {
+    let file = file as u32;
+    match lists.binary_search_by_key(&file, |(f, _)| *f) {
+        Ok(i) => lists[i].1 = list,
+        Err(i) => lists.insert(i, (file, list)),
+    }
+}
+
+/// (file, function) pairs, sorted, grouped by file.
+fn by_file(pairs: &[(usize, u32)]) -> Vec<(u32, Vec<u32>)> {
+    let mut out: Vec<(u32, Vec<u32>)> = Vec::new();
+    for &(file, func) in pairs {
+        match out.last_mut() {
+            Some((f, fns)) if *f as usize == file => fns.push(func),
+            _ => out.push((file as u32, vec![func])),
+        }
+    }
+    out
 }
 
 /// The pinned functions of each parsed file, which the stored results need besides the
@@ -343,6 +382,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         .collect();
 
     // Fast path: nothing the last results depended on has changed.
+    let mut retry: Option<same_files::Retry> = None;
     if let Some(c) = cache.as_mut() {
         let mut deps: Vec<usize> = files
             .iter()
@@ -371,8 +411,17 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                     settings_hash,
                     scan: &scan,
                 };
-                reuse_shifted(c, &dep, key, &changed, &config, &by_rel)
-                    .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }))
+                let mut lowered = Vec::new();
+                let shifted = reuse_shifted(c, &dep, key, &changed, &config, &by_rel, &mut lowered)
+                    .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }));
+                if shifted.is_none() {
+                    retry = Some(same_files::Retry {
+                        key,
+                        changed: changed.iter().map(|&p| (deps[p], stats[p])).collect(),
+                        lowered,
+                    });
+                }
+                shifted
             }
             None => None,
         };
@@ -397,7 +446,29 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     let mut src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
     src_roots.extend(discovered.foreign_roots);
     let infos = load::module_infos(&files, &root, &src_roots);
-    let loaded = load::load_project(&files, infos, &config, &scan, cache.as_mut())?;
+    // An edit that leaves the files demand reaches as they were loads those files
+    // without running demand again.
+    let same = match (retry, cache.as_mut()) {
+        (Some(retry), Some(c)) => same_files::load(
+            c,
+            &same_files::Project {
+                files: &files,
+                infos: &infos,
+                by_rel: &by_rel,
+                scan: &scan,
+                max_size: config
+                    .max_file_size
+                    .unwrap_or(loopguard_core::config::DEFAULT_MAX_FILE_SIZE),
+            },
+            retry,
+        ),
+        _ => None,
+    };
+    let same_files_used = same.is_some();
+    let loaded = match same {
+        Some(loaded) => loaded,
+        None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
+    };
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
     let parsed_now = loaded.parsed_now;
     let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
@@ -458,6 +529,11 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         files_checked: loaded.requested_scanned,
         files_parsed: facts.len(),
         pinned,
+        live: if with_cache {
+            by_file(&loaded.live)
+        } else {
+            Vec::new()
+        },
         name_deltas: Vec::new(),
     };
     stored.set_names(&names);
@@ -498,6 +574,8 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         config,
         cache: if settings.no_cache {
             CacheUse::Off
+        } else if same_files_used {
+            CacheUse::SameFiles { parsed: parsed_now }
         } else {
             CacheUse::Facts { parsed: parsed_now }
         },
@@ -572,7 +650,7 @@ fn key_over(
 
 /// At most this many changed files are compared with their cached facts before a run
 /// gives up on reusing the stored results.
-const MAX_SHIFTED_FILES: usize = 16;
+pub(crate) const MAX_SHIFTED_FILES: usize = 16;
 
 /// The files the stored results depend on, with their stat keys now.
 struct Deps<'a> {
@@ -595,6 +673,7 @@ fn reuse_shifted(
     changed: &[usize],
     config: &Config,
     by_rel: &HashMap<&str, usize>,
+    lowered: &mut Vec<(usize, FileFacts)>,
 ) -> Option<(StoredResults, usize)> {
     let (files, deps, stats) = (dep.files, dep.deps, dep.stats);
     if c.index.results_key != Some(old_key) || changed.len() > MAX_SHIFTED_FILES {
@@ -644,6 +723,10 @@ fn reuse_shifted(
                 edition: entry.edition,
             };
             let new = load::lower_file(file, &info, &text);
+            // Handed over in case the results cannot be kept (see `same_files`).
+            if file.language == Language::Python {
+                lowered.push((i, new.clone()));
+            }
             let old = match c.take_facts(&file.rel)?.decode() {
                 Ok(f) => f,
                 Err(what) => {
@@ -666,6 +749,13 @@ fn reuse_shifted(
                     },
                 )?;
                 stored.set_pinned(i, reshaped.pinned);
+                // Live functions are pinned, so each has a number in the new facts.
+                let live = stored
+                    .live_of(i)
+                    .iter()
+                    .map(|&f| reshaped.new_of_old.get(f as usize).copied().flatten())
+                    .collect::<Option<Vec<u32>>>()?;
+                set_of(&mut stored.live, i, live);
                 // What the new text mentions is mentioned from now on (a superset is safe).
                 names.extend(shift::mention_hashes(&new));
                 names.sort_unstable();

@@ -500,6 +500,29 @@ struct Shared<'a> {
     state: std::sync::Mutex<LoadState>,
 }
 
+/// The files of each module name, by language (a module may have several: `pkg.py` beside
+/// `pkg/__init__.py`; the first wins).
+pub fn module_map<'a>(
+    files: &[SourceFile],
+    infos: &'a [ModuleInfo],
+) -> HashMap<(&'a str, Language), Vec<usize>> {
+    let mut by_module: HashMap<(&str, Language), Vec<usize>> = HashMap::default();
+    for (i, (f, info)) in files.iter().zip(infos).enumerate() {
+        by_module
+            .entry((info.name.as_str(), f.language))
+            .or_default()
+            .push(i);
+    }
+    by_module
+}
+
+/// Whether Python demand can follow `path`: some prefix of it names a module of the
+/// project (demand drops any other path, see `LoadState::take_in`).
+pub fn followed_by_demand(by_module: &HashMap<(&str, Language), Vec<usize>>, path: &str) -> bool {
+    demand::module_prefixes(path, ".")
+        .any(|prefix| by_module.contains_key(&(prefix, Language::Python)))
+}
+
 pub fn load_project(
     files: &[SourceFile],
     infos: Vec<ModuleInfo>,
@@ -513,13 +536,7 @@ pub fn load_project(
         max_size: config.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
         scan,
     };
-    let mut by_module: HashMap<(&str, Language), Vec<usize>> = HashMap::default();
-    for (i, (f, info)) in files.iter().zip(&work.infos).enumerate() {
-        by_module
-            .entry((info.name.as_str(), f.language))
-            .or_default()
-            .push(i);
-    }
+    let by_module = module_map(files, &work.infos);
     if let Some(c) = cache.as_deref_mut() {
         c.preload_shards();
     }

@@ -215,6 +215,8 @@ pub struct Reshaped {
     pub shift: Shift,
     /// The pinned functions, numbered in the new facts.
     pub pinned: Vec<u32>,
+    /// By function of the old facts: its number in the new facts (`None`: removed).
+    pub new_of_old: Vec<Option<u32>>,
 }
 
 /// A call that says something about where other code runs (a closure or callable handed
@@ -350,6 +352,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             .iter()
             .map(|&i| new_of_old.get(i as usize).copied().flatten())
             .collect::<Option<Vec<u32>>>()?,
+        new_of_old,
     })
 }
 

@@ -249,7 +249,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     );
     touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
-    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o)
@@ -295,7 +295,7 @@ fn a_call_added_to_an_inline_closure_of_async_code_is_found() {
     write(p.root(), "svc/api.py", &api("time.sleep(5)"));
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
 }
@@ -317,7 +317,7 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     );
     touch_later(&p.root().join("svc/guarded.py"));
     let o = p.run();
-    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o).iter().any(|s| s.starts_with("LG20")),
@@ -332,7 +332,7 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     );
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
@@ -522,4 +522,119 @@ fn unusable_files_keep_their_notification_and_do_not_defeat_the_results_cache() 
     assert!(fixed.notifications.iter().all(|n| n.kind != "not-utf8"));
     assert_eq!(summary(&fixed), summary(&p.run_uncached()));
     assert!(summary(&fixed).iter().any(|s| s.contains("svc/latin1.py")));
+}
+
+/// Code on the loop changed, but nothing demand follows: the files of the last run are
+/// analysed again without demand (`SameFiles`), with the findings of an uncached run.
+#[test]
+fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
+    let p = Project::new();
+    p.run();
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        summary(&o),
+        vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:5"]
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    // A call into a function of the project that was not mentioned before: demand runs.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import time\n\n\ndef backoff(n):\n    time.sleep(n)\n\n\ndef load(path):\n    return open(path).read()\n",
+    );
+    write(
+        p.root(),
+        "svc/api.py",
+        "import svc.helpers\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    touch_later(&p.root().join("svc/api.py"));
+    p.run();
+    write(
+        p.root(),
+        "svc/api.py",
+        "import svc.helpers\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    svc.helpers.load('x')\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Facts { parsed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
+}
+
+/// Function numbers that a reused run shifted (an inert function added above the handler)
+/// stay right for the next run that analyses the same files.
+#[test]
+fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
+    let p = Project::new();
+    p.run();
+    let api = |body: &str| {
+        format!(
+            "from svc.helpers import backoff\n\n\ndef _spare():\n    return 1\n\n\n\
+             async def handler():\n{body}    backoff(1)\n"
+        )
+    };
+    write(p.root(), "svc/api.py", &api(""));
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    write(p.root(), "svc/api.py", &api("    _ = len([])\n"));
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    // Then the helper the handler reaches stops blocking: analysed again, finding gone.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import time\n\n\ndef backoff(n):\n    return n\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Results);
+    assert!(summary(&o).is_empty(), "{:?}", summary(&o));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+}
+
+/// A damaged facts shard during a same-files load: the files are parsed again, the
+/// findings are right, and the damage is noted.
+#[test]
+fn same_files_with_damaged_facts_fall_back_to_parsing() {
+    let p = Project::new();
+    p.run();
+    for shard in p.cache_files("facts-") {
+        let len = std::fs::metadata(&shard).unwrap().len();
+        if len > 8 {
+            let mut bytes = std::fs::read(&shard).unwrap();
+            let at = bytes.len() - 4;
+            bytes.truncate(at);
+            std::fs::write(&shard, bytes).unwrap();
+        }
+    }
+    write(
+        p.root(),
+        "svc/api.py",
+        "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n",
+    );
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert!(
+        o.notifications.iter().any(|n| n.kind == "cache"),
+        "{:?}",
+        o.notifications
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
 }

@@ -1,0 +1,225 @@
+//! Loading the files the last run analysed without running demand again.
+//!
+//! When a few files changed in a way the stored findings cannot survive (code on the loop
+//! changed, see [`crate::shift`]), the analysis must run again, but the files it needs are
+//! usually the same: demand reaches the same modules and the same functions unless a
+//! changed file now mentions something demand follows that it did not mention before. A
+//! changed Python file whose [`demand::Signature`] is as it was leaves demand's outcome as
+//! it was (demand is a fixed point over exactly what the signature holds), so the facts of
+//! the last run's files are taken from the cache as they are, the changed ones lowered
+//! again, and demand, its symbol tables and its task bookkeeping are skipped. Anything else
+//! (a Rust file, a new path, a file that cannot be read, facts the cache lacks) falls back
+//! to the full load, with the cache as it was.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
+
+use loopguard_core::facts::{FileFacts, Language};
+
+use crate::cache::{self, Cache, CachedFacts, StatKey};
+use crate::demand;
+use crate::load::{self, Loaded, ModuleInfo, RootScan};
+use crate::{MAX_SHIFTED_FILES, SourceFile, StoredResults};
+
+/// What the fast path leaves for this one when it cannot keep the stored findings.
+pub(crate) struct Retry {
+    /// The key the stored results were stored under.
+    pub key: u64,
+    /// The files whose stat key changed, with their stat key now.
+    pub changed: Vec<(usize, Option<StatKey>)>,
+    /// Changed files the fast path already lowered (their new facts).
+    pub lowered: Vec<(usize, FileFacts)>,
+}
+
+pub(crate) struct Project<'a> {
+    pub files: &'a [SourceFile],
+    pub infos: &'a [ModuleInfo],
+    pub by_rel: &'a std::collections::HashMap<&'a str, usize>,
+    pub scan: &'a RootScan,
+    pub max_size: u64,
+}
+
+/// A changed file checked against its entry: its new entry, and its new and old facts if
+/// it is parsed.
+struct Checked {
+    file: usize,
+    entry: cache::IndexEntry,
+    facts: Option<(FileFacts, FileFacts)>,
+}
+
+/// The facts of the files the last run analysed (see the module docs), or `None` and the
+/// cache as it was.
+pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
+    if c.index.results_key != Some(retry.key) || retry.changed.len() > MAX_SHIFTED_FILES {
+        return None;
+    }
+    let stored: StoredResults = c.results(retry.key)?;
+    let mut parsed: Vec<usize> = c
+        .index
+        .last_parsed
+        .iter()
+        .map(|rel| p.by_rel.get(rel.as_str()).copied())
+        .collect::<Option<_>>()?;
+    parsed.sort_unstable();
+    let by_module = load::module_map(p.files, p.infos);
+    let followed = |path: &str| load::followed_by_demand(&by_module, path);
+    let mut lowered: HashMap<usize, FileFacts> = retry.lowered.into_iter().collect();
+
+    let mut checked: Vec<Checked> = Vec::new();
+    let ok = (|| {
+        for &(i, stat) in &retry.changed {
+            let step = check_changed(c, p, i, stat?, &mut lowered, &followed);
+            checked.push(step?);
+            let now_parsed = checked.last()?.facts.is_some();
+            if now_parsed != parsed.binary_search(&i).is_ok() {
+                return None;
+            }
+        }
+        Some(())
+    })();
+    if ok.is_none() {
+        put_back_old(c, p, checked);
+        return None;
+    }
+
+    // The cached facts of every other file of the last run, taken out (no copy) and
+    // decoded in parallel.
+    let changed_at: HashMap<usize, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(k, ch)| (ch.file, k))
+        .collect();
+    let mut taken: Vec<(usize, CachedFacts)> = Vec::with_capacity(parsed.len());
+    for &i in &parsed {
+        if changed_at.contains_key(&i) {
+            continue;
+        }
+        match c.take_facts(&p.files[i].rel) {
+            Some(f) => taken.push((i, f)),
+            None => {
+                for (i, f) in taken {
+                    c.put_back(&p.files[i].rel, f);
+                }
+                put_back_old(c, p, checked);
+                return None;
+            }
+        }
+    }
+    let decoded: Vec<(usize, Result<FileFacts, String>)> = taken
+        .into_par_iter()
+        .map(|(i, f)| (i, f.decode()))
+        .collect();
+    if decoded.iter().any(|(_, r)| r.is_err()) {
+        // The full load parses the damaged files again and takes the others back.
+        for (i, r) in decoded {
+            match r {
+                Ok(f) => c.restore(&p.files[i].rel, f),
+                Err(what) => c.damaged(&p.files[i].rel, &what),
+            }
+        }
+        put_back_old(c, p, checked);
+        return None;
+    }
+
+    let mut facts: Vec<(usize, FileFacts)> = decoded
+        .into_iter()
+        .filter_map(|(i, r)| Some((i, r.ok()?)))
+        .collect();
+    let mut parsed_now = 0;
+    for ch in checked {
+        let rel = p.files[ch.file].rel.as_str();
+        let reparsed = ch.facts.is_some();
+        c.store(rel, ch.entry, reparsed);
+        if let Some((new, _old)) = ch.facts {
+            facts.push((ch.file, new));
+            parsed_now += 1;
+        }
+    }
+    facts.sort_unstable_by_key(|(i, _)| *i);
+    Some(Loaded {
+        facts,
+        // The load's own notifications (files skipped) are as they were; parse errors are
+        // taken from the facts again by the caller.
+        notifications: stored
+            .notifications
+            .iter()
+            .filter(|n| n.kind != "parse-error")
+            .cloned()
+            .collect(),
+        requested_scanned: stored.files_checked,
+        parsed_now,
+        live: stored.live_pairs(),
+    })
+}
+
+/// Reads changed file `i` and compares it with its entry and, if it is parsed, its
+/// lowered facts with the cached ones: `None` unless demand would treat it as before.
+fn check_changed(
+    c: &mut Cache,
+    p: &Project,
+    i: usize,
+    stat: StatKey,
+    lowered: &mut HashMap<usize, FileFacts>,
+    followed: &dyn Fn(&str) -> bool,
+) -> Option<Checked> {
+    let file = &p.files[i];
+    let entry = c.index.entries.get(file.rel.as_str())?.clone();
+    let info = &p.infos[i];
+    if file.language != Language::Python
+        || stat.size > p.max_size
+        || entry.module != info.name
+        || entry.edition != info.edition
+    {
+        return None;
+    }
+    let bytes = std::fs::read(&file.abs).ok()?;
+    let hash = cache::content_hash(&bytes);
+    let text = String::from_utf8(bytes).ok()?;
+    if p.scan.may_have_roots(file.language, &text) != entry.may_have_roots {
+        return None;
+    }
+    let new_entry = cache::IndexEntry {
+        stat,
+        hash,
+        ..entry.clone()
+    };
+    if !entry.parsed {
+        // Scanned only, and still without async code: demand did not reach it.
+        return Some(Checked {
+            file: i,
+            entry: new_entry,
+            facts: None,
+        });
+    }
+    let new = match lowered.remove(&i) {
+        Some(f) => f,
+        None => load::lower_file(file, info, &text),
+    };
+    let old = match c.take_facts(&file.rel)?.decode() {
+        Ok(f) => f,
+        Err(what) => {
+            c.damaged(&file.rel, &what);
+            return None;
+        }
+    };
+    let names = p.scan.python_callback_names();
+    if demand::Signature::of(&old, names, followed) != demand::Signature::of(&new, names, followed)
+    {
+        c.restore(&file.rel, old);
+        return None;
+    }
+    Some(Checked {
+        file: i,
+        entry: new_entry,
+        facts: Some((new, old)),
+    })
+}
+
+/// Gives the cache back the old facts of the changed files checked so far.
+fn put_back_old(c: &mut Cache, p: &Project, checked: Vec<Checked>) {
+    for ch in checked {
+        if let Some((_, old)) = ch.facts {
+            c.restore(&p.files[ch.file].rel, old);
+        }
+    }
+}
