@@ -465,7 +465,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         _ => None,
     };
     let same_files_used = same.is_some();
-    let loaded = match same {
+    let mut loaded = match same {
         Some(loaded) => loaded,
         None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
     };
@@ -479,14 +479,13 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     // Only a cache can reuse the results; the names it needs are gathered while the
     // analysis runs (it has serial steps that leave a core idle).
     let with_cache = cache.is_some();
+    let known_names = loaded.mentioned.take();
     let ((diagnostics, reads), names) = rayon::join(
         || loopguard_analysis::analyze_with_reads(&facts, &catalog, &options),
-        || {
-            if with_cache {
-                mentioned_name_hashes(&facts)
-            } else {
-                Vec::new()
-            }
+        || match known_names {
+            Some(names) => names,
+            None if with_cache => mentioned_name_hashes(&facts),
+            None => Vec::new(),
         },
     );
     let requested_paths: std::collections::HashSet<&str> = files

@@ -23,6 +23,9 @@ pub struct Loaded {
     pub parsed_now: usize,
     /// Python functions whose mentions demand followed, as (file index, function) sorted.
     pub live: Vec<(usize, u32)>,
+    /// The hashes of the names the facts mention (sorted), when already known: a superset
+    /// kept from the last run (`None`: to be gathered from the facts).
+    pub mentioned: Option<Vec<u32>>,
 }
 
 /// A file's module name and edition.
@@ -582,6 +585,7 @@ pub fn load_project(
         requested_scanned: requested.len(),
         parsed_now: state.parsed_now,
         live,
+        mentioned: None,
     })
 }
 

@@ -19,7 +19,7 @@ use loopguard_core::facts::{FileFacts, Language};
 use crate::cache::{self, Cache, CachedFacts, StatKey};
 use crate::demand;
 use crate::load::{self, Loaded, ModuleInfo, RootScan};
-use crate::{MAX_SHIFTED_FILES, SourceFile, StoredResults};
+use crate::{MAX_SHIFTED_FILES, SourceFile, StoredResults, shift};
 
 /// What the fast path leaves for this one when it cannot keep the stored findings.
 pub(crate) struct Retry {
@@ -89,6 +89,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         .enumerate()
         .map(|(k, ch)| (ch.file, k))
         .collect();
+    c.preload_shards();
     let mut taken: Vec<(usize, CachedFacts)> = Vec::with_capacity(parsed.len());
     for &i in &parsed {
         if changed_at.contains_key(&i) {
@@ -126,16 +127,22 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         .filter_map(|(i, r)| Some((i, r.ok()?)))
         .collect();
     let mut parsed_now = 0;
+    // The names mentioned last time, and those the changed files mention now: a superset
+    // of what the facts mention, which is safe (a name only looks mentioned).
+    let mut mentioned = stored.names();
     for ch in checked {
         let rel = p.files[ch.file].rel.as_str();
         let reparsed = ch.facts.is_some();
         c.store(rel, ch.entry, reparsed);
         if let Some((new, _old)) = ch.facts {
+            mentioned.extend(shift::mention_hashes(&new));
             facts.push((ch.file, new));
             parsed_now += 1;
         }
     }
     facts.sort_unstable_by_key(|(i, _)| *i);
+    mentioned.sort_unstable();
+    mentioned.dedup();
     Some(Loaded {
         facts,
         // The load's own notifications (files skipped) are as they were; parse errors are
@@ -149,6 +156,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         requested_scanned: stored.files_checked,
         parsed_now,
         live: stored.live_pairs(),
+        mentioned: Some(mentioned),
     })
 }
 
