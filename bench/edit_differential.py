@@ -37,6 +37,8 @@ def run(lg, corpus, extra):
         if "; cache: " in line:
             if "analysis run" in line:
                 how = "analysed"
+            elif "resolved as before" in line:
+                how = "same-files+kept"
             elif "analysed again" in line:
                 how = "same-files"
             else:

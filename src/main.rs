@@ -382,8 +382,16 @@ fn cache_use(how: loopguard_engine::CacheUse) -> String {
         CacheUse::Facts { parsed } => {
             format!("{parsed} file(s) parsed, the rest from the cache; analysis run")
         }
-        CacheUse::SameFiles { parsed } => format!(
-            "{parsed} file(s) parsed, the rest from the cache; the files of the last run analysed again"
+        CacheUse::SameFiles {
+            parsed,
+            kept_resolutions,
+        } => format!(
+            "{parsed} file(s) parsed, the rest from the cache; the files of the last run analysed again{}",
+            if kept_resolutions {
+                ", with the other files' call sites resolved as before"
+            } else {
+                ""
+            }
         ),
     }
 }

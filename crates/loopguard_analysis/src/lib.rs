@@ -11,6 +11,7 @@
 //!    held across awaits (LG202/LG203), sync work in async endpoints (LG501).
 
 pub mod index;
+pub mod kept;
 pub mod resolve;
 
 use std::collections::VecDeque;
@@ -136,6 +137,9 @@ pub struct Reads {
     /// call sites (apart from what they pass as callables) change no finding, as long as
     /// its signature and everything other functions can see of it stay the same.
     pub hot: Vec<Vec<u32>>,
+    /// With [`analyze_reusing`]'s `keep`: every call site's resolution, per file, for a
+    /// later run over the same files (empty otherwise, or if one could not be kept).
+    pub resolutions: Vec<kept::FileResolutions>,
 }
 
 /// [`analyze`], and which function bodies the findings depend on.
@@ -143,6 +147,20 @@ pub fn analyze_with_reads(
     files: &[FileFacts],
     catalog: &Catalog,
     options: &Options,
+) -> (Vec<Diagnostic>, Reads) {
+    analyze_reusing(files, catalog, options, &[], false)
+}
+
+/// [`analyze_with_reads`], taking the call-site resolutions of file `i` from `prior[i]`
+/// where it holds some (see [`kept`]: the caller vouches that the files and their
+/// definitions are those of the run that kept them), and with `keep`, returning every
+/// resolution in [`Reads::resolutions`].
+pub fn analyze_reusing(
+    files: &[FileFacts],
+    catalog: &Catalog,
+    options: &Options,
+    prior: &[Option<kept::FileResolutions>],
+    keep: bool,
 ) -> (Vec<Diagnostic>, Reads) {
     let index = Index::build(files);
     let mut base = Vec::with_capacity(files.len());
@@ -168,7 +186,9 @@ pub fn analyze_with_reads(
         owned: Vec::new(),
         context: vec!["async"; n],
     };
-    a.resolve_all();
+    a.resolve_all(prior);
+    // Kept before the passes below adjust them (they are redone from the facts each run).
+    let kept = if keep { a.kept() } else { Vec::new() };
     a.drop_calls_on_nonblocking_receivers();
     a.mark_offload_wrappers();
     a.assign_roles();
@@ -178,7 +198,8 @@ pub fn analyze_with_reads(
     a.check_calls(&witnesses, options, &mut out);
     a.check_guards(&mut out);
     a.check_async_endpoints(&witnesses, &mut out);
-    let reads = a.reads();
+    let mut reads = a.reads();
+    reads.resolutions = kept;
     a.free_in_parallel(witnesses);
     (out, reads)
 }
@@ -241,7 +262,10 @@ impl<'a, 'c> Analysis<'a, 'c> {
             let r = self.refs[id];
             out[r.file as usize].push(r.func);
         }
-        Reads { hot: out }
+        Reads {
+            hot: out,
+            resolutions: Vec::new(),
+        }
     }
 
     fn id(&self, r: FnRef) -> usize {
@@ -275,12 +299,20 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// the file and on the site's callee and arguments, and a third of the sites of a big
     /// project repeat one already resolved in their file (`self.hass.async_create_task`,
     /// `_LOGGER.debug`): those are copied instead of resolved again.
-    fn resolve_all(&mut self) {
+    fn resolve_all(&mut self, prior: &[Option<kept::FileResolutions>]) {
         use rayon::prelude::*;
         let this = &*self;
         let per_file: Vec<Vec<Vec<Resolution<'c>>>> = (0..this.base.len())
             .into_par_iter()
             .map(|file| {
+                if let Some(Some(kept)) = prior.get(file) {
+                    let facts = &this.index.files[file];
+                    let lang = facts.language.unwrap_or(Language::Python);
+                    let catalog = this.catalog.language(lang);
+                    if let Some(res) = kept::restore_file(kept, &facts.functions, catalog) {
+                        return res;
+                    }
+                }
                 let end = this.base.get(file + 1).copied().unwrap_or(this.refs.len());
                 let mut seen: rustc_hash::FxHashMap<SiteKey<'a>, usize> = Default::default();
                 let mut resolved: Vec<Vec<Resolution<'c>>> =
@@ -315,6 +347,31 @@ impl<'a, 'c> Analysis<'a, 'c> {
             })
             .collect();
         self.resolutions = per_file.into_iter().flatten().collect();
+    }
+
+    /// Every call site's resolution in the form kept between runs, per file (see
+    /// [`kept`]); empty if one cannot be kept.
+    fn kept(&self) -> Vec<kept::FileResolutions> {
+        use rayon::prelude::*;
+        (0..self.base.len())
+            .into_par_iter()
+            .map(|file| {
+                let end = self.base.get(file + 1).copied().unwrap_or(self.refs.len());
+                let facts = &self.index.files[file];
+                let catalog = self
+                    .catalog
+                    .language(facts.language.unwrap_or(Language::Python));
+                (self.base[file]..end)
+                    .map(|id| {
+                        self.resolutions[id]
+                            .iter()
+                            .map(|r| kept::KeptResolution::of(r, catalog))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
     }
 
     /// After `sock.setblocking(False)` (a catalog `nonblocking-after` switch), later calls

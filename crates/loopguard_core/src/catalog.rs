@@ -286,6 +286,21 @@ impl<T> Matcher<T> {
             .map(|i| &self.values[*i].0)
     }
 
+    /// The place of a value this matcher returned (by identity, not equality), so that
+    /// it can be stored and looked up again with [`Matcher::value_at`].
+    pub fn index_of(&self, value: &T) -> Option<u32> {
+        let at = self
+            .values
+            .iter()
+            .position(|(v, _)| std::ptr::eq(v, value))?;
+        u32::try_from(at).ok()
+    }
+
+    /// The value at a place [`Matcher::index_of`] gave.
+    pub fn value_at(&self, index: u32) -> Option<&T> {
+        self.values.get(index as usize).map(|(v, _)| v)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

@@ -372,6 +372,26 @@ impl Cache {
         }
     }
 
+    /// The call-site resolutions kept with the results stored under `key` (see
+    /// `loopguard_analysis::kept`).
+    pub fn kept_resolutions<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
+        if self.index.results_key != Some(key) {
+            return None;
+        }
+        let file = self.read::<ResultsFile<T>>("resolutions")?;
+        (file.magic == MAGIC && file.key == key).then_some(file.value)
+    }
+
+    /// Keeps call-site resolutions beside the results stored under `key`.
+    pub fn store_kept_resolutions<T: Serialize>(&mut self, key: u64, value: &T) {
+        let file = ResultsFile {
+            magic: MAGIC.to_string(),
+            key,
+            value,
+        };
+        self.write("resolutions", &file);
+    }
+
     fn write<T: Serialize>(&mut self, kind: &str, value: &T) -> bool {
         if let Err(e) = self.ensure_dir() {
             self.write_failed(kind, &e.to_string());

@@ -93,7 +93,13 @@ pub enum CacheUse {
     /// As `Facts`, and the files analysed were those of the last run: the `parsed` files
     /// that changed (Python) mention nothing new that demand follows, so demand did not
     /// run again (see `same_files`).
-    SameFiles { parsed: usize },
+    /// `kept_resolutions`: the changed files define what they did, so the call sites of
+    /// the others kept their resolutions from the last run (see
+    /// `loopguard_analysis::kept`).
+    SameFiles {
+        parsed: usize,
+        kept_resolutions: bool,
+    },
     /// The stored results were reused, positions shifted: the `changed` files that changed
     /// since only moved code (their new facts equal the cached ones up to an
     /// order-preserving shift of positions) or, in Python files, changed code no finding
@@ -465,6 +471,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         _ => None,
     };
     let same_files_used = same.is_some();
+    let kept_resolutions = same.as_ref().is_some_and(|l| !l.prior.is_empty());
     let mut loaded = match same {
         Some(loaded) => loaded,
         None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
@@ -481,7 +488,15 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     let with_cache = cache.is_some();
     let known_names = loaded.mentioned.take();
     let ((diagnostics, reads), names) = rayon::join(
-        || loopguard_analysis::analyze_with_reads(&facts, &catalog, &options),
+        || {
+            loopguard_analysis::analyze_reusing(
+                &facts,
+                &catalog,
+                &options,
+                &loaded.prior,
+                with_cache,
+            )
+        },
         || match known_names {
             Some(names) => names,
             None if with_cache => mentioned_name_hashes(&facts),
@@ -549,6 +564,9 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         deps.dedup();
         if let Some(key) = results_key(c, &files, &deps, settings_hash) {
             c.store_results(key, &stored);
+            if !reads.resolutions.is_empty() {
+                c.store_kept_resolutions(key, &reads.resolutions);
+            }
         }
         // The facts go back into the cache (moved, not copied) before it is saved.
         for (&i, f) in parsed_ids.iter().zip(facts) {
@@ -574,7 +592,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         cache: if settings.no_cache {
             CacheUse::Off
         } else if same_files_used {
-            CacheUse::SameFiles { parsed: parsed_now }
+            CacheUse::SameFiles {
+                parsed: parsed_now,
+                kept_resolutions,
+            }
         } else {
             CacheUse::Facts { parsed: parsed_now }
         },

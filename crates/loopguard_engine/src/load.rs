@@ -26,6 +26,9 @@ pub struct Loaded {
     /// The hashes of the names the facts mention (sorted), when already known: a superset
     /// kept from the last run (`None`: to be gathered from the facts).
     pub mentioned: Option<Vec<u32>>,
+    /// By parsed file (as `facts`): call-site resolutions kept from the last run that
+    /// still hold (see `loopguard_analysis::kept`); empty when none do.
+    pub prior: Vec<Option<loopguard_analysis::kept::FileResolutions>>,
 }
 
 /// A file's module name and edition.
@@ -586,6 +589,7 @@ pub fn load_project(
         parsed_now: state.parsed_now,
         live,
         mentioned: None,
+        prior: Vec::new(),
     })
 }
 

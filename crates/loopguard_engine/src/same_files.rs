@@ -14,6 +14,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
+use loopguard_analysis::kept;
 use loopguard_core::facts::{FileFacts, Language};
 
 use crate::cache::{self, Cache, CachedFacts, StatKey};
@@ -126,6 +127,18 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         .into_iter()
         .filter_map(|(i, r)| Some((i, r.ok()?)))
         .collect();
+    // The resolutions of unchanged files hold if no changed file defines anything
+    // differently (the index is then the one they were resolved against).
+    let same_index = checked.iter().all(|ch| {
+        ch.facts
+            .as_ref()
+            .is_none_or(|(new, old)| kept::same_definitions(old, new))
+    });
+    let kept_list: Option<Vec<kept::FileResolutions>> = if same_index {
+        c.kept_resolutions(retry.key)
+    } else {
+        None
+    };
     let mut parsed_now = 0;
     // The names mentioned last time, and those the changed files mention now: a superset
     // of what the facts mention, which is safe (a name only looks mentioned).
@@ -141,6 +154,14 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         }
     }
     facts.sort_unstable_by_key(|(i, _)| *i);
+    let prior = match kept_list {
+        Some(list) if list.len() == facts.len() => list
+            .into_iter()
+            .zip(&facts)
+            .map(|(res, (i, _))| (!changed_at.contains_key(i)).then_some(res))
+            .collect(),
+        _ => Vec::new(),
+    };
     mentioned.sort_unstable();
     mentioned.dedup();
     Some(Loaded {
@@ -157,6 +178,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         parsed_now,
         live: stored.live_pairs(),
         mentioned: Some(mentioned),
+        prior,
     })
 }
 

@@ -249,7 +249,13 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     );
     touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o)
@@ -295,7 +301,13 @@ fn a_call_added_to_an_inline_closure_of_async_code_is_found() {
     write(p.root(), "svc/api.py", &api("time.sleep(5)"));
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
 }
@@ -317,7 +329,13 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     );
     touch_later(&p.root().join("svc/guarded.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o).iter().any(|s| s.starts_with("LG20")),
@@ -332,7 +350,13 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     );
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
@@ -537,7 +561,13 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     );
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(
         summary(&o),
         vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:5"]
@@ -592,7 +622,26 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     write(p.root(), "svc/api.py", &api("    _ = len([])\n"));
     touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::SameFiles { parsed: 1 });
+    // The resolutions kept by the first run belong to results the shifted run replaced.
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: false
+        }
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    // This run kept its own: the next edit on the loop uses them.
+    write(p.root(), "svc/api.py", &api("    _ = len([1])\n"));
+    touch_later(&p.root().join("svc/api.py"));
+    let o = p.run();
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
     // Then the helper the handler reaches stops blocking: analysed again, finding gone.
@@ -637,4 +686,28 @@ fn same_files_with_damaged_facts_fall_back_to_parsing() {
         o.notifications
     );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
+}
+
+/// A changed file that defines something differently (a return annotation) but leaves
+/// demand as it was: the same files are analysed, every call site resolved again.
+#[test]
+fn a_changed_definition_resolves_every_call_site_again() {
+    let p = Project::new();
+    p.run();
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import time\n\n\ndef backoff(n) -> float:\n    time.sleep(n)\n    return 0.0\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    let o = p.run();
+    assert_eq!(
+        o.cache,
+        CacheUse::SameFiles {
+            parsed: 1,
+            kept_resolutions: false
+        }
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(summary(&o).len(), 1, "{:?}", summary(&o));
 }

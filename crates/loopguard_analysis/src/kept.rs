@@ -1,0 +1,163 @@
+//! Call-site resolutions kept between runs.
+//!
+//! A call site's resolution depends only on the site (callee, kind, arguments), its file's
+//! place in the run and the project index (see `resolve_all`), and the index reads only the
+//! definitions of each file ([`same_definitions`]). A run over the same files, in the same
+//! order, whose changed files define the same things as before, can take the resolutions of
+//! its unchanged files from the last run instead of resolving them again. Catalog entries
+//! are kept by their place in the catalog, which the cache key covers.
+
+use loopguard_core::catalog::{EndpointKind, LanguageCatalog};
+use loopguard_core::diagnostic::Confidence;
+use loopguard_core::facts::{FileFacts, Function};
+use serde::{Deserialize, Serialize};
+
+use crate::index::FnRef;
+use crate::resolve::{Resolution, Target};
+
+/// A [`Resolution`] as kept between runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptResolution {
+    targets: Vec<(KeptTarget, Confidence)>,
+    offload: bool,
+    loop_callback: bool,
+    endpoint: Option<EndpointKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum KeptTarget {
+    /// File (its place among the run's files) and function.
+    Function(u32, u32),
+    /// The resolved path and the entry's place in the language's blocking APIs.
+    Api(String, u32),
+}
+
+/// The resolutions of one file: per function, per call site.
+pub type FileResolutions = Vec<Vec<KeptResolution>>;
+
+impl KeptResolution {
+    pub(crate) fn of(res: &Resolution<'_>, catalog: &LanguageCatalog) -> Option<KeptResolution> {
+        let targets = res
+            .targets
+            .iter()
+            .map(|(t, c)| {
+                let t = match t {
+                    Target::Function(f) => KeptTarget::Function(f.file, f.func),
+                    Target::Api { path, api } => {
+                        KeptTarget::Api(path.clone(), catalog.blocking.index_of(api)?)
+                    }
+                };
+                Some((t, *c))
+            })
+            .collect::<Option<_>>()?;
+        Some(KeptResolution {
+            targets,
+            offload: res.offload,
+            loop_callback: res.loop_callback,
+            endpoint: res.endpoint,
+        })
+    }
+
+    fn restore<'c>(&self, catalog: &'c LanguageCatalog) -> Option<Resolution<'c>> {
+        let targets = self
+            .targets
+            .iter()
+            .map(|(t, c)| {
+                let t = match t {
+                    KeptTarget::Function(file, func) => Target::Function(FnRef {
+                        file: *file,
+                        func: *func,
+                    }),
+                    KeptTarget::Api(path, at) => Target::Api {
+                        path: path.clone(),
+                        api: catalog.blocking.value_at(*at)?,
+                    },
+                };
+                Some((t, *c))
+            })
+            .collect::<Option<_>>()?;
+        Some(Resolution {
+            targets,
+            offload: self.offload,
+            loop_callback: self.loop_callback,
+            endpoint: self.endpoint,
+        })
+    }
+}
+
+/// A file's kept resolutions as the analysis uses them; `None` if they do not fit its
+/// functions and call sites or name a catalog entry that does not exist.
+pub(crate) fn restore_file<'c>(
+    kept: &FileResolutions,
+    functions: &[Function],
+    catalog: &'c LanguageCatalog,
+) -> Option<Vec<Vec<Resolution<'c>>>> {
+    if kept.len() != functions.len() {
+        return None;
+    }
+    kept.iter()
+        .zip(functions)
+        .map(|(sites, f)| {
+            if sites.len() != f.calls.len() {
+                return None;
+            }
+            sites.iter().map(|k| k.restore(catalog)).collect()
+        })
+        .collect()
+}
+
+/// Whether two versions of a file define the same things, as far as the index and the
+/// resolution of any call site can tell: module, language, aliases, globals, classes, and
+/// per function its names, class, parent, kind, decorators, parameters, return type and
+/// attributes (not its calls, awaits, guards or positions).
+pub fn same_definitions(a: &FileFacts, b: &FileFacts) -> bool {
+    let same_function = |f: &Function, g: &Function| {
+        f.qualname == g.qualname
+            && f.name == g.name
+            && f.kind == g.kind
+            && f.is_async == g.is_async
+            && f.class == g.class
+            && f.parent == g.parent
+            && f.returns == g.returns
+            && f.params == g.params
+            && f.is_generator == g.is_generator
+            && f.decorators.len() == g.decorators.len()
+            && f.decorators
+                .iter()
+                .zip(&g.decorators)
+                .all(|(x, y)| x.callee == y.callee)
+            && f.attributes.len() == g.attributes.len()
+            && f.attributes
+                .iter()
+                .zip(&g.attributes)
+                .all(|(x, y)| x.name == y.name && x.ty == y.ty)
+    };
+    a.module == b.module
+        && a.language == b.language
+        && a.aliases.len() == b.aliases.len()
+        && a.aliases
+            .iter()
+            .zip(&b.aliases)
+            .all(|(x, y)| x.name == y.name && x.target == y.target)
+        && a.globals.len() == b.globals.len()
+        && a.globals
+            .iter()
+            .zip(&b.globals)
+            .all(|(x, y)| x.name == y.name && x.ty == y.ty)
+        && a.classes.len() == b.classes.len()
+        && a.classes.iter().zip(&b.classes).all(|(x, y)| {
+            x.qualname == y.qualname
+                && x.bases == y.bases
+                && x.decorators == y.decorators
+                && x.fields.len() == y.fields.len()
+                && x.fields
+                    .iter()
+                    .zip(&y.fields)
+                    .all(|(p, q)| p.name == q.name && p.ty == q.ty)
+        })
+        && a.functions.len() == b.functions.len()
+        && a.functions
+            .iter()
+            .zip(&b.functions)
+            .all(|(f, g)| same_function(f, g))
+}
