@@ -9,7 +9,7 @@
 
 use loopguard_core::catalog::{EndpointKind, LanguageCatalog};
 use loopguard_core::diagnostic::Confidence;
-use loopguard_core::facts::{FileFacts, Function};
+use loopguard_core::facts::{FileFacts, Function, Variable};
 use serde::{Deserialize, Serialize};
 
 use crate::index::FnRef;
@@ -121,43 +121,30 @@ pub fn same_definitions(a: &FileFacts, b: &FileFacts) -> bool {
             && f.returns == g.returns
             && f.params == g.params
             && f.is_generator == g.is_generator
-            && f.decorators.len() == g.decorators.len()
-            && f.decorators
-                .iter()
-                .zip(&g.decorators)
-                .all(|(x, y)| x.callee == y.callee)
-            && f.attributes.len() == g.attributes.len()
-            && f.attributes
-                .iter()
-                .zip(&g.attributes)
-                .all(|(x, y)| x.name == y.name && x.ty == y.ty)
+            && pairwise(&f.decorators, &g.decorators, |x, y| x.callee == y.callee)
+            && pairwise(&f.attributes, &g.attributes, same_variable)
     };
     a.module == b.module
         && a.language == b.language
-        && a.aliases.len() == b.aliases.len()
-        && a.aliases
-            .iter()
-            .zip(&b.aliases)
-            .all(|(x, y)| x.name == y.name && x.target == y.target)
-        && a.globals.len() == b.globals.len()
-        && a.globals
-            .iter()
-            .zip(&b.globals)
-            .all(|(x, y)| x.name == y.name && x.ty == y.ty)
-        && a.classes.len() == b.classes.len()
-        && a.classes.iter().zip(&b.classes).all(|(x, y)| {
+        && pairwise(&a.aliases, &b.aliases, |x, y| {
+            x.name == y.name && x.target == y.target
+        })
+        && pairwise(&a.globals, &b.globals, same_variable)
+        && pairwise(&a.classes, &b.classes, |x, y| {
             x.qualname == y.qualname
                 && x.bases == y.bases
                 && x.decorators == y.decorators
-                && x.fields.len() == y.fields.len()
-                && x.fields
-                    .iter()
-                    .zip(&y.fields)
-                    .all(|(p, q)| p.name == q.name && p.ty == q.ty)
+                && pairwise(&x.fields, &y.fields, same_variable)
         })
-        && a.functions.len() == b.functions.len()
-        && a.functions
-            .iter()
-            .zip(&b.functions)
-            .all(|(f, g)| same_function(f, g))
+        && pairwise(&a.functions, &b.functions, same_function)
+}
+
+/// A variable's name and type (not where it is).
+fn same_variable(a: &Variable, b: &Variable) -> bool {
+    a.name == b.name && a.ty == b.ty
+}
+
+/// Whether two lists have the same length and `same` holds for each pair in order.
+fn pairwise<T>(a: &[T], b: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
 }

@@ -353,20 +353,11 @@ impl Cache {
     }
 
     pub fn results<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
-        if self.index.results_key != Some(key) {
-            return None;
-        }
-        let file = self.read::<ResultsFile<T>>("results")?;
-        (file.magic == MAGIC && file.key == key).then_some(file.value)
+        self.keyed("results", key)
     }
 
     pub fn store_results<T: Serialize>(&mut self, key: u64, value: &T) {
-        let file = ResultsFile {
-            magic: MAGIC.to_string(),
-            key,
-            value,
-        };
-        if self.write("results", &file) {
+        if self.store_keyed("results", key, value) {
             self.index.results_key = Some(key);
             self.dirty = true;
         }
@@ -375,21 +366,30 @@ impl Cache {
     /// The call-site resolutions kept with the results stored under `key` (see
     /// `loopguard_analysis::kept`).
     pub fn kept_resolutions<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
-        if self.index.results_key != Some(key) {
-            return None;
-        }
-        let file = self.read::<ResultsFile<T>>("resolutions")?;
-        (file.magic == MAGIC && file.key == key).then_some(file.value)
+        self.keyed("resolutions", key)
     }
 
     /// Keeps call-site resolutions beside the results stored under `key`.
     pub fn store_kept_resolutions<T: Serialize>(&mut self, key: u64, value: &T) {
+        self.store_keyed("resolutions", key, value);
+    }
+
+    /// A value written under the results key `key`, if that is the key the index holds.
+    fn keyed<T: DeserializeOwned>(&mut self, kind: &str, key: u64) -> Option<T> {
+        if self.index.results_key != Some(key) {
+            return None;
+        }
+        let file = self.read::<ResultsFile<T>>(kind)?;
+        (file.magic == MAGIC && file.key == key).then_some(file.value)
+    }
+
+    fn store_keyed<T: Serialize>(&mut self, kind: &str, key: u64, value: &T) -> bool {
         let file = ResultsFile {
             magic: MAGIC.to_string(),
             key,
             value,
         };
-        self.write("resolutions", &file);
+        self.write(kind, &file)
     }
 
     fn write<T: Serialize>(&mut self, kind: &str, value: &T) -> bool {

@@ -712,26 +712,12 @@ fn reuse_shifted(
             let i = deps[p];
             let file = &files[i];
             let stat = stats[p]?;
-            let entry = c.index.entries.get(file.rel.as_str())?.clone();
-            if stat.size > max_size {
-                return None;
-            }
-            let bytes = std::fs::read(&file.abs).ok()?;
-            let hash = cache::content_hash(&bytes);
-            if hash == entry.hash {
+            let (entry, new_entry, text) = reread(c, file, stat, max_size, dep.scan)?;
+            if new_entry.hash == entry.hash {
                 // Touched, not changed.
-                updates.push((i, cache::IndexEntry { stat, ..entry }, None));
+                updates.push((i, new_entry, None));
                 continue;
             }
-            let text = String::from_utf8(bytes).ok()?;
-            if dep.scan.may_have_roots(file.language, &text) != entry.may_have_roots {
-                return None;
-            }
-            let new_entry = cache::IndexEntry {
-                stat,
-                hash,
-                ..entry.clone()
-            };
             if !entry.parsed {
                 // Only scanned for async code, and still without it.
                 updates.push((i, new_entry, None));
@@ -823,6 +809,34 @@ fn reuse_shifted(
     }
     c.save(&|rel| by_rel.contains_key(rel));
     Some((stored, n))
+}
+
+/// A changed file read again: its cache entry, the entry it gets now (new stat key and
+/// content hash) and its text; `None` unless it is still what the cache took it for
+/// (known, under the size limit, UTF-8, the same answer from the byte scan).
+pub(crate) fn reread(
+    c: &cache::Cache,
+    file: &SourceFile,
+    stat: cache::StatKey,
+    max_size: u64,
+    scan: &load::RootScan,
+) -> Option<(cache::IndexEntry, cache::IndexEntry, String)> {
+    let entry = c.index.entries.get(file.rel.as_str())?.clone();
+    if stat.size > max_size {
+        return None;
+    }
+    let bytes = std::fs::read(&file.abs).ok()?;
+    let hash = cache::content_hash(&bytes);
+    let text = String::from_utf8(bytes).ok()?;
+    if scan.may_have_roots(file.language, &text) != entry.may_have_roots {
+        return None;
+    }
+    let new_entry = cache::IndexEntry {
+        stat,
+        hash,
+        ..entry.clone()
+    };
+    Some((entry, new_entry, text))
 }
 
 /// Writes a file atomically: a temp file in the same folder, flushed to disk, then a rename

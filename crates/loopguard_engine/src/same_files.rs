@@ -193,26 +193,14 @@ fn check_changed(
     followed: &dyn Fn(&str) -> bool,
 ) -> Option<Checked> {
     let file = &p.files[i];
-    let entry = c.index.entries.get(file.rel.as_str())?.clone();
     let info = &p.infos[i];
-    if file.language != Language::Python
-        || stat.size > p.max_size
-        || entry.module != info.name
-        || entry.edition != info.edition
-    {
+    if file.language != Language::Python {
         return None;
     }
-    let bytes = std::fs::read(&file.abs).ok()?;
-    let hash = cache::content_hash(&bytes);
-    let text = String::from_utf8(bytes).ok()?;
-    if p.scan.may_have_roots(file.language, &text) != entry.may_have_roots {
+    let (entry, new_entry, text) = crate::reread(c, file, stat, p.max_size, p.scan)?;
+    if entry.module != info.name || entry.edition != info.edition {
         return None;
     }
-    let new_entry = cache::IndexEntry {
-        stat,
-        hash,
-        ..entry.clone()
-    };
     if !entry.parsed {
         // Scanned only, and still without async code: demand did not reach it.
         return Some(Checked {

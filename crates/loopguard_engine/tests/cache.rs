@@ -37,6 +37,12 @@ impl Project {
         self.dir.path()
     }
 
+    /// Rewrites a file with a later mtime (see [`touch_later`]).
+    fn edit(&self, rel: &str, text: &str) {
+        write(self.root(), rel, text);
+        touch_later(&self.root().join(rel));
+    }
+
     fn cache_dir(&self) -> PathBuf {
         self.root().join(".loopguard_cache")
     }
@@ -95,6 +101,14 @@ fn summary(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// How the cache serves a run that analyses the last run's files again after one edit.
+fn same_files(kept_resolutions: bool) -> CacheUse {
+    CacheUse::SameFiles {
+        parsed: 1,
+        kept_resolutions,
+    }
+}
+
 /// Bumps a file's mtime past the cache's stat key even on coarse-grained file systems.
 fn touch_later(p: &Path) {
     let f = std::fs::File::options().append(true).open(p).unwrap();
@@ -116,12 +130,10 @@ fn cold_warm_and_edited_runs_agree_with_no_cache() {
     assert_eq!(summary(&warm), summary(&cold));
 
     // Editing the helper (not the reported file) changes the cross-file result.
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         "import subprocess\n\n\ndef backoff(n):\n    subprocess.run(['sleep', str(n)])\n",
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let edited = p.run();
     assert_eq!(edited.cache, CacheUse::Facts { parsed: 1 });
     assert_eq!(
@@ -184,8 +196,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
              def report(path):\n    {extra}return path\n"
         )
     };
-    write(p.root(), "svc/helpers.py", &helpers(""));
-    touch_later(&p.root().join("svc/helpers.py"));
+    p.edit("svc/helpers.py", &helpers(""));
     let before = p.run();
     assert_eq!(
         summary(&before),
@@ -193,27 +204,23 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     );
 
     // `report` is reached from no async code: a blocking call added to it changes nothing.
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         &helpers("subprocess.run(['ls', path])\n    "),
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o), summary(&before));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
     // A new plain function that nothing names, above the reached one: positions move.
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         &helpers("subprocess.run(['ls', path])\n    ").replace(
             "\n\ndef backoff",
             "\n\ndef probe():\n    return open('x')\n\n\ndef backoff",
         ),
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(
@@ -223,12 +230,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
     // The handler now calls `report`: its blocking call is found.
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n");
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert_eq!(summary(&o), summary(&p.run_uncached()));
@@ -239,23 +241,15 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     );
 
     // `report` is reached now: an edit in it is analysed again.
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         &helpers("time.sleep(1)\n    ").replace(
             "\n\ndef backoff",
             "\n\ndef probe():\n    return open('x')\n\n\ndef backoff",
         ),
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o)
@@ -266,19 +260,9 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     );
 
     // A new function under a name the project mentions may be what a call reaches.
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n");
     p.run();
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n\n\ndef pause():\n    time.sleep(2)\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n\n\ndef pause():\n    time.sleep(2)\n");
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert_eq!(summary(&o), summary(&p.run_uncached()));
@@ -295,19 +279,11 @@ fn a_call_added_to_an_inline_closure_of_async_code_is_found() {
              cb = lambda: {body}\n    backoff(1)\n    return cb\n"
         )
     };
-    write(p.root(), "svc/api.py", &api("None"));
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", &api("None"));
     assert_eq!(summary(&p.run()).len(), 1);
-    write(p.root(), "svc/api.py", &api("time.sleep(5)"));
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", &api("time.sleep(5)"));
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
 }
@@ -322,20 +298,9 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     );
     p.run();
     // Same calls in the same order, but the await is now under the lock.
-    write(
-        p.root(),
-        "svc/guarded.py",
-        "import threading\n\nlock = threading.Lock()\n\n\nasync def tick():\n    with lock:\n        pass\n        await tock()\n\n\nasync def tock():\n    pass\n",
-    );
-    touch_later(&p.root().join("svc/guarded.py"));
+    p.edit("svc/guarded.py", "import threading\n\nlock = threading.Lock()\n\n\nasync def tick():\n    with lock:\n        pass\n        await tock()\n\n\nasync def tock():\n    pass\n");
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(
         summary(&o).iter().any(|s| s.starts_with("LG20")),
@@ -343,20 +308,12 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
         summary(&o)
     );
     // A `noqa` added on the reported line changes what is reported.
-    write(
-        p.root(),
+    p.edit(
         "svc/api.py",
         "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)  # noqa\n",
     );
-    touch_later(&p.root().join("svc/api.py"));
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
@@ -379,12 +336,7 @@ fn a_damaged_entry_in_an_intact_shard_is_parsed_again_with_a_note() {
     }
     assert_eq!(damaged, 1);
     // The handler changes: the analysis runs, on the helper's cached facts.
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n");
     let o = p.run();
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), expected.len() + 1);
@@ -418,12 +370,7 @@ fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
                 std::fs::write(f, &bytes[..bytes.len() / 2]).unwrap();
             }
             // Make the run need facts: change the reported file.
-            write(
-                p.root(),
-                "svc/api.py",
-                "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n",
-            );
-            touch_later(&p.root().join("svc/api.py"));
+            p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n");
         } else {
             std::fs::write(&files[0], damage).unwrap();
         }
@@ -536,12 +483,10 @@ fn unusable_files_keep_their_notification_and_do_not_defeat_the_results_cache() 
     assert_eq!(warm.cache, CacheUse::Results);
     assert!(warm.notifications.iter().any(|n| n.kind == "not-utf8"));
     // Fixed: now it is read, parsed and checked.
-    write(
-        p.root(),
+    p.edit(
         "svc/latin1.py",
         "import time\n\nasync def f():\n    time.sleep(1)\n",
     );
-    touch_later(&p.root().join("svc/latin1.py"));
     let fixed = p.run();
     assert!(fixed.notifications.iter().all(|n| n.kind != "not-utf8"));
     assert_eq!(summary(&fixed), summary(&p.run_uncached()));
@@ -554,20 +499,9 @@ fn unusable_files_keep_their_notification_and_do_not_defeat_the_results_cache() 
 fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     let p = Project::new();
     p.run();
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(
         summary(&o),
         vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:5"]
@@ -589,12 +523,7 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     touch_later(&p.root().join("svc/helpers.py"));
     touch_later(&p.root().join("svc/api.py"));
     p.run();
-    write(
-        p.root(),
-        "svc/api.py",
-        "import svc.helpers\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    svc.helpers.load('x')\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "import svc.helpers\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    svc.helpers.load('x')\n");
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Facts { parsed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
@@ -613,44 +542,27 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
              async def handler():\n{body}    backoff(1)\n"
         )
     };
-    write(p.root(), "svc/api.py", &api(""));
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", &api(""));
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
-    write(p.root(), "svc/api.py", &api("    _ = len([])\n"));
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", &api("    _ = len([])\n"));
     let o = p.run();
     // The resolutions kept by the first run belong to results the shifted run replaced.
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: false
-        }
-    );
+    assert_eq!(o.cache, same_files(false));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     // This run kept its own: the next edit on the loop uses them.
-    write(p.root(), "svc/api.py", &api("    _ = len([1])\n"));
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", &api("    _ = len([1])\n"));
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: true
-        }
-    );
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
     // Then the helper the handler reaches stops blocking: analysed again, finding gone.
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         "import time\n\n\ndef backoff(n):\n    return n\n",
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
     assert_ne!(o.cache, CacheUse::Results);
     assert!(summary(&o).is_empty(), "{:?}", summary(&o));
@@ -672,12 +584,7 @@ fn same_files_with_damaged_facts_fall_back_to_parsing() {
             std::fs::write(&shard, bytes).unwrap();
         }
     }
-    write(
-        p.root(),
-        "svc/api.py",
-        "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n",
-    );
-    touch_later(&p.root().join("svc/api.py"));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert!(
@@ -694,20 +601,12 @@ fn same_files_with_damaged_facts_fall_back_to_parsing() {
 fn a_changed_definition_resolves_every_call_site_again() {
     let p = Project::new();
     p.run();
-    write(
-        p.root(),
+    p.edit(
         "svc/helpers.py",
         "import time\n\n\ndef backoff(n) -> float:\n    time.sleep(n)\n    return 0.0\n",
     );
-    touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
-    assert_eq!(
-        o.cache,
-        CacheUse::SameFiles {
-            parsed: 1,
-            kept_resolutions: false
-        }
-    );
+    assert_eq!(o.cache, same_files(false));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), 1, "{:?}", summary(&o));
 }
