@@ -223,22 +223,6 @@ pub(crate) struct StoredResults {
 }
 
 impl StoredResults {
-    fn pinned_of(&self, file: usize) -> &[u32] {
-        self.pinned
-            .binary_search_by_key(&file, |(f, _)| *f as usize)
-            .map_or(&[], |i| &self.pinned[i].1)
-    }
-
-    fn set_pinned(&mut self, file: usize, pinned: Vec<u32>) {
-        set_of(&mut self.pinned, file, pinned);
-    }
-
-    fn live_of(&self, file: usize) -> &[u32] {
-        self.live
-            .binary_search_by_key(&file, |(f, _)| *f as usize)
-            .map_or(&[], |i| &self.live[i].1)
-    }
-
     /// The live functions as the load reports them: (file, function), sorted.
     fn live_pairs(&self) -> Vec<(usize, u32)> {
         self.live
@@ -270,6 +254,13 @@ impl StoredResults {
             })
             .collect();
     }
+}
+
+/// The list of `file` in a list sorted by file (empty if it has none).
+fn list_of(lists: &[(u32, Vec<u32>)], file: usize) -> &[u32] {
+    lists
+        .binary_search_by_key(&file, |(f, _)| *f as usize)
+        .map_or(&[], |i| &lists[i].1)
 }
 
 /// Sets the list of `file` in a list sorted by file.
@@ -703,8 +694,8 @@ fn reuse_shifted(
     let max_size = config
         .max_file_size
         .unwrap_or(loopguard_core::config::DEFAULT_MAX_FILE_SIZE);
-    // (file, new entry, new facts if it is parsed, cached facts taken out)
-    let mut updates: Vec<(usize, cache::IndexEntry, Option<FileFacts>)> = Vec::new();
+    // (file, new entry, whether it was lowered again: its new facts are in `lowered`)
+    let mut updates: Vec<(usize, cache::IndexEntry, bool)> = Vec::new();
     let mut taken: Vec<(usize, FileFacts)> = Vec::new();
     let mut names: Option<Vec<u32>> = None;
     let ok = (|| {
@@ -715,12 +706,12 @@ fn reuse_shifted(
             let (entry, new_entry, text) = reread(c, file, stat, max_size, dep.scan)?;
             if new_entry.hash == entry.hash {
                 // Touched, not changed.
-                updates.push((i, new_entry, None));
+                updates.push((i, new_entry, false));
                 continue;
             }
             if !entry.parsed {
                 // Only scanned for async code, and still without it.
-                updates.push((i, new_entry, None));
+                updates.push((i, new_entry, false));
                 continue;
             }
             let info = load::ModuleInfo {
@@ -728,11 +719,10 @@ fn reuse_shifted(
                 is_init: file.abs.file_stem().is_some_and(|s| s == "__init__"),
                 edition: entry.edition,
             };
-            let new = load::lower_file(file, &info, &text);
-            // Handed over in case the results cannot be kept (see `same_files`).
-            if file.language == Language::Python {
-                lowered.push((i, new.clone()));
-            }
+            // Kept in `lowered`: into the cache if the results are kept, else handed over
+            // (see `same_files`).
+            lowered.push((i, load::lower_file(file, &info, &text)));
+            let new = &lowered.last()?.1;
             let old = match c.take_facts(&file.rel)?.decode() {
                 Ok(f) => f,
                 Err(what) => {
@@ -748,27 +738,26 @@ fn reuse_shifted(
                 let names = names.get_or_insert_with(|| stored.names());
                 let reshaped = shift::shift_with_leeway(
                     old,
-                    &new,
+                    new,
                     &shift::Leeway {
-                        pinned: stored.pinned_of(i),
+                        pinned: list_of(&stored.pinned, i),
                         mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
                     },
                 )?;
-                stored.set_pinned(i, reshaped.pinned);
+                set_of(&mut stored.pinned, i, reshaped.pinned);
                 // Live functions are pinned, so each has a number in the new facts.
-                let live = stored
-                    .live_of(i)
+                let live = list_of(&stored.live, i)
                     .iter()
                     .map(|&f| reshaped.new_of_old.get(f as usize).copied().flatten())
                     .collect::<Option<Vec<u32>>>()?;
                 set_of(&mut stored.live, i, live);
                 // What the new text mentions is mentioned from now on (a superset is safe).
-                names.extend(shift::mention_hashes(&new));
+                names.extend(shift::mention_hashes(new));
                 names.sort_unstable();
                 names.dedup();
                 reshaped.shift
             } else {
-                shift::shift(old, &new)?
+                shift::shift(old, new)?
             };
             if !shift::apply(
                 &file.rel,
@@ -778,7 +767,7 @@ fn reuse_shifted(
             ) {
                 return None;
             }
-            updates.push((i, new_entry, Some(new)));
+            updates.push((i, new_entry, true));
         }
         Some(())
     })();
@@ -792,13 +781,11 @@ fn reuse_shifted(
         stored.set_names(&names);
     }
     let n = updates.len();
-    for (i, entry, new) in updates {
-        let rel = files[i].rel.as_str();
-        let reparsed = new.is_some();
-        c.store(rel, entry, reparsed);
-        if let Some(facts) = new {
-            c.restore(rel, facts);
-        }
+    for (i, entry, reparsed) in updates {
+        c.store(&files[i].rel, entry, reparsed);
+    }
+    for (i, facts) in lowered.drain(..) {
+        c.restore(&files[i].rel, facts);
     }
     filter::sort_and_dedup(&mut stored.diagnostics);
     // The entries now hold the stat keys read above.

@@ -588,7 +588,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
 
     /// Argument count, lambdas passed directly, and callables passed by reference.
     fn arguments(&self, arguments: Option<Node<'a>>, scope: ScopeId) -> Arguments {
-        self.arguments_and_names(arguments, scope, &mut Vec::new())
+        self.arguments_and_names(arguments, scope, None)
     }
 
     /// [`Self::arguments`], and the plain names passed (`f(x, key=y)`: `x`, `y`) into
@@ -597,7 +597,7 @@ impl<'w, 'a> Resolver<'w, 'a> {
         &self,
         arguments: Option<Node<'a>>,
         scope: ScopeId,
-        names: &mut Vec<&'a str>,
+        mut names: Option<&mut Vec<&'a str>>,
     ) -> Arguments {
         let mut closures = Vec::new();
         let mut callables = Vec::new();
@@ -611,14 +611,14 @@ impl<'w, 'a> Resolver<'w, 'a> {
         for (index, part) in parts.iter().enumerate() {
             // `f(x for x in xs)`: the generator is the one argument (its parts are listed
             // only for the names, as `param_args` always did).
-            if let Some(value) = match kind(*part) {
-                "keyword_argument" => child(*part, Field::Value),
-                _ => Some(*part),
-            } {
-                let value = strip_parens(value);
-                if kind(value) == "identifier" {
-                    names.push(self.text(value));
+            if let Some(names) = names.as_deref_mut()
+                && let Some(value) = match kind(*part) {
+                    "keyword_argument" => child(*part, Field::Value),
+                    _ => Some(*part),
                 }
+                && kind(strip_parens(value)) == "identifier"
+            {
+                names.push(self.text(strip_parens(value)));
             }
             if generator {
                 continue;
@@ -1061,8 +1061,11 @@ impl<'w, 'a> Resolver<'w, 'a> {
                     None => return,
                 };
                 let mut passed = Vec::new();
-                let (arg_count, closure_args, callable_args, args) =
-                    self.arguments_and_names(child(node, Field::Arguments), scope, &mut passed);
+                let (arg_count, closure_args, callable_args, args) = self.arguments_and_names(
+                    child(node, Field::Arguments),
+                    scope,
+                    Some(&mut passed),
+                );
                 let param_args = self.param_args(fid, &passed);
                 push(
                     calls,

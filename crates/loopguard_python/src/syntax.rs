@@ -79,48 +79,6 @@ fn kind_names() -> &'static [String] {
     })
 }
 
-/// Node kinds whose visit does nothing: leaves and nodes that hold neither calls nor
-/// bindings. The walk does not queue them (identifiers alone are a third of all nodes).
-const INERT_KINDS: [&str; 21] = [
-    "comment",
-    "identifier",
-    "string_start",
-    "string_content",
-    "string_end",
-    "escape_sequence",
-    "integer",
-    "float",
-    "true",
-    "false",
-    "none",
-    "ellipsis",
-    "pass_statement",
-    "break_statement",
-    "continue_statement",
-    "future_import_statement",
-    "keyword_separator",
-    "positional_separator",
-    "wildcard_import",
-    "line_continuation",
-    "type_conversion",
-];
-
-/// Whether visiting `node` would do nothing (see [`INERT_KINDS`]), by kind id.
-pub(crate) fn is_inert(node: Node<'_>) -> bool {
-    static INERT: OnceLock<Vec<bool>> = OnceLock::new();
-    let table = INERT.get_or_init(|| {
-        kind_names()
-            .iter()
-            .map(|name| INERT_KINDS.contains(&name.as_str()))
-            .collect()
-    });
-    // `ERROR` (outside the table) is never inert.
-    table
-        .get(usize::from(node.kind_id()))
-        .copied()
-        .unwrap_or(false)
-}
-
 /// The node's kind (`call`, `identifier`, `ERROR`, or an anonymous token like `async`).
 pub(crate) fn kind(node: Node<'_>) -> &'static str {
     match kind_names().get(usize::from(node.kind_id())) {

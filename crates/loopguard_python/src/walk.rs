@@ -17,7 +17,7 @@ use tree_sitter::{Node, TreeCursor};
 
 use crate::scope::{Binding, MODULE_SCOPE, ParamRole, Scope, ScopeId, ScopeKind};
 use crate::syntax::{
-    Field, child, children_in, first_named, is_inert, kind, named_children, normalized_text,
+    Field, child, children_in, first_named, kind, named_children, normalized_text,
     starts_with_async, strip_parens, text,
 };
 
@@ -408,8 +408,7 @@ impl<'a, 'l> Walker<'a, 'l> {
         if self.cursor.goto_first_child() {
             loop {
                 let current = self.cursor.node();
-                // An inert node's visit would do nothing: not queued at all.
-                if current.is_named() && !is_inert(current) {
+                if current.is_named() {
                     self.stack.push(Task::Visit {
                         node: current,
                         fid,
@@ -468,8 +467,28 @@ impl<'a, 'l> Walker<'a, 'l> {
         // Everything queued while visiting this node inherits the error marker.
         self.inherited = flags & IN_ERROR;
         match kind(node) {
-            // Leaves and nodes without calls or bindings (`push_children` skips them).
-            _ if is_inert(node) => {}
+            // Leaves and nodes without calls or bindings.
+            "comment"
+            | "identifier"
+            | "string_start"
+            | "string_content"
+            | "string_end"
+            | "escape_sequence"
+            | "integer"
+            | "float"
+            | "true"
+            | "false"
+            | "none"
+            | "ellipsis"
+            | "pass_statement"
+            | "break_statement"
+            | "continue_statement"
+            | "future_import_statement"
+            | "keyword_separator"
+            | "positional_separator"
+            | "wildcard_import"
+            | "line_continuation"
+            | "type_conversion" => {}
             // Annotations and type parameters are not evaluated for calls; match patterns hold
             // no calls.
             "type" | "type_parameter" | "case_pattern" => {
