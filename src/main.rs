@@ -376,6 +376,9 @@ fn cache_use(how: loopguard_engine::CacheUse) -> String {
     match how {
         CacheUse::Off => "off".into(),
         CacheUse::Results => "nothing changed, stored findings reused".into(),
+        CacheUse::Touched { files } => format!(
+            "nothing changed ({files} file(s) with a new modification time, contents as cached), stored findings reused"
+        ),
         CacheUse::Shifted { changed } => format!(
             "{changed} changed file(s) leave the findings as they were, stored findings reused"
         ),

@@ -540,3 +540,56 @@ fn statistics_tell_how_the_cache_served_the_run() {
         "{stderr}"
     );
 }
+
+/// The CI job of docs/ci.md: loopguard installed again (the same build, a new file), the
+/// cache restored, the tree cloned afresh (every file a new mtime). The restored cache
+/// still serves the run.
+#[test]
+fn a_reinstalled_binary_on_a_fresh_checkout_reuses_the_restored_cache() {
+    let dir = project();
+    let cache = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let installed = bin.path().join("loopguard");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("loopguard"), &installed).unwrap();
+    let run = |exe: &Path| {
+        let out = std::process::Command::new(exe)
+            .args([
+                "check",
+                "--statistics",
+                "--exit-zero",
+                "--output-format",
+                "json",
+            ])
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .arg(dir.path())
+            .env_remove("LOOPGUARD_CACHE_DIR")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        (
+            String::from_utf8(out.stderr).unwrap(),
+            json_of(&out.stdout)["findings"].clone(),
+        )
+    };
+    let (first, findings) = run(&assert_cmd::cargo::cargo_bin("loopguard"));
+    assert!(first.contains("2 file(s) parsed"), "{first}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(2));
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    for rel in ["svc/__init__.py", "svc/helpers.py", "svc/handlers.py"] {
+        let f = std::fs::File::options()
+            .append(true)
+            .open(dir.path().join(rel))
+            .unwrap();
+        f.set_modified(later).unwrap();
+    }
+    let (stderr, again) = run(&installed);
+    assert!(
+        stderr.contains(
+            "cache: nothing changed (3 file(s) with a new modification time, contents as cached)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(again, findings);
+    assert!(run(&installed).0.contains("cache: nothing changed, stored"));
+}

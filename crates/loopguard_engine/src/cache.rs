@@ -207,17 +207,9 @@ impl Cache {
         h.write(&FACTS_VERSION.to_le_bytes());
         h.write(&loopguard_python::LOWERING_VERSION.to_le_bytes());
         h.write(&loopguard_rust::LOWERING_VERSION.to_le_bytes());
-        // The binary itself (size and mtime): a rebuilt loopguard never reads facts an older
-        // build of the same version wrote.
-        if let Some(meta) = std::env::current_exe()
-            .ok()
-            .and_then(|p| std::fs::metadata(p).ok())
-        {
-            let k = StatKey::of(&meta);
-            h.write(&k.size.to_le_bytes());
-            h.write(&k.mtime_secs.to_le_bytes());
-            h.write(&k.mtime_nanos.to_le_bytes());
-        }
+        // The build's sources (see build.rs): a loopguard built again from the same
+        // sources (CI installs it every run) reads this cache; a changed build never does.
+        h.write(env!("LOOPGUARD_BUILD_ID").as_bytes());
         for s in src_config {
             h.write(s.as_bytes());
             h.write(&[0]);

@@ -88,6 +88,10 @@ pub enum CacheUse {
     Off,
     /// Nothing had changed: the stored results were used; nothing was read or parsed.
     Results,
+    /// Nothing had changed, but `files` files had new stat keys (a fresh checkout, a
+    /// `touch`): each was read and its content hash matched, and the stored results were
+    /// used.
+    Touched { files: usize },
     /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
     Facts { parsed: usize },
     /// As `Facts`, and the files analysed were those of the last run: the `parsed` files
@@ -401,24 +405,35 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                 .results::<StoredResults>(key)
                 .map(|stored| (stored, CacheUse::Results)),
             Some((key, changed)) => {
-                let dep = Deps {
-                    files: &files,
-                    deps: &deps,
-                    stats: &stats,
-                    settings_hash,
-                    scan: &scan,
-                };
-                let mut lowered = Vec::new();
-                let shifted = reuse_shifted(c, &dep, key, &changed, &config, &by_rel, &mut lowered)
-                    .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }));
-                if shifted.is_none() {
-                    retry = Some(same_files::Retry {
-                        key,
-                        changed: changed.iter().map(|&p| (deps[p], stats[p])).collect(),
-                        lowered,
-                    });
+                let touched_before = changed.len();
+                let changed = confirm_touched(c, &files, &deps, &stats, changed);
+                let touched = touched_before - changed.len();
+                if changed.is_empty() {
+                    // Their entries now hold the new stat keys: the next run is warm.
+                    let stored = c.results::<StoredResults>(key);
+                    c.save(&|rel| by_rel.contains_key(rel));
+                    stored.map(|stored| (stored, CacheUse::Touched { files: touched }))
+                } else {
+                    let dep = Deps {
+                        files: &files,
+                        deps: &deps,
+                        stats: &stats,
+                        settings_hash,
+                        scan: &scan,
+                    };
+                    let mut lowered = Vec::new();
+                    let shifted =
+                        reuse_shifted(c, &dep, key, &changed, &config, &by_rel, &mut lowered)
+                            .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }));
+                    if shifted.is_none() {
+                        retry = Some(same_files::Retry {
+                            key,
+                            changed: changed.iter().map(|&p| (deps[p], stats[p])).collect(),
+                            lowered,
+                        });
+                    }
+                    shifted
                 }
-                shifted
             }
             None => None,
         };
@@ -659,9 +674,49 @@ fn key_over(
     Some((h.finish(), changed))
 }
 
+/// Of `changed` (positions in `deps` of files whose stat key differs from their entry's),
+/// those whose content is as cached (a fresh clone or checkout, `touch`, a branch switched
+/// and back) get their new stat key in the cache index; the others are returned. A file is
+/// read and hashed only if its size is the cached one: a touch keeps the size, and an edit
+/// that keeps it is rare (it is then read again where it is compared).
+fn confirm_touched(
+    c: &mut cache::Cache,
+    files: &[SourceFile],
+    deps: &[usize],
+    stats: &[Option<cache::StatKey>],
+    changed: Vec<usize>,
+) -> Vec<usize> {
+    use rayon::prelude::*;
+    let entries = &c.index.entries;
+    let confirmed: Vec<Option<cache::IndexEntry>> = changed
+        .par_iter()
+        .map(|&p| {
+            let file = &files[deps[p]];
+            let stat = stats[p]?;
+            let entry = entries.get(file.rel.as_str())?;
+            if entry.stat.size != stat.size {
+                return None;
+            }
+            let bytes = std::fs::read(&file.abs).ok()?;
+            (cache::content_hash(&bytes) == entry.hash).then(|| cache::IndexEntry {
+                stat,
+                ..entry.clone()
+            })
+        })
+        .collect();
+    let mut still = Vec::new();
+    for (p, entry) in changed.into_iter().zip(confirmed) {
+        match entry {
+            Some(entry) => c.store(&files[deps[p]].rel, entry, false),
+            None => still.push(p),
+        }
+    }
+    still
+}
+
 /// At most this many changed files are compared with their cached facts before a run
-/// gives up on reusing the stored results.
-pub(crate) const MAX_SHIFTED_FILES: usize = 16;
+/// gives up on reusing the stored results (files whose content is as cached do not count).
+pub const MAX_SHIFTED_FILES: usize = 16;
 
 /// The files the stored results depend on, with their stat keys now.
 struct Deps<'a> {

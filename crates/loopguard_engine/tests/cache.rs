@@ -150,9 +150,60 @@ fn touched_but_unchanged_file_is_confirmed_by_content_hash() {
     touch_later(&p.root().join("svc/helpers.py"));
     let o = p.run();
     // The stat key differs, the content hash matches: no re-parse, same findings.
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(o.cache, CacheUse::Touched { files: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(p.run().cache, CacheUse::Results);
+}
+
+/// A fresh clone or checkout gives every file a new mtime: more files than a run compares
+/// with their cached facts, all with the contents the cache holds. Each is confirmed by its
+/// content hash and the stored results stand; a real edit among them is still seen.
+#[test]
+fn a_fresh_checkout_keeps_the_results_and_still_sees_an_edit() {
+    let p = Project::new();
+    let n = 2 * loopguard_engine::MAX_SHIFTED_FILES;
+    for i in 0..n {
+        write(
+            p.root(),
+            &format!("svc/m{i:02}.py"),
+            &format!("import os\n\n\ndef read_{i}(path):\n    return os.stat(path)\n"),
+        );
+    }
+    let before = p.run();
+    let every_file: Vec<PathBuf> = std::fs::read_dir(p.root().join("svc"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    for f in &every_file {
+        touch_later(f);
+    }
+    let touched = p.run();
+    assert_eq!(
+        touched.cache,
+        CacheUse::Touched {
+            files: every_file.len()
+        }
+    );
+    assert_eq!(summary(&touched), summary(&before));
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    // Checked out again, with the handler edited: only the edit is compared.
+    for f in &every_file {
+        touch_later(f);
+    }
+    p.edit(
+        "svc/api.py",
+        "from svc.helpers import backoff\n\n\nasync def handler():\n    open('x')\n    backoff(1)\n",
+    );
+    let edited = p.run();
+    assert!(
+        matches!(edited.cache, CacheUse::SameFiles { parsed: 1, .. }),
+        "{:?}",
+        edited.cache
+    );
+    assert_eq!(summary(&edited), summary(&p.run_uncached()));
+    assert_eq!(summary(&edited).len(), 2);
 }
 
 #[test]
