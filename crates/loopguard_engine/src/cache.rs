@@ -79,9 +79,19 @@ pub struct Index {
     pub results_key: Option<u64>,
     /// Files parsed by the last run (the demand closure), for the results fast path.
     pub last_parsed: Vec<String>,
-    /// Files that could not be used (not UTF-8, unreadable): their stat keys only, so an
-    /// unchanged one does not defeat the results cache (its notification is in the results).
-    pub skipped: HashMap<String, StatKey>,
+    /// Files that could not be used (too large, not UTF-8, unreadable), so that an unchanged
+    /// one does not defeat the results cache (its notification is in the results).
+    pub skipped: HashMap<String, Skipped>,
+}
+
+/// A file that could not be used, as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub stat: StatKey,
+    /// The content hash of a file that was read (not UTF-8): the same bytes give the same
+    /// notification. `None` for a file over the size limit (its size alone decides) or one
+    /// that could not be read.
+    pub hash: Option<[u8; 32]>,
 }
 
 /// A facts shard as stored: per file, its facts' own postcard bytes, so that a run decodes
@@ -327,9 +337,9 @@ impl Cache {
     }
 
     /// Remembers that a file could not be used, as it was (stat key).
-    pub fn store_skipped(&mut self, rel: &str, stat: StatKey) {
-        if self.index.skipped.get(rel) != Some(&stat) {
-            self.index.skipped.insert(rel.to_string(), stat);
+    pub fn store_skipped(&mut self, rel: &str, skipped: Skipped) {
+        if self.index.skipped.get(rel) != Some(&skipped) {
+            self.index.skipped.insert(rel.to_string(), skipped);
             self.dirty = true;
         }
     }

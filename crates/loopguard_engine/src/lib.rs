@@ -406,7 +406,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                 .map(|stored| (stored, CacheUse::Results)),
             Some((key, changed)) => {
                 let touched_before = changed.len();
-                let changed = confirm_touched(c, &files, &deps, &stats, changed);
+                let max_size = config
+                    .max_file_size
+                    .unwrap_or(loopguard_core::config::DEFAULT_MAX_FILE_SIZE);
+                let changed = confirm_touched(c, &files, &deps, &stats, changed, max_size);
                 let touched = touched_before - changed.len();
                 if changed.is_empty() {
                     // Their entries now hold the new stat keys: the next run is warm.
@@ -664,50 +667,77 @@ fn key_over(
                     changed.push(p);
                 }
             }
-            // A file that could not be used last time, unchanged since.
-            None if stat.is_some() && c.index.skipped.get(rel) == stat.as_ref() => {
-                h.write(b"skipped")
-            }
-            None => return None,
+            // A file that could not be used last time: unchanged since, or to be confirmed
+            // by `confirm_touched`.
+            None => match (c.index.skipped.get(rel), stat) {
+                (Some(skipped), Some(stat)) => {
+                    h.write(b"skipped");
+                    if skipped.stat != *stat {
+                        changed.push(p);
+                    }
+                }
+                _ => return None,
+            },
         }
     }
     Some((h.finish(), changed))
 }
 
-/// Of `changed` (positions in `deps` of files whose stat key differs from their entry's),
+/// Of `changed` (positions in `deps` of files whose stat key differs from the cached one),
 /// those whose content is as cached (a fresh clone or checkout, `touch`, a branch switched
 /// and back) get their new stat key in the cache index; the others are returned. A file is
 /// read and hashed only if its size is the cached one: a touch keeps the size, and an edit
-/// that keeps it is rare (it is then read again where it is compared).
+/// that keeps it is rare (it is then read again where it is compared). A skipped file is
+/// confirmed when it is still over `max_size` with the same size, or still has the bytes
+/// that were not UTF-8: its notification would be the same.
 fn confirm_touched(
     c: &mut cache::Cache,
     files: &[SourceFile],
     deps: &[usize],
     stats: &[Option<cache::StatKey>],
     changed: Vec<usize>,
+    max_size: u64,
 ) -> Vec<usize> {
     use rayon::prelude::*;
-    let entries = &c.index.entries;
-    let confirmed: Vec<Option<cache::IndexEntry>> = changed
+    enum Confirmed {
+        Entry(cache::IndexEntry),
+        Skipped(cache::Skipped),
+    }
+    let index = &c.index;
+    let same_bytes = |file: &SourceFile, hash: &[u8; 32]| {
+        std::fs::read(&file.abs).is_ok_and(|bytes| cache::content_hash(&bytes) == *hash)
+    };
+    let confirmed: Vec<Option<Confirmed>> = changed
         .par_iter()
         .map(|&p| {
             let file = &files[deps[p]];
             let stat = stats[p]?;
-            let entry = entries.get(file.rel.as_str())?;
-            if entry.stat.size != stat.size {
-                return None;
+            let rel = file.rel.as_str();
+            if let Some(entry) = index.entries.get(rel) {
+                return (entry.stat.size == stat.size && same_bytes(file, &entry.hash)).then(
+                    || {
+                        Confirmed::Entry(cache::IndexEntry {
+                            stat,
+                            ..entry.clone()
+                        })
+                    },
+                );
             }
-            let bytes = std::fs::read(&file.abs).ok()?;
-            (cache::content_hash(&bytes) == entry.hash).then(|| cache::IndexEntry {
-                stat,
-                ..entry.clone()
-            })
+            let skipped = index.skipped.get(rel)?;
+            let still = skipped.stat.size == stat.size
+                && match &skipped.hash {
+                    None => stat.size > max_size,
+                    Some(hash) => same_bytes(file, hash),
+                };
+            still.then_some(Confirmed::Skipped(cache::Skipped { stat, ..*skipped }))
         })
         .collect();
     let mut still = Vec::new();
-    for (p, entry) in changed.into_iter().zip(confirmed) {
-        match entry {
-            Some(entry) => c.store(&files[deps[p]].rel, entry, false),
+    for (p, confirmed) in changed.into_iter().zip(confirmed) {
+        let rel = files[deps[p]].rel.as_str();
+        match confirmed {
+            Some(Confirmed::Entry(entry)) => c.store(rel, entry, false),
+            Some(Confirmed::Skipped(skipped)) => c.store_skipped(rel, skipped),
             None => still.push(p),
         }
     }

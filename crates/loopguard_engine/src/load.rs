@@ -9,7 +9,7 @@ use loopguard_core::facts::{FileFacts, Language};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::EngineError;
-use crate::cache::{Cache, CachedFacts, IndexEntry, StatKey, content_hash};
+use crate::cache::{Cache, CachedFacts, IndexEntry, Skipped, StatKey, content_hash};
 use crate::demand;
 use crate::discover::{PythonModules, RustModules, SourceFile};
 
@@ -45,6 +45,10 @@ thread_local! {
 
 /// A file's text and content hash.
 type Source = (String, [u8; 32]);
+
+/// A skipped file: its notification, and what tells the cache it is still skipped (see
+/// `cache::Skipped`). Boxed: skipping is rare, and the error path stays small.
+type Skip<T> = Box<(Looked, Option<T>)>;
 
 /// The outcome of looking at one file.
 enum Looked {
@@ -157,37 +161,51 @@ impl Work<'_> {
         })
     }
 
-    fn stat(&self, i: usize) -> Result<StatKey, Looked> {
+    /// A file's stat key, or why it is skipped (and, if it is too large, its stat key: its
+    /// size alone decides, so the cache can tell it is still skipped).
+    fn stat(&self, i: usize) -> Result<StatKey, Skip<StatKey>> {
         match std::fs::metadata(&self.files[i].abs) {
-            Ok(m) if m.len() > self.max_size => Err(self.skipped(
-                i,
-                "too-large",
-                format!(
-                    "skipped: {} bytes is over the {}-byte limit (raise `max-file-size` in the config to lint it)",
-                    m.len(),
-                    self.max_size
+            Ok(m) if m.len() > self.max_size => Err(Box::new((
+                self.skipped(
+                    i,
+                    "too-large",
+                    format!(
+                        "skipped: {} bytes is over the {}-byte limit (raise `max-file-size` in the config to lint it)",
+                        m.len(),
+                        self.max_size
+                    ),
                 ),
-            )),
+                Some(StatKey::of(&m)),
+            ))),
             Ok(m) => Ok(StatKey::of(&m)),
-            Err(e) => Err(self.skipped(i, "read-error", format!("cannot read: {e}"))),
+            Err(e) => Err(Box::new((
+                self.skipped(i, "read-error", format!("cannot read: {e}")),
+                None,
+            ))),
         }
     }
 
-    /// Reads a file: its text and content hash.
-    fn read(&self, i: usize) -> Result<Source, Looked> {
+    /// Reads a file: its text and content hash, or why it is skipped (and, if it was read,
+    /// its content hash: the same bytes are skipped with the same notification).
+    fn read(&self, i: usize) -> Result<Source, Skip<[u8; 32]>> {
         let file = &self.files[i];
-        let bytes = std::fs::read(&file.abs)
-            .map_err(|e| self.skipped(i, "read-error", format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(&file.abs).map_err(|e| {
+            Box::new((
+                self.skipped(i, "read-error", format!("cannot read: {e}")),
+                None,
+            ))
+        })?;
         let hash = content_hash(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| {
-            self.skipped(
+            let looked = self.skipped(
                 i,
                 "not-utf8",
                 format!(
                     "skipped: not valid UTF-8 (invalid byte at offset {}); loopguard reads UTF-8 sources only",
                     e.utf8_error().valid_up_to()
                 ),
-            )
+            );
+            Box::new((looked, Some(hash)))
         })?;
         Ok((text, hash))
     }
@@ -254,7 +272,13 @@ fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked, bool) {
     let stat = match work.stat(i) {
         Ok(s) => s,
-        Err(looked) => return (looked, false),
+        Err(skip) => {
+            let (looked, stat) = *skip;
+            if let (Some(stat), Some(c)) = (stat, locked(cache).as_deref_mut()) {
+                c.store_skipped(work.files[i].rel.as_str(), Skipped { stat, hash: None });
+            }
+            return (looked, false);
+        }
     };
     let rel = work.files[i].rel.as_str();
     let mut cached = None;
@@ -276,9 +300,10 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
     // entry (touched, or copied back) keeps its cached facts.
     let (text, hash) = match work.read(i) {
         Ok(x) => x,
-        Err(looked) => {
+        Err(skip) => {
+            let (looked, hash) = *skip;
             if let Some(c) = locked(cache).as_deref_mut() {
-                c.store_skipped(rel, stat);
+                c.store_skipped(rel, Skipped { stat, hash });
             }
             return (looked, false);
         }

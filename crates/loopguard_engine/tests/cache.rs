@@ -544,6 +544,58 @@ fn unusable_files_keep_their_notification_and_do_not_defeat_the_results_cache() 
     assert!(summary(&fixed).iter().any(|s| s.contains("svc/latin1.py")));
 }
 
+/// Files over the size limit and files that are not UTF-8 are skipped with a notification;
+/// neither defeats the stored results, not even on a fresh checkout (every file touched),
+/// and a skipped file that changes gets its new notification.
+#[test]
+fn skipped_files_on_a_fresh_checkout_keep_the_results() {
+    let p = Project::new();
+    write(p.root(), "loopguard.toml", "max-file-size = 400\n");
+    let big = |lines: usize| format!("async def g():\n    pass\n{}", "# pad\n".repeat(lines));
+    write(p.root(), "svc/big.py", &big(100));
+    std::fs::write(
+        p.root().join("svc/latin1.py"),
+        b"async def f():\n    s = '\xe9'\n",
+    )
+    .unwrap();
+    let notes = |o: &Outcome| -> Vec<String> {
+        o.notifications
+            .iter()
+            .map(|n| format!("{} {}", n.kind, n.message))
+            .collect()
+    };
+    let cold = p.run();
+    assert!(notes(&cold).iter().any(|n| n.starts_with("too-large")));
+    assert!(notes(&cold).iter().any(|n| n.starts_with("not-utf8")));
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    let every_file: Vec<PathBuf> = std::fs::read_dir(p.root().join("svc"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    for f in &every_file {
+        touch_later(f);
+    }
+    let touched = p.run();
+    assert_eq!(
+        touched.cache,
+        CacheUse::Touched {
+            files: every_file.len()
+        }
+    );
+    assert_eq!(notes(&touched), notes(&cold));
+    assert_eq!(summary(&touched), summary(&cold));
+
+    // Grown: the notification says the new size.
+    p.edit("svc/big.py", &big(101));
+    let grown = p.run();
+    assert_ne!(grown.cache, CacheUse::Results);
+    assert_eq!(notes(&grown), notes(&p.run_uncached()));
+    assert_ne!(notes(&grown), notes(&cold));
+    assert_eq!(p.run().cache, CacheUse::Results);
+}
+
 /// Code on the loop changed, but nothing demand follows: the files of the last run are
 /// analysed again without demand (`SameFiles`), with the findings of an uncached run.
 #[test]
