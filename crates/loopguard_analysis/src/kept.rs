@@ -33,7 +33,57 @@ enum KeptTarget {
 }
 
 /// The resolutions of one file: per function, per call site.
-pub type FileResolutions = Vec<Vec<KeptResolution>>;
+type FileResolutions = Vec<Vec<KeptResolution>>;
+
+/// One file's kept resolutions, encoded: a run keeps them as bytes (a tenth of their size
+/// decoded, and a cold run holds every file's while the analysis runs), and a run that
+/// takes them decodes each in its file's resolution task.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeptFile(Vec<u8>);
+
+impl Serialize for KeptFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeptFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeptFile, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = KeptFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a file's encoded resolutions")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<KeptFile, E> {
+                Ok(KeptFile(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<KeptFile, E> {
+                Ok(KeptFile(v))
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
+
+impl KeptFile {
+    /// Encodes one file's resolutions (per function, per call site); `None` if one names a
+    /// catalog entry that cannot be kept.
+    pub(crate) fn encode<'r, 'c: 'r>(
+        functions: impl Iterator<Item = &'r [Resolution<'c>]>,
+        catalog: &LanguageCatalog,
+    ) -> Option<KeptFile> {
+        let file: FileResolutions = functions
+            .map(|sites| {
+                sites
+                    .iter()
+                    .map(|r| KeptResolution::of(r, catalog))
+                    .collect()
+            })
+            .collect::<Option<_>>()?;
+        postcard::to_allocvec(&file).ok().map(KeptFile)
+    }
+}
 
 impl KeptResolution {
     pub(crate) fn of(res: &Resolution<'_>, catalog: &LanguageCatalog) -> Option<KeptResolution> {
@@ -88,10 +138,11 @@ impl KeptResolution {
 /// A file's kept resolutions as the analysis uses them; `None` if they do not fit its
 /// functions and call sites or name a catalog entry that does not exist.
 pub(crate) fn restore_file<'c>(
-    kept: &FileResolutions,
+    kept: &KeptFile,
     functions: &[Function],
     catalog: &'c LanguageCatalog,
 ) -> Option<Vec<Vec<Resolution<'c>>>> {
+    let kept: FileResolutions = postcard::from_bytes(&kept.0).ok()?;
     if kept.len() != functions.len() {
         return None;
     }

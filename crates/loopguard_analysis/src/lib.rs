@@ -139,7 +139,7 @@ pub struct Reads {
     pub hot: Vec<Vec<u32>>,
     /// With [`analyze_reusing`]'s `keep`: every call site's resolution, per file, for a
     /// later run over the same files (empty otherwise, or if one could not be kept).
-    pub resolutions: Vec<kept::FileResolutions>,
+    pub resolutions: Vec<kept::KeptFile>,
 }
 
 /// [`analyze`], and which function bodies the findings depend on.
@@ -159,7 +159,7 @@ pub fn analyze_reusing(
     files: &[FileFacts],
     catalog: &Catalog,
     options: &Options,
-    prior: &[Option<kept::FileResolutions>],
+    prior: &[Option<kept::KeptFile>],
     keep: bool,
 ) -> (Vec<Diagnostic>, Reads) {
     let index = Index::build(files);
@@ -299,7 +299,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// the file and on the site's callee and arguments, and a third of the sites of a big
     /// project repeat one already resolved in their file (`self.hass.async_create_task`,
     /// `_LOGGER.debug`): those are copied instead of resolved again.
-    fn resolve_all(&mut self, prior: &[Option<kept::FileResolutions>]) {
+    fn resolve_all(&mut self, prior: &[Option<kept::KeptFile>]) {
         use rayon::prelude::*;
         let this = &*self;
         let per_file: Vec<Vec<Vec<Resolution<'c>>>> = (0..this.base.len())
@@ -351,7 +351,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
 
     /// Every call site's resolution in the form kept between runs, per file (see
     /// [`kept`]); empty if one cannot be kept.
-    fn kept(&self) -> Vec<kept::FileResolutions> {
+    fn kept(&self) -> Vec<kept::KeptFile> {
         use rayon::prelude::*;
         (0..self.base.len())
             .into_par_iter()
@@ -361,14 +361,8 @@ impl<'a, 'c> Analysis<'a, 'c> {
                 let catalog = self
                     .catalog
                     .language(facts.language.unwrap_or(Language::Python));
-                (self.base[file]..end)
-                    .map(|id| {
-                        self.resolutions[id]
-                            .iter()
-                            .map(|r| kept::KeptResolution::of(r, catalog))
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .collect::<Option<Vec<_>>>()
+                let functions = self.resolutions[self.base[file]..end].iter();
+                kept::KeptFile::encode(functions.map(Vec::as_slice), catalog)
             })
             .collect::<Option<Vec<_>>>()
             .unwrap_or_default()

@@ -108,19 +108,24 @@ struct FactsFile<'a> {
 struct FactsFileOut<'a> {
     magic: &'a str,
     #[serde(serialize_with = "bytes_map")]
-    facts: Vec<(&'a str, std::borrow::Cow<'a, [u8]>)>,
+    facts: Vec<(&'a str, &'a Stored)>,
 }
 
 /// Serializes the pairs as a map of byte strings (a `[u8]` would serialize element by
-/// element), which [`FactsFile`] reads back borrowed.
-fn bytes_map<S: serde::Serializer>(
-    facts: &[(&str, std::borrow::Cow<'_, [u8]>)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    struct Bytes<'b>(&'b [u8]);
+/// element), which [`FactsFile`] reads back borrowed. Facts decoded in this run are encoded
+/// one file at a time as the map is written, so a shard's files are never all held twice.
+fn bytes_map<S: serde::Serializer>(facts: &[(&str, &Stored)], s: S) -> Result<S::Ok, S::Error> {
+    struct Bytes<'b>(&'b Stored);
     impl Serialize for Bytes<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(self.0)
+            match self.0 {
+                Stored::Decoded(f) => match postcard::to_allocvec(f) {
+                    Ok(bytes) => s.serialize_bytes(&bytes),
+                    Err(e) => Err(serde::ser::Error::custom(e)),
+                },
+                // Facts never decoded in this run are written back as they were read.
+                encoded => s.serialize_bytes(encoded.bytes().unwrap_or(&[])),
+            }
         }
     }
     s.collect_map(facts.iter().map(|(k, v)| (*k, Bytes(v))))
@@ -478,21 +483,9 @@ impl Cache {
                 let Some(shard) = &self.shards[i] else {
                     return (i, Ok(()));
                 };
-                // Facts never decoded in this run are written back as they were read.
-                let mut facts = Vec::with_capacity(shard.len());
-                for (rel, stored) in shard {
-                    let bytes = match stored {
-                        Stored::Decoded(f) => match postcard::to_allocvec(f) {
-                            Ok(b) => std::borrow::Cow::Owned(b),
-                            Err(e) => return (i, Err(e.to_string())),
-                        },
-                        encoded => std::borrow::Cow::Borrowed(encoded.bytes().unwrap_or(&[])),
-                    };
-                    facts.push((rel.as_str(), bytes));
-                }
                 let file = FactsFileOut {
                     magic: MAGIC,
-                    facts,
+                    facts: shard.iter().map(|(rel, f)| (rel.as_str(), f)).collect(),
                 };
                 let path = self.path(&shard_name(i));
                 let result = postcard::to_allocvec(&file)

@@ -28,7 +28,7 @@ pub struct Loaded {
     pub mentioned: Option<Vec<u32>>,
     /// By parsed file (as `facts`): call-site resolutions kept from the last run that
     /// still hold (see `loopguard_analysis::kept`); empty when none do.
-    pub prior: Vec<Option<loopguard_analysis::kept::FileResolutions>>,
+    pub prior: Vec<Option<loopguard_analysis::kept::KeptFile>>,
 }
 
 /// A file's module name and edition.

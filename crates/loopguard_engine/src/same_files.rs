@@ -134,7 +134,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
             .as_ref()
             .is_none_or(|(new, old)| kept::same_definitions(old, new))
     });
-    let kept_list: Option<Vec<kept::FileResolutions>> = if same_index {
+    let kept_list: Option<Vec<kept::KeptFile>> = if same_index {
         c.kept_resolutions(retry.key)
     } else {
         None
