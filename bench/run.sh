@@ -225,8 +225,18 @@ bench_corpus() {
 
     measure "$c.lg_cold" "" "$lg --no-cache"
     peak "$c.lg_cold_mem" "$lg --no-cache"
+    # A user's first run: cold, and it writes the cache.
+    local first_cache=$OUT/cache/lg-first-$c
+    measure "$c.lg_first" "rm -rf $first_cache" "$lg --cache-dir $first_cache"
+    rm -rf "$first_cache"
+    peak "$c.lg_first_mem" "$lg --cache-dir $first_cache"
+    rm -rf "$first_cache"
     $lg --cache-dir "$lg_cache" >/dev/null 2>&1 || true # prime
     measure "$c.lg_warm" "" "$lg --cache-dir $lg_cache"
+    # A fresh checkout (a CI job that restores the cache): every source file gets a new
+    # mtime, no content changes.
+    local touch_all="find $dir -type f -name '*.py' -exec touch {} + && find $dir -type f -name '*.rs' -exec touch {} +"
+    measure "$c.lg_checkout" "$touch_all" "$lg --cache-dir $lg_cache"
 
     TOUCHED=$(touch_file_of "$c")
     BACKUP=$OUT/touch-backup
@@ -255,6 +265,7 @@ bench_corpus() {
         RUFF_CACHE_DIR=$ruff_cache $ruff >/dev/null 2>&1 || true # prime
         measure "$c.ruff_warm" "" "RUFF_CACHE_DIR=$ruff_cache $ruff"
         measure "$c.ruff_touch" "$edit" "RUFF_CACHE_DIR=$ruff_cache $ruff"
+        measure "$c.ruff_checkout" "$touch_all" "RUFF_CACHE_DIR=$ruff_cache $ruff"
     fi
     restore_touched
 
