@@ -43,6 +43,20 @@ impl Project {
         touch_later(&self.root().join(rel));
     }
 
+    /// Gives every source file a later mtime, contents unchanged, as a fresh clone or
+    /// checkout does; returns how many.
+    fn check_out_afresh(&self) -> usize {
+        let files: Vec<PathBuf> = std::fs::read_dir(self.root().join("svc"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        for f in &files {
+            touch_later(f);
+        }
+        files.len()
+    }
+
     fn cache_dir(&self) -> PathBuf {
         self.root().join(".loopguard_cache")
     }
@@ -170,28 +184,14 @@ fn a_fresh_checkout_keeps_the_results_and_still_sees_an_edit() {
         );
     }
     let before = p.run();
-    let every_file: Vec<PathBuf> = std::fs::read_dir(p.root().join("svc"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    for f in &every_file {
-        touch_later(f);
-    }
+    let files = p.check_out_afresh();
     let touched = p.run();
-    assert_eq!(
-        touched.cache,
-        CacheUse::Touched {
-            files: every_file.len()
-        }
-    );
+    assert_eq!(touched.cache, CacheUse::Touched { files });
     assert_eq!(summary(&touched), summary(&before));
     assert_eq!(p.run().cache, CacheUse::Results);
 
     // Checked out again, with the handler edited: only the edit is compared.
-    for f in &every_file {
-        touch_later(f);
-    }
+    p.check_out_afresh();
     p.edit(
         "svc/api.py",
         "from svc.helpers import backoff\n\n\nasync def handler():\n    open('x')\n    backoff(1)\n",
@@ -569,21 +569,9 @@ fn skipped_files_on_a_fresh_checkout_keep_the_results() {
     assert!(notes(&cold).iter().any(|n| n.starts_with("not-utf8")));
     assert_eq!(p.run().cache, CacheUse::Results);
 
-    let every_file: Vec<PathBuf> = std::fs::read_dir(p.root().join("svc"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    for f in &every_file {
-        touch_later(f);
-    }
+    let files = p.check_out_afresh();
     let touched = p.run();
-    assert_eq!(
-        touched.cache,
-        CacheUse::Touched {
-            files: every_file.len()
-        }
-    );
+    assert_eq!(touched.cache, CacheUse::Touched { files });
     assert_eq!(notes(&touched), notes(&cold));
     assert_eq!(summary(&touched), summary(&cold));
 
