@@ -186,9 +186,13 @@ pub fn analyze_reusing(
         owned: Vec::new(),
         context: vec!["async"; n],
     };
-    a.resolve_all(prior);
+    let restored = a.resolve_all(prior);
     // Kept before the passes below adjust them (they are redone from the facts each run).
-    let kept = if keep { a.kept() } else { Vec::new() };
+    let kept = if keep {
+        a.kept(prior, &restored)
+    } else {
+        Vec::new()
+    };
     a.drop_calls_on_nonblocking_receivers();
     a.mark_offload_wrappers();
     a.assign_roles();
@@ -299,10 +303,11 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// the file and on the site's callee and arguments, and a third of the sites of a big
     /// project repeat one already resolved in their file (`self.hass.async_create_task`,
     /// `_LOGGER.debug`): those are copied instead of resolved again.
-    fn resolve_all(&mut self, prior: &[Option<kept::KeptFile>]) {
+    /// Returns, per file, whether its resolutions were taken from `prior`.
+    fn resolve_all(&mut self, prior: &[Option<kept::KeptFile>]) -> Vec<bool> {
         use rayon::prelude::*;
         let this = &*self;
-        let per_file: Vec<Vec<Vec<Resolution<'c>>>> = (0..this.base.len())
+        let per_file: Vec<(Vec<Vec<Resolution<'c>>>, bool)> = (0..this.base.len())
             .into_par_iter()
             .map(|file| {
                 if let Some(Some(kept)) = prior.get(file) {
@@ -310,7 +315,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     let lang = facts.language.unwrap_or(Language::Python);
                     let catalog = this.catalog.language(lang);
                     if let Some(res) = kept::restore_file(kept, &facts.functions, catalog) {
-                        return res;
+                        return (res, true);
                     }
                 }
                 let end = this.base.get(file + 1).copied().unwrap_or(this.refs.len());
@@ -343,19 +348,27 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     }
                     resolved.push(out);
                 }
-                resolved
+                (resolved, false)
             })
             .collect();
-        self.resolutions = per_file.into_iter().flatten().collect();
+        let restored = per_file.iter().map(|(_, restored)| *restored).collect();
+        self.resolutions = per_file.into_iter().flat_map(|(res, _)| res).collect();
+        restored
     }
 
     /// Every call site's resolution in the form kept between runs, per file (see
     /// [`kept`]); empty if one cannot be kept.
-    fn kept(&self) -> Vec<kept::KeptFile> {
+    fn kept(&self, prior: &[Option<kept::KeptFile>], restored: &[bool]) -> Vec<kept::KeptFile> {
         use rayon::prelude::*;
         (0..self.base.len())
             .into_par_iter()
             .map(|file| {
+                // As the last run kept them: they restored to these very resolutions.
+                if restored[file]
+                    && let Some(Some(kept)) = prior.get(file)
+                {
+                    return Some(kept.clone());
+                }
                 let end = self.base.get(file + 1).copied().unwrap_or(self.refs.len());
                 let facts = &self.index.files[file];
                 let catalog = self
