@@ -9,20 +9,24 @@ use std::path::{Path, PathBuf};
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest.join("../..");
-    let mut inputs: Vec<PathBuf> = Vec::new();
-    for dir in ["crates", "src", "rules"] {
-        let dir = root.join(dir);
-        if dir.is_dir() {
-            println!("cargo:rerun-if-changed={}", dir.display());
-            collect(&dir, &mut inputs);
+    // What the binary is built from: each crate's sources, build script and manifest, the
+    // binary's own sources, the catalogs, the lock file. Not tests or fixtures: editing one
+    // must not rebuild this crate, and cannot change what the binary writes to its cache.
+    let mut parts: Vec<PathBuf> = Vec::new();
+    if let Ok(read) = std::fs::read_dir(root.join("crates")) {
+        for entry in read.flatten() {
+            for part in ["src", "build.rs", "Cargo.toml"] {
+                parts.push(entry.path().join(part));
+            }
         }
     }
-    for file in ["Cargo.lock", "Cargo.toml"] {
-        let file = root.join(file);
-        if file.is_file() {
-            println!("cargo:rerun-if-changed={}", file.display());
-            inputs.push(file);
-        }
+    for part in ["src", "rules", "Cargo.toml", "Cargo.lock"] {
+        parts.push(root.join(part));
+    }
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for part in parts.iter().filter(|p| p.exists()) {
+        println!("cargo:rerun-if-changed={}", part.display());
+        collect(part, &mut inputs);
     }
     inputs.sort();
     let mut hash = Fnv64::new();
@@ -43,23 +47,14 @@ fn main() {
     println!("cargo:rustc-env=LOOPGUARD_BUILD_ID={id}");
 }
 
-/// Source and data files under `dir`, skipping tests, fixtures and build output: what a
-/// test reads cannot change what the binary writes to its cache.
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir) else {
+/// `path` if it is a file, else every file below it.
+fn collect(path: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(read) = std::fs::read_dir(path) else {
+        out.push(path.to_path_buf());
         return;
     };
     for entry in read.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if path.is_dir() {
-            if !matches!(name.as_ref(), "tests" | "fixtures" | "target" | "benches") {
-                collect(&path, out);
-            }
-        } else if name.ends_with(".rs") || name.ends_with(".toml") || name.ends_with(".scm") {
-            out.push(path);
-        }
+        collect(&entry.path(), out);
     }
 }
 
