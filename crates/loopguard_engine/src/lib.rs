@@ -799,12 +799,8 @@ fn reuse_shifted(
             let i = deps[p];
             let file = &files[i];
             let stat = stats[p]?;
+            // Files touched but not changed were confirmed before (`confirm_touched`).
             let (entry, new_entry, text) = reread(c, file, stat, max_size, dep.scan)?;
-            if new_entry.hash == entry.hash {
-                // Touched, not changed.
-                updates.push((i, new_entry, false));
-                continue;
-            }
             if !entry.parsed {
                 // Only scanned for async code, and still without it.
                 updates.push((i, new_entry, false));
