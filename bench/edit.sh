@@ -7,23 +7,32 @@
 #   edit.sh code python|rust BACKUP FILE   a new function appended: the file's facts change
 #   edit.sh loop python|rust BACKUP FILE   a call added as the first statement of the first
 #                                          async function: code on the loop changes
+#
+# Two edits in a row (Python), with CMD (the cached check being measured) run in between,
+# so that the measured run sees the second edit against the cache the first one left:
+#
+#   edit.sh after_move python BACKUP FILE CMD...  CMD on the file as it was, a `move`
+#                                          edit, CMD (stored findings shifted), then a
+#                                          `loop` edit on top of it
+#   edit.sh helper python BACKUP FILE CMD...      CMD on the file as it was, then a new
+#                                          function appended and called as the first
+#                                          statement of the first async function (the file
+#                                          defines more than before)
 set -euo pipefail
 kind=$1 lang=$2 backup=$3 file=$4
+shift 4
 cp -p "$backup" "$file"
 stamp=$(date +%s%N)
 stamp_u64="${stamp}u64"
-case "$kind/$lang" in
-move/rust) sed -i "1a // loopguard bench edit $stamp" "$file" ;;
-move/python) sed -i "1a # loopguard bench edit $stamp" "$file" ;;
-code/rust) printf '\nfn _loopguard_bench_edit_%s() {}\n' "$stamp" >>"$file" ;;
-code/python) printf '\n\ndef _loopguard_bench_edit_%s():\n    return 1\n' "$stamp" >>"$file" ;;
-loop/python)
-    python3 - "$file" "$stamp" <<'PY'
+
+# Inserts line $2 (indented like the body) as the first statement of the first `async def`
+# of Python file $1; its signature ends at the first line ending in ":" at bracket depth 0
+# (no parser: any Python version).
+insert_in_first_async_def() {
+    python3 - "$1" "$2" <<'PY'
 import re, sys
-path, stamp = sys.argv[1], sys.argv[2]
+path, stmt = sys.argv[1], sys.argv[2]
 lines = open(path).read().split("\n")
-# The first `async def`; its signature ends at the first line ending in ":" at bracket
-# depth 0; the body's first line gives the indentation (no parser: any Python version).
 start = next(i for i, l in enumerate(lines) if re.match(r"\s*async def ", l))
 depth, i = 0, start
 while True:
@@ -34,9 +43,27 @@ while True:
     i += 1
 body = next(j for j in range(i + 1, len(lines)) if lines[j].strip() and not lines[j].lstrip().startswith("#"))
 indent = lines[body][: len(lines[body]) - len(lines[body].lstrip())]
-lines.insert(body, indent + "_ = len(%r)" % stamp)
+lines.insert(body, indent + stmt)
 open(path, "w").write("\n".join(lines))
 PY
+}
+
+case "$kind/$lang" in
+move/rust) sed -i "1a // loopguard bench edit $stamp" "$file" ;;
+move/python) sed -i "1a # loopguard bench edit $stamp" "$file" ;;
+code/rust) printf '\nfn _loopguard_bench_edit_%s() {}\n' "$stamp" >>"$file" ;;
+code/python) printf '\n\ndef _loopguard_bench_edit_%s():\n    return 1\n' "$stamp" >>"$file" ;;
+loop/python) insert_in_first_async_def "$file" "_ = len('$stamp')" ;;
+after_move/python)
+    "$@" >/dev/null 2>&1 || true
+    sed -i "1a # loopguard bench edit $stamp" "$file"
+    "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "_ = len('$stamp')"
+    ;;
+helper/python)
+    "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "_loopguard_bench_helper_$stamp()"
+    printf '\n\ndef _loopguard_bench_helper_%s():\n    return open("/dev/null")\n' "$stamp" >>"$file"
     ;;
 loop/rust)
     # After the opening line of the first `async fn` whose body starts on that line.

@@ -14,6 +14,12 @@ Edit kinds (each applied to a random file, then undone):
   remove_fn          a random top-level sync function removed (decorators included)
   append_open        a new function calling `open` appended
   append_call        a new function calling an existing top-level function appended
+  helper             a new function calling `open` appended, and called as the first
+                     statement of a random async function of the file (the file defines
+                     more than before: the other files keep their resolutions)
+  comment            a comment line inserted before a random statement of a random
+                     function (code moves: the stored findings are shifted, and the next
+                     edit's run takes the resolutions kept across that shift)
 
 Prints one line per edit (how the cache served it, from `--statistics`) and a summary;
 exits 1 on any difference. Files the running Python's `ast` cannot parse are skipped.
@@ -26,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper"]
 
 
 def run(lg, corpus, extra):
@@ -35,7 +41,9 @@ def run(lg, corpus, extra):
     how = "?"
     for line in p.stderr.decode(errors="replace").splitlines():
         if "; cache: " in line:
-            if "analysis run" in line:
+            if "analysis run, with" in line:
+                how = "analysed+kept"
+            elif "analysis run" in line:
                 how = "analysed"
             elif "resolved as before" in line:
                 how = "same-files+kept"
@@ -69,6 +77,17 @@ def edit(rng, path, kinds, trial):
         stmt = 'open("/dev/null").close()' if kind == "sync_open" else "_ = len([])"
         lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
         what = "%s in %s (sync, before its last statement)" % (kind, fn.name)
+    elif kind == "helper" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
+        st = fn.body[0]
+        lines.insert(st.lineno - 1, " " * st.col_offset + "_lg_helper_%d()" % trial)
+        lines.append('\n\ndef _lg_helper_%d():\n    return open("/dev/null")\n' % trial)
+        what = "helper called from %s (async)" % fn.name
+    elif kind == "comment" and funcs:
+        fn = rng.choice(funcs)
+        st = rng.choice(fn.body)
+        lines.insert(st.lineno - 1, " " * st.col_offset + "# lg probe %d" % trial)
+        what = "comment in %s before line %d" % (fn.name, st.lineno)
     elif kind == "module_stmt" and tree.body:
         st = rng.choice(tree.body)
         decorators = getattr(st, "decorator_list", None)

@@ -254,6 +254,17 @@ bench_corpus() {
     measure "$c.lg_touch" "$edit" "$lg --cache-dir $lg_cache"
     measure "$c.lg_touch_code" "$edit_code" "$lg --cache-dir $lg_cache"
     measure "$c.lg_touch_loop" "$edit_loop" "$lg --cache-dir $lg_cache"
+    if [ "$lang" = python ]; then
+        # Two edits in a row, as in an editor that checks on save: code on the loop changed
+        # right after an edit that only moved code; and a helper function added and called
+        # from async code (the file defines more than before).
+        measure "$c.lg_touch_after_move" \
+            "bash $BENCH/edit.sh after_move $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
+            "$lg --cache-dir $lg_cache"
+        measure "$c.lg_touch_helper" \
+            "bash $BENCH/edit.sh helper $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
+            "$lg --cache-dir $lg_cache"
+    fi
 
     if [ "$lang" = python ]; then
         local ruff="$RUFF check --isolated --select ASYNC --exit-zero --quiet $dir"

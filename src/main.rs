@@ -382,9 +382,17 @@ fn cache_use(how: loopguard_engine::CacheUse) -> String {
         CacheUse::Shifted { changed } => format!(
             "{changed} changed file(s) leave the findings as they were, stored findings reused"
         ),
-        CacheUse::Facts { parsed } => {
-            format!("{parsed} file(s) parsed, the rest from the cache; analysis run")
-        }
+        CacheUse::Facts {
+            parsed,
+            kept_resolutions,
+        } => format!(
+            "{parsed} file(s) parsed, the rest from the cache; analysis run{}",
+            if kept_resolutions {
+                ", with the other files' call sites resolved as before"
+            } else {
+                ""
+            }
+        ),
         CacheUse::SameFiles {
             parsed,
             kept_resolutions,

@@ -6,6 +6,11 @@
 //! order, whose changed files define the same things as before, can take the resolutions of
 //! its unchanged files from the last run instead of resolving them again. Catalog entries
 //! are kept by their place in the catalog, which the cache key covers.
+//!
+//! A changed file that defines more than before, and nothing else ([`renumbering`]), leaves
+//! those resolutions as they were too, as long as nothing it adds can be looked up by a call
+//! site elsewhere; only the numbers of its functions change, and the kept resolutions that
+//! point into it are renumbered as they are restored ([`Prior::renumbered`]).
 
 use loopguard_core::catalog::{EndpointKind, LanguageCatalog};
 use loopguard_core::diagnostic::Confidence;
@@ -34,6 +39,23 @@ enum KeptTarget {
 
 /// The resolutions of one file: per function, per call site.
 type FileResolutions = Vec<Vec<KeptResolution>>;
+
+/// What a run takes from the resolutions the last run kept.
+#[derive(Clone, Debug, Default)]
+pub struct Prior {
+    /// By file (as the run's files): its kept resolutions, where they still hold.
+    pub files: Vec<Option<KeptFile>>,
+    /// Files whose functions are numbered anew (functions added, see [`renumbering`]):
+    /// the file (its place among the run's files) and, by old number, the new one.
+    pub renumbered: Vec<(u32, Vec<u32>)>,
+}
+
+impl Prior {
+    /// Whether any file's resolutions are kept.
+    pub fn keeps_any(&self) -> bool {
+        self.files.iter().any(Option::is_some)
+    }
+}
 
 /// One file's kept resolutions, encoded: a run keeps them as bytes (a tenth of their size
 /// decoded, and a cold run holds every file's while the analysis runs), and a run that
@@ -108,16 +130,27 @@ impl KeptResolution {
         })
     }
 
-    fn restore<'c>(&self, catalog: &'c LanguageCatalog) -> Option<Resolution<'c>> {
+    /// The resolution, its functions numbered as `renumbered` says; `moved` is set when
+    /// one of them got another number.
+    fn restore<'c>(
+        &self,
+        catalog: &'c LanguageCatalog,
+        renumbered: &[(u32, Vec<u32>)],
+        moved: &mut bool,
+    ) -> Option<Resolution<'c>> {
         let targets = self
             .targets
             .iter()
             .map(|(t, c)| {
                 let t = match t {
-                    KeptTarget::Function(file, func) => Target::Function(FnRef {
-                        file: *file,
-                        func: *func,
-                    }),
+                    KeptTarget::Function(file, old) => {
+                        let func = match renumbered.iter().find(|(f, _)| f == file) {
+                            Some((_, new_of_old)) => *new_of_old.get(*old as usize)?,
+                            None => *old,
+                        };
+                        *moved |= func != *old;
+                        Target::Function(FnRef { file: *file, func })
+                    }
                     KeptTarget::Api(path, at) => Target::Api {
                         path: path.clone(),
                         api: catalog.blocking.value_at(*at)?,
@@ -135,26 +168,35 @@ impl KeptResolution {
     }
 }
 
-/// A file's kept resolutions as the analysis uses them; `None` if they do not fit its
-/// functions and call sites or name a catalog entry that does not exist.
+/// A file's kept resolutions as the analysis uses them, and whether they are exactly as
+/// kept (no function they point at was renumbered); `None` if they do not fit its
+/// functions and call sites, point at a function that no longer exists, or name a catalog
+/// entry that does not exist.
 pub(crate) fn restore_file<'c>(
     kept: &KeptFile,
     functions: &[Function],
     catalog: &'c LanguageCatalog,
-) -> Option<Vec<Vec<Resolution<'c>>>> {
+    renumbered: &[(u32, Vec<u32>)],
+) -> Option<(Vec<Vec<Resolution<'c>>>, bool)> {
     let kept: FileResolutions = postcard::from_bytes(&kept.0).ok()?;
     if kept.len() != functions.len() {
         return None;
     }
-    kept.iter()
+    let mut moved = false;
+    let restored = kept
+        .iter()
         .zip(functions)
         .map(|(sites, f)| {
             if sites.len() != f.calls.len() {
                 return None;
             }
-            sites.iter().map(|k| k.restore(catalog)).collect()
+            sites
+                .iter()
+                .map(|k| k.restore(catalog, renumbered, &mut moved))
+                .collect()
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    Some((restored, !moved))
 }
 
 /// Whether two versions of a file define the same things, as far as the index and the
@@ -162,19 +204,7 @@ pub(crate) fn restore_file<'c>(
 /// per function its names, class, parent, kind, decorators, parameters, return type and
 /// attributes (not its calls, awaits, guards or positions).
 pub fn same_definitions(a: &FileFacts, b: &FileFacts) -> bool {
-    let same_function = |f: &Function, g: &Function| {
-        f.qualname == g.qualname
-            && f.name == g.name
-            && f.kind == g.kind
-            && f.is_async == g.is_async
-            && f.class == g.class
-            && f.parent == g.parent
-            && f.returns == g.returns
-            && f.params == g.params
-            && f.is_generator == g.is_generator
-            && pairwise(&f.decorators, &g.decorators, |x, y| x.callee == y.callee)
-            && pairwise(&f.attributes, &g.attributes, same_variable)
-    };
+    let same_function = |f: &Function, g: &Function| f.parent == g.parent && same_signature(f, g);
     a.module == b.module
         && a.language == b.language
         && pairwise(&a.aliases, &b.aliases, |x, y| {
@@ -190,12 +220,235 @@ pub fn same_definitions(a: &FileFacts, b: &FileFacts) -> bool {
         && pairwise(&a.functions, &b.functions, same_function)
 }
 
+/// If `new` defines everything `old` did, in the same order and the same way (see
+/// [`same_definitions`]), and more besides that no call site elsewhere can look up: by old
+/// function number, the new one. What it adds (functions, classes, aliases, module-level
+/// variables) must go by names `mentioned` says no file mentions (see the engine's
+/// `mentioned_names`: a name no file mentions is never looked up, since every lookup starts
+/// from a name some file mentions), and added functions must not be dunder methods, which
+/// are looked up without being named (`C()` runs `C.__init__`). Python only.
+pub fn renumbering(
+    old: &FileFacts,
+    new: &FileFacts,
+    mentioned: &dyn Fn(&str) -> bool,
+) -> Option<Vec<u32>> {
+    use loopguard_core::facts::{Language, last_segment};
+    if old.module != new.module
+        || old.language != new.language
+        || new.language != Some(Language::Python)
+    {
+        return None;
+    }
+    let unmentioned = |name: &str| !mentioned(name);
+    grown(
+        &old.aliases,
+        &new.aliases,
+        |x, y| x.name == y.name && x.target == y.target,
+        |a| unmentioned(&a.name),
+    )?;
+    grown(&old.globals, &new.globals, same_variable, |g| {
+        unmentioned(&g.name)
+    })?;
+    grown(
+        &old.classes,
+        &new.classes,
+        |x, y| {
+            x.qualname == y.qualname
+                && x.bases == y.bases
+                && x.decorators == y.decorators
+                && pairwise(&x.fields, &y.fields, same_variable)
+        },
+        |c| unmentioned(last_segment(&c.qualname)) && c.fields.iter().all(|v| unmentioned(&v.name)),
+    )?;
+    // Functions: paired in order; a parent is compared by its new number (known by then:
+    // a function comes after the one it is nested in).
+    let mut new_of_old: Vec<u32> = Vec::with_capacity(old.functions.len());
+    let added = |f: &Function| {
+        let dunder = f.name.len() > 4 && f.name.starts_with("__") && f.name.ends_with("__");
+        !dunder && unmentioned(&f.name) && f.attributes.iter().all(|a| unmentioned(&a.name))
+    };
+    let mut next = 0usize;
+    for f in &old.functions {
+        let parent = match f.parent {
+            Some(p) => Some(*new_of_old.get(p as usize)?),
+            None => None,
+        };
+        loop {
+            let g = new.functions.get(next)?;
+            next += 1;
+            if same_signature(f, g) && g.parent == parent {
+                new_of_old.push(u32::try_from(next - 1).ok()?);
+                break;
+            }
+            if !added(g) {
+                return None;
+            }
+        }
+    }
+    new.functions[next..]
+        .iter()
+        .all(added)
+        .then_some(new_of_old)
+}
+
+/// Pairs `old` with `new` in order, as equal (`same`) items; every item of `new` left
+/// over must be an acceptable addition (`added`).
+fn grown<T>(
+    old: &[T],
+    new: &[T],
+    same: impl Fn(&T, &T) -> bool,
+    added: impl Fn(&T) -> bool,
+) -> Option<()> {
+    let mut next = 0usize;
+    for o in old {
+        loop {
+            let n = new.get(next)?;
+            next += 1;
+            if same(o, n) {
+                break;
+            }
+            if !added(n) {
+                return None;
+            }
+        }
+    }
+    new[next..].iter().all(added).then_some(())
+}
+
 /// A variable's name and type (not where it is).
 fn same_variable(a: &Variable, b: &Variable) -> bool {
     a.name == b.name && a.ty == b.ty
 }
 
+/// What the index and any call site can tell of a function, its parent aside.
+fn same_signature(f: &Function, g: &Function) -> bool {
+    f.qualname == g.qualname
+        && f.name == g.name
+        && f.kind == g.kind
+        && f.is_async == g.is_async
+        && f.class == g.class
+        && f.returns == g.returns
+        && f.params == g.params
+        && f.is_generator == g.is_generator
+        && pairwise(&f.decorators, &g.decorators, |x, y| x.callee == y.callee)
+        && pairwise(&f.attributes, &g.attributes, same_variable)
+}
+
 /// Whether two lists have the same length and `same` holds for each pair in order.
 fn pairwise<T>(a: &[T], b: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loopguard_core::facts::{Alias, Class, Language, TypeRef};
+
+    fn function(module: &str, name: &str) -> Function {
+        Function {
+            qualname: format!("{module}.{name}"),
+            name: name.to_string(),
+            ..Function::default()
+        }
+    }
+
+    fn file(functions: &[&str]) -> FileFacts {
+        FileFacts {
+            path: "m.py".into(),
+            language: Some(Language::Python),
+            module: "m".into(),
+            functions: functions.iter().map(|n| function("m", n)).collect(),
+            ..FileFacts::default()
+        }
+    }
+
+    /// Names some file mentions.
+    fn mentioned(n: &str) -> bool {
+        matches!(n, "used" | "Used" | "field")
+    }
+
+    #[test]
+    fn unchanged_definitions_keep_their_numbers() {
+        let f = file(&["a", "b"]);
+        assert_eq!(renumbering(&f, &f, &mentioned), Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn unmentioned_additions_renumber_what_follows_them() {
+        let old = file(&["a", "b"]);
+        let new = file(&["helper", "a", "b", "tail"]);
+        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![1, 2]));
+        // A nested function's parent is compared by its new number.
+        let mut old = file(&["a", "inner"]);
+        old.functions[1].parent = Some(0);
+        let mut new = file(&["helper", "a", "inner"]);
+        new.functions[2].parent = Some(1);
+        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![1, 2]));
+        new.functions[2].parent = Some(0);
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+    }
+
+    #[test]
+    fn a_mentioned_or_dunder_addition_is_not_taken() {
+        let old = file(&["a"]);
+        assert_eq!(renumbering(&old, &file(&["a", "used"]), &mentioned), None);
+        let mut new = file(&["a", "__init__"]);
+        new.functions[1].class = Some("m.C".into());
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+        // A method whose `self.field` assignment adds a field someone reads.
+        let mut new = file(&["a", "setup"]);
+        new.functions[1].attributes.push(Variable {
+            name: "field".into(),
+            ty: TypeRef::Named("m.Lock".into()),
+            span: Default::default(),
+        });
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+    }
+
+    #[test]
+    fn removed_or_changed_definitions_are_not_taken() {
+        let old = file(&["a", "b"]);
+        assert_eq!(renumbering(&old, &file(&["a"]), &mentioned), None);
+        let mut new = old.clone();
+        new.functions[1].is_async = true;
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+        let mut new = old.clone();
+        new.functions[0].returns = Some(TypeRef::Named("m.Conn".into()));
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+        let mut new = old.clone();
+        new.module = "other".into();
+        assert_eq!(renumbering(&old, &new, &mentioned), None);
+    }
+
+    #[test]
+    fn aliases_classes_and_globals_may_grow_by_unmentioned_names() {
+        let old = file(&["a"]);
+        let alias = |name: &str| Alias {
+            name: name.into(),
+            target: format!("lib.{name}"),
+        };
+        let class = |name: &str| Class {
+            qualname: format!("m.{name}"),
+            span: Default::default(),
+            bases: Vec::new(),
+            decorators: Vec::new(),
+            fields: Vec::new(),
+        };
+        let mut new = old.clone();
+        new.aliases.push(alias("shelve"));
+        new.classes.push(class("Fresh"));
+        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![0]));
+        let mut with_used = new.clone();
+        with_used.aliases.push(alias("used"));
+        assert_eq!(renumbering(&old, &with_used, &mentioned), None);
+        let mut with_used = new.clone();
+        with_used.classes.insert(0, class("Used"));
+        assert_eq!(renumbering(&old, &with_used, &mentioned), None);
+        // An existing class that changed (a base added) is not an addition.
+        let mut old_c = old.clone();
+        old_c.classes.push(class("Fresh"));
+        let mut new_c = old_c.clone();
+        new_c.classes[0].bases.push("m.Base".into());
+        assert_eq!(renumbering(&old_c, &new_c, &mentioned), None);
+    }
 }

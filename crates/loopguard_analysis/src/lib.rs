@@ -148,18 +148,19 @@ pub fn analyze_with_reads(
     catalog: &Catalog,
     options: &Options,
 ) -> (Vec<Diagnostic>, Reads) {
-    analyze_reusing(files, catalog, options, &[], false)
+    analyze_reusing(files, catalog, options, &kept::Prior::default(), false)
 }
 
-/// [`analyze_with_reads`], taking the call-site resolutions of file `i` from `prior[i]`
-/// where it holds some (see [`kept`]: the caller vouches that the files and their
-/// definitions are those of the run that kept them), and with `keep`, returning every
-/// resolution in [`Reads::resolutions`].
+/// [`analyze_with_reads`], taking the call-site resolutions of file `i` from
+/// `prior.files[i]` where it holds some (see [`kept`]: the caller vouches that the files
+/// and their definitions are those of the run that kept them, or more as
+/// [`kept::renumbering`] allows and `prior.renumbered` records), and with `keep`, returning
+/// every resolution in [`Reads::resolutions`].
 pub fn analyze_reusing(
     files: &[FileFacts],
     catalog: &Catalog,
     options: &Options,
-    prior: &[Option<kept::KeptFile>],
+    prior: &kept::Prior,
     keep: bool,
 ) -> (Vec<Diagnostic>, Reads) {
     let index = Index::build(files);
@@ -303,19 +304,22 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// the file and on the site's callee and arguments, and a third of the sites of a big
     /// project repeat one already resolved in their file (`self.hass.async_create_task`,
     /// `_LOGGER.debug`): those are copied instead of resolved again.
-    /// Returns, per file, whether its resolutions were taken from `prior`.
-    fn resolve_all(&mut self, prior: &[Option<kept::KeptFile>]) -> Vec<bool> {
+    /// Returns, per file, whether its resolutions were taken from `prior` exactly as kept
+    /// (none of the functions they point at renumbered).
+    fn resolve_all(&mut self, prior: &kept::Prior) -> Vec<bool> {
         use rayon::prelude::*;
         let this = &*self;
         let per_file: Vec<(Vec<Vec<Resolution<'c>>>, bool)> = (0..this.base.len())
             .into_par_iter()
             .map(|file| {
-                if let Some(Some(kept)) = prior.get(file) {
+                if let Some(Some(kept)) = prior.files.get(file) {
                     let facts = &this.index.files[file];
                     let lang = facts.language.unwrap_or(Language::Python);
                     let catalog = this.catalog.language(lang);
-                    if let Some(res) = kept::restore_file(kept, &facts.functions, catalog) {
-                        return (res, true);
+                    if let Some((res, as_kept)) =
+                        kept::restore_file(kept, &facts.functions, catalog, &prior.renumbered)
+                    {
+                        return (res, as_kept);
                     }
                 }
                 let end = this.base.get(file + 1).copied().unwrap_or(this.refs.len());
@@ -358,14 +362,14 @@ impl<'a, 'c> Analysis<'a, 'c> {
 
     /// Every call site's resolution in the form kept between runs, per file (see
     /// [`kept`]); empty if one cannot be kept.
-    fn kept(&self, prior: &[Option<kept::KeptFile>], restored: &[bool]) -> Vec<kept::KeptFile> {
+    fn kept(&self, prior: &kept::Prior, restored: &[bool]) -> Vec<kept::KeptFile> {
         use rayon::prelude::*;
         (0..self.base.len())
             .into_par_iter()
             .map(|file| {
                 // As the last run kept them: they restored to these very resolutions.
                 if restored[file]
-                    && let Some(Some(kept)) = prior.get(file)
+                    && let Some(Some(kept)) = prior.files.get(file)
                 {
                     return Some(kept.clone());
                 }

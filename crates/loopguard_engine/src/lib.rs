@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loopguard_analysis::kept;
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
@@ -93,7 +94,14 @@ pub enum CacheUse {
     /// used.
     Touched { files: usize },
     /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
-    Facts { parsed: usize },
+    /// `kept_resolutions`: the files analysed were those of the last run and the changed
+    /// ones only define more than before, under names no file mentioned, so the call sites
+    /// of the others kept their resolutions from the last run (see
+    /// `loopguard_analysis::kept::renumbering`).
+    Facts {
+        parsed: usize,
+        kept_resolutions: bool,
+    },
     /// As `Facts`, and the files analysed were those of the last run: the `parsed` files
     /// that changed (Python) mention nothing new that demand follows, so demand did not
     /// run again (see `same_files`).
@@ -474,6 +482,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     let infos = load::module_infos(&files, &root, &src_roots);
     // An edit that leaves the files demand reaches as they were loads those files
     // without running demand again.
+    let retry_key = retry.as_ref().map(|r| r.key);
     let same = match (retry, cache.as_mut()) {
         (Some(retry), Some(c)) => same_files::load(
             c,
@@ -491,11 +500,16 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         _ => None,
     };
     let same_files_used = same.is_some();
-    let kept_resolutions = same.as_ref().is_some_and(|l| !l.prior.is_empty());
+    let retry_key = retry_key.filter(|_| !same_files_used);
+
     let mut loaded = match same {
         Some(loaded) => loaded,
         None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
     };
+    if let (Some(key), Some(c)) = (retry_key, cache.as_mut()) {
+        loaded.prior = keep_across_additions(c, key, &files, &loaded);
+    }
+    let kept_resolutions = loaded.prior.keeps_any();
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
     let parsed_now = loaded.parsed_now;
     let facts: Vec<FileFacts> = loaded.facts.into_iter().map(|(_, f)| f).collect();
@@ -617,7 +631,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                 kept_resolutions,
             }
         } else {
-            CacheUse::Facts { parsed: parsed_now }
+            CacheUse::Facts {
+                parsed: parsed_now,
+                kept_resolutions,
+            }
         },
     })
 }
@@ -768,6 +785,57 @@ struct Deps<'a> {
     scan: &'a load::RootScan,
 }
 
+/// The kept resolutions a full load can take (see [`CacheUse::Facts`]): when it loaded the
+/// files of the run that kept them under `key`, in the same order, and every file parsed
+/// again is a Python file that only defines more than before under names no file of that
+/// run mentioned ([`kept::renumbering`]). The old facts of those files are taken out of the
+/// cache to compare (the new ones replace them when the run ends). Empty otherwise.
+fn keep_across_additions(
+    c: &mut cache::Cache,
+    key: u64,
+    files: &[SourceFile],
+    loaded: &load::Loaded,
+) -> kept::Prior {
+    let same_files = loaded.facts.len() == c.index.last_parsed.len()
+        && (loaded.facts.iter())
+            .zip(&c.index.last_parsed)
+            .all(|((i, _), rel)| files[*i].rel == *rel);
+    if c.index.results_key != Some(key)
+        || !same_files
+        || loaded.reparsed.is_empty()
+        || loaded.reparsed.len() > MAX_SHIFTED_FILES
+    {
+        return kept::Prior::default();
+    }
+    (|| {
+        let names = c.results::<StoredResults>(key)?.names();
+        let mentioned = |n: &str| names.binary_search(&shift::name_hash(n)).is_ok();
+        let mut renumbered = Vec::new();
+        let mut reparsed_at = Vec::new();
+        for &i in &loaded.reparsed {
+            let at = loaded.facts.binary_search_by_key(&i, |(j, _)| *j).ok()?;
+            let old = c.take_facts(&files[i].rel)?.decode().ok()?;
+            let new = &loaded.facts[at].1;
+            let new_of_old = kept::renumbering(&old, new, &mentioned)?;
+            if (0..).zip(&new_of_old).any(|(k, j)| k != *j) {
+                renumbered.push((u32::try_from(at).ok()?, new_of_old));
+            }
+            reparsed_at.push(at);
+        }
+        let list: Vec<kept::KeptFile> = c.kept_resolutions(key)?;
+        if list.len() != loaded.facts.len() {
+            return None;
+        }
+        let files = list
+            .into_iter()
+            .enumerate()
+            .map(|(at, f)| (reparsed_at.binary_search(&at).is_err()).then_some(f))
+            .collect();
+        Some(kept::Prior { files, renumbered })
+    })()
+    .unwrap_or_default()
+}
+
 /// Reuses the stored results when every file that changed since they were computed only
 /// moved code (see [`shift`]): each is lowered again and compared with its cached facts,
 /// and the findings' positions in it are shifted. `changed`: positions in `dep.deps` of
@@ -794,6 +862,9 @@ fn reuse_shifted(
     let mut updates: Vec<(usize, cache::IndexEntry, bool)> = Vec::new();
     let mut taken: Vec<(usize, FileFacts)> = Vec::new();
     let mut names: Option<Vec<u32>> = None;
+    // Whether every changed file still numbers its functions as before: then the call-site
+    // resolutions kept with the stored results still point at the right functions.
+    let mut same_numbering = true;
     let ok = (|| {
         for &p in changed {
             let i = deps[p];
@@ -843,6 +914,8 @@ fn reuse_shifted(
                     .map(|&f| reshaped.new_of_old.get(f as usize).copied().flatten())
                     .collect::<Option<Vec<u32>>>()?;
                 set_of(&mut stored.live, i, live);
+                same_numbering &= reshaped.new_of_old.len() == new.functions.len()
+                    && (0..).zip(&reshaped.new_of_old).all(|(k, j)| *j == Some(k));
                 // What the new text mentions is mentioned from now on (a superset is safe).
                 names.extend(shift::mention_hashes(new));
                 names.sort_unstable();
@@ -873,6 +946,7 @@ fn reuse_shifted(
         stored.set_names(&names);
     }
     let n = updates.len();
+    let changed_files: Vec<usize> = updates.iter().map(|(i, _, _)| *i).collect();
     for (i, entry, reparsed) in updates {
         c.store(&files[i].rel, entry, reparsed);
     }
@@ -880,11 +954,37 @@ fn reuse_shifted(
         c.restore(&files[i].rel, facts);
     }
     filter::sort_and_dedup(&mut stored.diagnostics);
+    // The kept resolutions go on with the results: those of the changed files are dropped
+    // (calls in functions no finding reads may have changed; they are resolved again when
+    // next needed), the others hold as long as the changed files number their functions as
+    // before (the index is otherwise the one they were resolved against: a shift leaves
+    // every definition as it was, bar inert functions added or removed).
+    let kept = if same_numbering {
+        c.kept_resolutions::<Vec<kept::KeptFile>>(old_key)
+            .filter(|list| list.len() == c.index.last_parsed.len())
+            .map(|mut list| {
+                let changed_rels: std::collections::HashSet<&str> = changed_files
+                    .iter()
+                    .map(|&i| files[i].rel.as_str())
+                    .collect();
+                for (k, rel) in c.index.last_parsed.iter().enumerate() {
+                    if changed_rels.contains(rel.as_str()) {
+                        list[k] = Default::default();
+                    }
+                }
+                list
+            })
+    } else {
+        None
+    };
     // The entries now hold the stat keys read above.
     if let Some((key, still)) = key_over(c, files, deps, stats, dep.settings_hash)
         && still.is_empty()
     {
         c.store_results(key, &stored);
+        if let Some(kept) = kept {
+            c.store_kept_resolutions(key, &kept);
+        }
     }
     c.save(&|rel| by_rel.contains_key(rel));
     Some((stored, n))

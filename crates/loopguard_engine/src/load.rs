@@ -21,6 +21,8 @@ pub struct Loaded {
     pub requested_scanned: usize,
     /// Files parsed in this run (not served from the cache).
     pub parsed_now: usize,
+    /// Which files those are (sorted; only from the full load, see [`load_project`]).
+    pub reparsed: Vec<usize>,
     /// Python functions whose mentions demand followed, as (file index, function) sorted.
     pub live: Vec<(usize, u32)>,
     /// The hashes of the names the facts mention (sorted), when already known: a superset
@@ -28,7 +30,7 @@ pub struct Loaded {
     pub mentioned: Option<Vec<u32>>,
     /// By parsed file (as `facts`): call-site resolutions kept from the last run that
     /// still hold (see `loopguard_analysis::kept`); empty when none do.
-    pub prior: Vec<Option<loopguard_analysis::kept::KeptFile>>,
+    pub prior: loopguard_analysis::kept::Prior,
 }
 
 /// A file's module name and edition.
@@ -391,7 +393,8 @@ struct LoadState {
     /// By file index: the facts of each parsed file.
     facts: Vec<Option<FileFacts>>,
     notifications: Vec<Notification>,
-    parsed_now: usize,
+    /// Files parsed in this run (not served from the cache).
+    reparsed: Vec<usize>,
     // Python: symbol-level demand (only what live functions need); Rust: module-level
     // (impl blocks of one type spread over modules, so a symbol does not name its file).
     demand: demand::SymbolDemand,
@@ -428,7 +431,9 @@ impl LoadState {
         parsed_now: bool,
     ) -> Vec<usize> {
         let mut next = Vec::new();
-        self.parsed_now += usize::from(parsed_now);
+        if parsed_now {
+            self.reparsed.push(i);
+        }
         let facts = match looked {
             Looked::Facts(f) => f,
             Looked::NoAsync => {
@@ -586,7 +591,7 @@ pub fn load_project(
             facts: std::iter::repeat_with(|| None).take(status.len()).collect(),
             status,
             notifications: Vec::new(),
-            parsed_now: 0,
+            reparsed: Vec::new(),
             demand: demand::SymbolDemand::default(),
             symbols: HashMap::default(),
             waiting: HashMap::default(),
@@ -603,6 +608,8 @@ pub fn load_project(
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let live = state.demand.live_functions();
+    let mut reparsed = state.reparsed;
+    reparsed.sort_unstable();
     // The demand's tables (a map of names per parsed file) are not needed any more.
     crate::drop_in_background((state.symbols, state.demand, state.waiting));
     Ok(Loaded {
@@ -611,10 +618,11 @@ pub fn load_project(
             .collect(),
         notifications: state.notifications,
         requested_scanned: requested.len(),
-        parsed_now: state.parsed_now,
+        parsed_now: reparsed.len(),
+        reparsed,
         live,
         mentioned: None,
-        prior: Vec::new(),
+        prior: Default::default(),
     })
 }
 

@@ -154,13 +154,16 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         }
     }
     facts.sort_unstable_by_key(|(i, _)| *i);
-    let prior = match kept_list {
-        Some(list) if list.len() == facts.len() => list
-            .into_iter()
-            .zip(&facts)
-            .map(|(res, (i, _))| (!changed_at.contains_key(i)).then_some(res))
-            .collect(),
-        _ => Vec::new(),
+    let prior = kept::Prior {
+        files: match kept_list {
+            Some(list) if list.len() == facts.len() => list
+                .into_iter()
+                .zip(&facts)
+                .map(|(res, (i, _))| (!changed_at.contains_key(i)).then_some(res))
+                .collect(),
+            _ => Vec::new(),
+        },
+        renumbered: Vec::new(),
     };
     mentioned.sort_unstable();
     mentioned.dedup();
@@ -176,6 +179,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
             .collect(),
         requested_scanned: stored.files_checked,
         parsed_now,
+        reparsed: Vec::new(),
         live: stored.live_pairs(),
         mentioned: Some(mentioned),
         prior,

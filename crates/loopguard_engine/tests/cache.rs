@@ -134,7 +134,13 @@ fn touch_later(p: &Path) {
 fn cold_warm_and_edited_runs_agree_with_no_cache() {
     let p = Project::new();
     let cold = p.run();
-    assert_eq!(cold.cache, CacheUse::Facts { parsed: 2 });
+    assert_eq!(
+        cold.cache,
+        CacheUse::Facts {
+            parsed: 2,
+            kept_resolutions: false
+        }
+    );
     assert_eq!(summary(&cold), summary(&p.run_uncached()));
     assert!(p.cache_dir().join("CACHEDIR.TAG").is_file());
     assert!(p.cache_dir().join(".gitignore").is_file());
@@ -149,7 +155,13 @@ fn cold_warm_and_edited_runs_agree_with_no_cache() {
         "import subprocess\n\n\ndef backoff(n):\n    subprocess.run(['sleep', str(n)])\n",
     );
     let edited = p.run();
-    assert_eq!(edited.cache, CacheUse::Facts { parsed: 1 });
+    assert_eq!(
+        edited.cache,
+        CacheUse::Facts {
+            parsed: 1,
+            kept_resolutions: false
+        }
+    );
     assert_eq!(
         summary(&edited),
         vec!["LG304 svc/api.py:5 svc/api.py:5 svc/helpers.py:5"]
@@ -474,7 +486,13 @@ fn config_change_invalidates_results() {
     let before = p.cache_files("facts-");
     write(p.root(), "loopguard.toml", "src = [\"lib\"]\n");
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::Facts { parsed: 2 });
+    assert_eq!(
+        o.cache,
+        CacheUse::Facts {
+            parsed: 2,
+            kept_resolutions: false
+        }
+    );
     let after = p.cache_files("facts-");
     assert!(!after.is_empty());
     // Only the new key's files are left.
@@ -616,9 +634,102 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     p.run();
     p.edit("svc/api.py", "import svc.helpers\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    svc.helpers.load('x')\n");
     let o = p.run();
-    assert_eq!(o.cache, CacheUse::Facts { parsed: 1 });
+    // api.py defines what it did: the call sites of helpers.py keep their resolutions.
+    assert_eq!(
+        o.cache,
+        CacheUse::Facts {
+            parsed: 1,
+            kept_resolutions: true
+        }
+    );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
+}
+
+/// A changed file that defines more than before: when nothing it adds is mentioned
+/// anywhere, the other files keep their resolutions, renumbered where they point into it;
+/// a new name some file already mentions, or a dunder method (looked up without being
+/// named), makes every call site resolve again.
+#[test]
+fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_it() {
+    let p = Project::new();
+    let helpers = |extra: &str, pool_body: &str| {
+        format!(
+            "import time\n\n\n{extra}def backoff(n):\n    {}time.sleep(n)\n\n\n\
+             class Pool:\n{pool_body}",
+            if extra.is_empty() {
+                ""
+            } else {
+                "_probe()\n    "
+            }
+        )
+    };
+    p.edit("svc/helpers.py", &helpers("", "    pass\n"));
+    p.edit(
+        "svc/api.py",
+        "import svc.helpers\nfrom svc.helpers import Pool, backoff\n\n\n\
+         async def handler():\n    backoff(1)\n    Pool()\n\n\n\
+         async def reader():\n    svc.helpers.load('x')\n",
+    );
+    p.run();
+    let facts = |kept_resolutions| CacheUse::Facts {
+        parsed: 1,
+        kept_resolutions,
+    };
+
+    // A helper inserted above `backoff` (which now calls it): api.py's resolution of
+    // `backoff` points one function further down.
+    p.edit(
+        "svc/helpers.py",
+        &helpers("def _probe():\n    return open('x')\n\n\n", "    pass\n"),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, facts(true));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG303 svc/api.py:6")),
+        "{:?}",
+        summary(&o)
+    );
+
+    // `load`, which api.py calls but no file defined: every call site resolves again.
+    let with_probe = helpers("def _probe():\n    return open('x')\n\n\n", "    pass\n");
+    p.edit(
+        "svc/helpers.py",
+        &format!("{with_probe}\n\ndef load(path):\n    return open(path).read()\n"),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, facts(false));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG303 svc/api.py:11")),
+        "{:?}",
+        summary(&o)
+    );
+
+    // A constructor added to a class api.py builds: `Pool()` now runs it.
+    let with_load = format!("{with_probe}\n\ndef load(path):\n    return open(path).read()\n");
+    p.edit(
+        "svc/helpers.py",
+        &with_load.replace(
+            "    pass\n",
+            "    def __init__(self):\n        time.sleep(1)\n",
+        ),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, facts(false));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(
+        summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG305 svc/api.py:7")),
+        "{:?}",
+        summary(&o)
+    );
 }
 
 /// Function numbers that a reused run shifted (an inert function added above the handler)
@@ -640,7 +751,9 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
 
     p.edit("svc/api.py", &api("    _ = len([])\n"));
     let o = p.run();
-    // The resolutions kept by the first run belong to results the shifted run replaced.
+    // The shifted run numbered api.py's functions anew (an inert function added): the
+    // resolutions kept by the first run may point at other functions, so they were not
+    // carried over to its results.
     assert_eq!(o.cache, same_files(false));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     // This run kept its own: the next edit on the loop uses them.
@@ -656,6 +769,50 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     );
     let o = p.run();
     assert_ne!(o.cache, CacheUse::Results);
+    assert!(summary(&o).is_empty(), "{:?}", summary(&o));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+}
+
+/// A shifted reuse that leaves every function's number as it was carries the kept
+/// resolutions on to its results (those of the shifted file dropped: calls may have changed
+/// in functions no finding reads), so the next edit on the loop resolves only what changed.
+#[test]
+fn kept_resolutions_outlive_a_shifted_reuse() {
+    let p = Project::new();
+    let helpers = |top: &str, spare_body: &str| {
+        format!(
+            "{top}import time\n\n\ndef backoff(n):\n    time.sleep(n)\n\n\n\
+             def spare(path):\n    return {spare_body}\n"
+        )
+    };
+    p.edit("svc/helpers.py", &helpers("", "len(path)"));
+    p.run();
+    // Code moved.
+    p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    let o = p.run();
+    assert_eq!(o.cache, same_files(true));
+    assert_eq!(
+        summary(&o),
+        vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:6"]
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    // Twice in a row, and then an edit on the loop in the file that was shifted.
+    p.edit("svc/helpers.py", &helpers("# moved\n\n", "len(path)"));
+    assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([1])\n    backoff(1)\n");
+    assert_eq!(p.run().cache, same_files(true));
+    p.edit(
+        "svc/helpers.py",
+        &helpers("# moved\n\n", "len(path)").replace("time.sleep(n)", "return n"),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, same_files(true));
     assert!(summary(&o).is_empty(), "{:?}", summary(&o));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
