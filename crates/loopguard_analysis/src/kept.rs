@@ -107,6 +107,31 @@ impl KeptFile {
     }
 }
 
+impl KeptFile {
+    /// These resolutions with the functions of the files in `renumbered` (their places
+    /// among the run's files) numbered anew: by old number, the new one, `None` for a
+    /// function removed. `None` if one of them points at a removed function.
+    pub fn renumbered(&self, renumbered: &[(u32, Vec<Option<u32>>)]) -> Option<KeptFile> {
+        let mut file: FileResolutions = postcard::from_bytes(&self.0).ok()?;
+        let mut moved = false;
+        for res in file.iter_mut().flatten() {
+            for (t, _) in &mut res.targets {
+                if let KeptTarget::Function(f, func) = t
+                    && let Some((_, new_of_old)) = renumbered.iter().find(|(g, _)| g == f)
+                {
+                    let new = (*new_of_old.get(*func as usize)?)?;
+                    moved |= new != *func;
+                    *func = new;
+                }
+            }
+        }
+        if !moved {
+            return Some(self.clone());
+        }
+        postcard::to_allocvec(&file).ok().map(KeptFile)
+    }
+}
+
 impl KeptResolution {
     pub(crate) fn of(res: &Resolution<'_>, catalog: &LanguageCatalog) -> Option<KeptResolution> {
         let targets = res

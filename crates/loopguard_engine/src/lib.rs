@@ -862,9 +862,9 @@ fn reuse_shifted(
     let mut updates: Vec<(usize, cache::IndexEntry, bool)> = Vec::new();
     let mut taken: Vec<(usize, FileFacts)> = Vec::new();
     let mut names: Option<Vec<u32>> = None;
-    // Whether every changed file still numbers its functions as before: then the call-site
-    // resolutions kept with the stored results still point at the right functions.
-    let mut same_numbering = true;
+    // Changed files that number their functions anew (inert functions added or removed):
+    // by old number, the new one (`None`: removed), for the kept call-site resolutions.
+    let mut renumberings: Vec<(usize, Vec<Option<u32>>)> = Vec::new();
     let ok = (|| {
         for &p in changed {
             let i = deps[p];
@@ -914,8 +914,11 @@ fn reuse_shifted(
                     .map(|&f| reshaped.new_of_old.get(f as usize).copied().flatten())
                     .collect::<Option<Vec<u32>>>()?;
                 set_of(&mut stored.live, i, live);
-                same_numbering &= reshaped.new_of_old.len() == new.functions.len()
-                    && (0..).zip(&reshaped.new_of_old).all(|(k, j)| *j == Some(k));
+                if reshaped.new_of_old.len() != new.functions.len()
+                    || (0..).zip(&reshaped.new_of_old).any(|(k, j)| *j != Some(k))
+                {
+                    renumberings.push((i, reshaped.new_of_old.clone()));
+                }
                 // What the new text mentions is mentioned from now on (a superset is safe).
                 names.extend(shift::mention_hashes(new));
                 names.sort_unstable();
@@ -954,29 +957,44 @@ fn reuse_shifted(
         c.restore(&files[i].rel, facts);
     }
     filter::sort_and_dedup(&mut stored.diagnostics);
-    // The kept resolutions go on with the results: those of the changed files are dropped
+    // The kept resolutions go on with the results. Those of the changed files are dropped
     // (calls in functions no finding reads may have changed; they are resolved again when
-    // next needed), the others hold as long as the changed files number their functions as
-    // before (the index is otherwise the one they were resolved against: a shift leaves
-    // every definition as it was, bar inert functions added or removed).
-    let kept = if same_numbering {
-        c.kept_resolutions::<Vec<kept::KeptFile>>(old_key)
-            .filter(|list| list.len() == c.index.last_parsed.len())
-            .map(|mut list| {
-                let changed_rels: std::collections::HashSet<&str> = changed_files
-                    .iter()
-                    .map(|&i| files[i].rel.as_str())
-                    .collect();
-                for (k, rel) in c.index.last_parsed.iter().enumerate() {
-                    if changed_rels.contains(rel.as_str()) {
-                        list[k] = Default::default();
-                    }
-                }
-                list
-            })
-    } else {
-        None
-    };
+    // next needed); the others hold, since a shift leaves every definition as it was bar
+    // inert functions added or removed: they are renumbered where they point into a file
+    // that numbers its functions anew, and dropped where they point at a removed function.
+    let kept = c
+        .kept_resolutions::<Vec<kept::KeptFile>>(old_key)
+        .filter(|list| list.len() == c.index.last_parsed.len())
+        .and_then(|list| {
+            use rayon::prelude::*;
+            let at: HashMap<&str, usize> = (c.index.last_parsed.iter())
+                .enumerate()
+                .map(|(k, rel)| (rel.as_str(), k))
+                .collect();
+            let changed_at: std::collections::HashSet<usize> = changed_files
+                .iter()
+                .filter_map(|&i| at.get(files[i].rel.as_str()).copied())
+                .collect();
+            let renumbered = renumberings
+                .iter()
+                .map(|(i, map)| {
+                    Some((
+                        u32::try_from(*at.get(files[*i].rel.as_str())?).ok()?,
+                        map.clone(),
+                    ))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(
+                list.into_par_iter()
+                    .enumerate()
+                    .map(|(k, f)| match () {
+                        _ if changed_at.contains(&k) => kept::KeptFile::default(),
+                        _ if renumbered.is_empty() => f,
+                        _ => f.renumbered(&renumbered).unwrap_or_default(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        });
     // The entries now hold the stat keys read above.
     if let Some((key, still)) = key_over(c, files, deps, stats, dep.settings_hash)
         && still.is_empty()

@@ -751,10 +751,9 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
 
     p.edit("svc/api.py", &api("    _ = len([])\n"));
     let o = p.run();
-    // The shifted run numbered api.py's functions anew (an inert function added): the
-    // resolutions kept by the first run may point at other functions, so they were not
-    // carried over to its results.
-    assert_eq!(o.cache, same_files(false));
+    // The shifted run numbered api.py's functions anew (an inert function added); the
+    // resolutions kept by the first run were carried over to its results, renumbered.
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     // This run kept its own: the next edit on the loop uses them.
     p.edit("svc/api.py", &api("    _ = len([1])\n"));
@@ -773,9 +772,10 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
 
-/// A shifted reuse that leaves every function's number as it was carries the kept
-/// resolutions on to its results (those of the shifted file dropped: calls may have changed
-/// in functions no finding reads), so the next edit on the loop resolves only what changed.
+/// A shifted reuse carries the kept resolutions on to its results (those of the shifted
+/// file dropped: calls may have changed in functions no finding reads; the others
+/// renumbered where the shifted file numbers its functions anew), so the next edit on the
+/// loop resolves only what changed.
 #[test]
 fn kept_resolutions_outlive_a_shifted_reuse() {
     let p = Project::new();
@@ -786,6 +786,11 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
         )
     };
     p.edit("svc/helpers.py", &helpers("", "len(path)"));
+    // A second caller, unchanged from here on: its kept resolutions are the ones taken.
+    p.edit(
+        "svc/worker.py",
+        "from svc.helpers import backoff\n\n\nasync def tick():\n    backoff(2)\n",
+    );
     p.run();
     // Code moved.
     p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
@@ -798,8 +803,39 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     assert_eq!(o.cache, same_files(true));
     assert_eq!(
         summary(&o),
-        vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:6"]
+        vec![
+            "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:6",
+            "LG305 svc/worker.py:5 svc/worker.py:5 svc/helpers.py:6"
+        ]
     );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
+    // An inert function inserted above `backoff` (a shift that numbers helpers.py's
+    // functions anew): worker.py's resolution of `backoff` is renumbered with it, or its
+    // chain below would run through the inert function.
+    let with_spare = helpers("# moved\n", "len(path)").replace(
+        "def backoff",
+        "def _unused(n):\n    return n\n\n\ndef backoff",
+    );
+    p.edit("svc/helpers.py", &with_spare);
+    assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([2])\n    backoff(1)\n");
+    let o = p.run();
+    assert_eq!(o.cache, same_files(true));
+    assert_eq!(
+        summary(&o),
+        vec![
+            "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:10",
+            "LG305 svc/worker.py:5 svc/worker.py:5 svc/helpers.py:10"
+        ]
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    // And removed again.
+    p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
+    assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = abs(3)\n    backoff(1)\n");
+    let o = p.run();
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 
     // Twice in a row, and then an edit on the loop in the file that was shifted.
