@@ -45,15 +45,35 @@ type FileResolutions = Vec<Vec<KeptResolution>>;
 pub struct Prior {
     /// By file (as the run's files): its kept resolutions, where they still hold.
     pub files: Vec<Option<KeptFile>>,
-    /// Files whose functions are numbered anew (functions added, see [`renumbering`]):
-    /// the file (its place among the run's files) and, by old number, the new one.
-    pub renumbered: Vec<(u32, Vec<u32>)>,
+    /// Files whose functions are numbered anew since the resolutions were kept (functions
+    /// added, see [`renumbering`], or inert ones added or removed by a shifted reuse): the
+    /// file (its place among the run's files) and, by the number the kept resolutions use,
+    /// the function's number now (`None`: removed; a file whose resolutions point at it
+    /// is resolved again).
+    pub renumbered: Vec<(u32, Vec<Option<u32>>)>,
 }
 
 impl Prior {
     /// Whether any file's resolutions are kept.
     pub fn keeps_any(&self) -> bool {
         self.files.iter().any(Option::is_some)
+    }
+
+    /// Records that file `file` numbers its functions anew: `then` maps the numbers it
+    /// had to the ones it has now (after any renumbering recorded before).
+    pub fn renumber(&mut self, file: u32, then: &[Option<u32>]) {
+        match self.renumbered.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, first)) => renumber_again(first, then),
+            None => self.renumbered.push((file, then.to_vec())),
+        }
+    }
+}
+
+/// A renumbering (`first`: by original number, the number after it) followed by another
+/// (`then`, over the numbers after `first`), in place.
+pub fn renumber_again(first: &mut [Option<u32>], then: &[Option<u32>]) {
+    for n in first.iter_mut() {
+        *n = n.and_then(|m| then.get(m as usize).copied().flatten());
     }
 }
 
@@ -107,31 +127,6 @@ impl KeptFile {
     }
 }
 
-impl KeptFile {
-    /// These resolutions with the functions of the files in `renumbered` (their places
-    /// among the run's files) numbered anew: by old number, the new one, `None` for a
-    /// function removed. `None` if one of them points at a removed function.
-    pub fn renumbered(&self, renumbered: &[(u32, Vec<Option<u32>>)]) -> Option<KeptFile> {
-        let mut file: FileResolutions = postcard::from_bytes(&self.0).ok()?;
-        let mut moved = false;
-        for res in file.iter_mut().flatten() {
-            for (t, _) in &mut res.targets {
-                if let KeptTarget::Function(f, func) = t
-                    && let Some((_, new_of_old)) = renumbered.iter().find(|(g, _)| g == f)
-                {
-                    let new = (*new_of_old.get(*func as usize)?)?;
-                    moved |= new != *func;
-                    *func = new;
-                }
-            }
-        }
-        if !moved {
-            return Some(self.clone());
-        }
-        postcard::to_allocvec(&file).ok().map(KeptFile)
-    }
-}
-
 impl KeptResolution {
     pub(crate) fn of(res: &Resolution<'_>, catalog: &LanguageCatalog) -> Option<KeptResolution> {
         let targets = res
@@ -160,7 +155,7 @@ impl KeptResolution {
     fn restore<'c>(
         &self,
         catalog: &'c LanguageCatalog,
-        renumbered: &[(u32, Vec<u32>)],
+        renumbered: &[(u32, Vec<Option<u32>>)],
         moved: &mut bool,
     ) -> Option<Resolution<'c>> {
         let targets = self
@@ -170,7 +165,7 @@ impl KeptResolution {
                 let t = match t {
                     KeptTarget::Function(file, old) => {
                         let func = match renumbered.iter().find(|(f, _)| f == file) {
-                            Some((_, new_of_old)) => *new_of_old.get(*old as usize)?,
+                            Some((_, new_of_old)) => (*new_of_old.get(*old as usize)?)?,
                             None => *old,
                         };
                         *moved |= func != *old;
@@ -201,7 +196,7 @@ pub(crate) fn restore_file<'c>(
     kept: &KeptFile,
     functions: &[Function],
     catalog: &'c LanguageCatalog,
-    renumbered: &[(u32, Vec<u32>)],
+    renumbered: &[(u32, Vec<Option<u32>>)],
 ) -> Option<(Vec<Vec<Resolution<'c>>>, bool)> {
     let kept: FileResolutions = postcard::from_bytes(&kept.0).ok()?;
     if kept.len() != functions.len() {
@@ -390,6 +385,18 @@ mod tests {
     /// Names some file mentions.
     fn mentioned(n: &str) -> bool {
         matches!(n, "used" | "Used" | "field")
+    }
+
+    #[test]
+    fn renumberings_compose() {
+        let mut prior = Prior::default();
+        prior.renumber(3, &[Some(1), Some(2), None]);
+        prior.renumber(3, &[Some(0), None, Some(5)]);
+        prior.renumber(4, &[Some(1)]);
+        assert_eq!(
+            prior.renumbered,
+            vec![(3, vec![None, Some(5), None]), (4, vec![Some(1)])]
+        );
     }
 
     #[test]

@@ -82,6 +82,21 @@ pub struct Index {
     /// Files that could not be used (too large, not UTF-8, unreadable), so that an unchanged
     /// one does not defeat the results cache (its notification is in the results).
     pub skipped: HashMap<String, Skipped>,
+    /// The kept call-site resolutions of the files of `last_parsed` (`None`: none).
+    pub kept: Option<KeptState>,
+}
+
+/// What the kept call-site resolutions (`resolutions-*.bin`, see
+/// `loopguard_analysis::kept`) still say: the last analysing run wrote them under `key`,
+/// and the runs that reused its results since (shifts) recorded what no longer holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct KeptState {
+    pub key: u64,
+    /// Files (places in `last_parsed`) whose kept resolutions no longer hold.
+    pub dropped: Vec<u32>,
+    /// Files (places in `last_parsed`) that number their functions anew: by the number the
+    /// kept resolutions use, the number now (`None`: removed).
+    pub renumbered: Vec<(u32, Vec<Option<u32>>)>,
 }
 
 /// A file that could not be used, as it was.
@@ -370,15 +385,55 @@ impl Cache {
         }
     }
 
-    /// The call-site resolutions kept with the results stored under `key` (see
-    /// `loopguard_analysis::kept`).
-    pub fn kept_resolutions<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
-        self.keyed("resolutions", key)
+    /// The call-site resolutions kept for the results stored under `key` (see
+    /// `loopguard_analysis::kept`), by file of `last_parsed`, and what no longer holds of
+    /// them.
+    pub fn kept_resolutions(
+        &mut self,
+        key: u64,
+    ) -> Option<(Vec<loopguard_analysis::kept::KeptFile>, KeptState)> {
+        if self.index.results_key != Some(key) {
+            return None;
+        }
+        let state = self.index.kept.clone()?;
+        let file =
+            self.read::<ResultsFile<Vec<loopguard_analysis::kept::KeptFile>>>("resolutions")?;
+        (file.magic == MAGIC
+            && file.key == state.key
+            && file.value.len() == self.index.last_parsed.len())
+        .then_some((file.value, state))
     }
 
-    /// Keeps call-site resolutions beside the results stored under `key`.
-    pub fn store_kept_resolutions<T: Serialize>(&mut self, key: u64, value: &T) {
-        self.store_keyed("resolutions", key, value);
+    /// Keeps call-site resolutions beside the results stored under `key`, by file of
+    /// `last_parsed` (`None`: none are kept, and any kept before are forgotten).
+    pub fn store_kept_resolutions<T: Serialize>(&mut self, key: u64, value: Option<&T>) {
+        self.index.kept = value
+            .is_some_and(|v| self.store_keyed("resolutions", key, v))
+            .then(|| KeptState {
+                key,
+                ..KeptState::default()
+            });
+        self.dirty = true;
+    }
+
+    /// Records what a reuse of the results with shifted positions changed for the kept
+    /// resolutions: the files in `dropped` no longer hold theirs, and each file in
+    /// `renumbered` numbers its functions anew (by the number before the shift, the one
+    /// after). Places are in `last_parsed`.
+    pub fn shift_kept(&mut self, dropped: &[u32], renumbered: &[(u32, Vec<Option<u32>>)]) {
+        let Some(state) = self.index.kept.as_mut() else {
+            return;
+        };
+        state.dropped.extend_from_slice(dropped);
+        state.dropped.sort_unstable();
+        state.dropped.dedup();
+        for (file, then) in renumbered {
+            match state.renumbered.iter_mut().find(|(f, _)| f == file) {
+                Some((_, first)) => loopguard_analysis::kept::renumber_again(first, then),
+                None => state.renumbered.push((*file, then.clone())),
+            }
+        }
+        self.dirty = true;
     }
 
     /// A value written under the results key `key`, if that is the key the index holds.

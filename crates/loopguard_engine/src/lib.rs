@@ -587,6 +587,8 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     stored.set_names(&names);
     if let Some(c) = cache.as_mut() {
         c.index.last_parsed = parsed_ids.iter().map(|&i| files[i].rel.clone()).collect();
+        // Kept resolutions go by place in `last_parsed`: only this run's may be kept now.
+        c.index.kept = None;
         let mut deps: Vec<usize> = files
             .iter()
             .enumerate()
@@ -598,9 +600,8 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         deps.dedup();
         if let Some(key) = results_key(c, &files, &deps, settings_hash) {
             c.store_results(key, &stored);
-            if !reads.resolutions.is_empty() {
-                c.store_kept_resolutions(key, &reads.resolutions);
-            }
+            let kept = Some(&reads.resolutions).filter(|r| !r.is_empty());
+            c.store_kept_resolutions(key, kept);
         }
         // The facts go back into the cache (moved, not copied) before it is saved.
         for (&i, f) in parsed_ids.iter().zip(facts) {
@@ -785,6 +786,27 @@ struct Deps<'a> {
     scan: &'a load::RootScan,
 }
 
+/// The kept resolutions as a run over the files of the last run takes them (by place in
+/// `last_parsed`): without those the cache's state drops or `changed` says changed, and
+/// renumbered as the state records.
+pub(crate) fn kept_prior(
+    list: Vec<kept::KeptFile>,
+    state: cache::KeptState,
+    changed: &dyn Fn(usize) -> bool,
+) -> kept::Prior {
+    let files = (0..)
+        .zip(list)
+        .map(|(at, f): (u32, _)| {
+            let dropped = state.dropped.binary_search(&at).is_ok() || changed(at as usize);
+            (!dropped).then_some(f)
+        })
+        .collect();
+    kept::Prior {
+        files,
+        renumbered: state.renumbered,
+    }
+}
+
 /// The kept resolutions a full load can take (see [`CacheUse::Facts`]): when it loaded the
 /// files of the run that kept them under `key`, in the same order, and every file parsed
 /// again is a Python file that only defines more than before under names no file of that
@@ -822,16 +844,13 @@ fn keep_across_additions(
             }
             reparsed_at.push(at);
         }
-        let list: Vec<kept::KeptFile> = c.kept_resolutions(key)?;
-        if list.len() != loaded.facts.len() {
-            return None;
+        let (list, state) = c.kept_resolutions(key)?;
+        let mut prior = kept_prior(list, state, &|at| reparsed_at.binary_search(&at).is_ok());
+        for (at, new_of_old) in renumbered {
+            let then: Vec<Option<u32>> = new_of_old.into_iter().map(Some).collect();
+            prior.renumber(at, &then);
         }
-        let files = list
-            .into_iter()
-            .enumerate()
-            .map(|(at, f)| (reparsed_at.binary_search(&at).is_err()).then_some(f))
-            .collect();
-        Some(kept::Prior { files, renumbered })
+        Some(prior)
     })()
     .unwrap_or_default()
 }
@@ -957,51 +976,31 @@ fn reuse_shifted(
         c.restore(&files[i].rel, facts);
     }
     filter::sort_and_dedup(&mut stored.diagnostics);
-    // The kept resolutions go on with the results. Those of the changed files are dropped
+    // The kept resolutions go on with the results: a shift leaves every definition as it
+    // was, bar inert functions added or removed. Those of the changed files are dropped
     // (calls in functions no finding reads may have changed; they are resolved again when
-    // next needed); the others hold, since a shift leaves every definition as it was bar
-    // inert functions added or removed: they are renumbered where they point into a file
-    // that numbers its functions anew, and dropped where they point at a removed function.
-    let kept = c
-        .kept_resolutions::<Vec<kept::KeptFile>>(old_key)
-        .filter(|list| list.len() == c.index.last_parsed.len())
-        .and_then(|list| {
-            use rayon::prelude::*;
-            let at: HashMap<&str, usize> = (c.index.last_parsed.iter())
-                .enumerate()
-                .map(|(k, rel)| (rel.as_str(), k))
-                .collect();
-            let changed_at: std::collections::HashSet<usize> = changed_files
-                .iter()
-                .filter_map(|&i| at.get(files[i].rel.as_str()).copied())
-                .collect();
-            let renumbered = renumberings
-                .iter()
-                .map(|(i, map)| {
-                    Some((
-                        u32::try_from(*at.get(files[*i].rel.as_str())?).ok()?,
-                        map.clone(),
-                    ))
-                })
-                .collect::<Option<Vec<_>>>()?;
-            Some(
-                list.into_par_iter()
-                    .enumerate()
-                    .map(|(k, f)| match () {
-                        _ if changed_at.contains(&k) => kept::KeptFile::default(),
-                        _ if renumbered.is_empty() => f,
-                        _ => f.renumbered(&renumbered).unwrap_or_default(),
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        });
+    // next needed), and a changed file that numbers its functions anew is renumbered for
+    // the resolutions pointing into it (see `kept_prior`).
+    let at: HashMap<&str, u32> = (c.index.last_parsed.iter())
+        .zip(0..)
+        .map(|(rel, k)| (rel.as_str(), k))
+        .collect();
+    let dropped: Vec<u32> = changed_files
+        .iter()
+        .filter_map(|&i| at.get(files[i].rel.as_str()).copied())
+        .collect();
+    let renumbered: Option<Vec<(u32, Vec<Option<u32>>)>> = renumberings
+        .into_iter()
+        .map(|(i, map)| Some((*at.get(files[i].rel.as_str())?, map)))
+        .collect();
     // The entries now hold the stat keys read above.
     if let Some((key, still)) = key_over(c, files, deps, stats, dep.settings_hash)
         && still.is_empty()
     {
         c.store_results(key, &stored);
-        if let Some(kept) = kept {
-            c.store_kept_resolutions(key, &kept);
+        match renumbered {
+            Some(renumbered) => c.shift_kept(&dropped, &renumbered),
+            None => c.store_kept_resolutions::<()>(key, None),
         }
     }
     c.save(&|rel| by_rel.contains_key(rel));

@@ -134,7 +134,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
             .as_ref()
             .is_none_or(|(new, old)| kept::same_definitions(old, new))
     });
-    let kept_list: Option<Vec<kept::KeptFile>> = if same_index {
+    let kept_list = if same_index {
         c.kept_resolutions(retry.key)
     } else {
         None
@@ -154,16 +154,11 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
         }
     }
     facts.sort_unstable_by_key(|(i, _)| *i);
-    let prior = kept::Prior {
-        files: match kept_list {
-            Some(list) if list.len() == facts.len() => list
-                .into_iter()
-                .zip(&facts)
-                .map(|(res, (i, _))| (!changed_at.contains_key(i)).then_some(res))
-                .collect(),
-            _ => Vec::new(),
-        },
-        renumbered: Vec::new(),
+    let prior = match kept_list {
+        Some((list, state)) if list.len() == facts.len() => {
+            crate::kept_prior(list, state, &|at| changed_at.contains_key(&facts[at].0))
+        }
+        _ => kept::Prior::default(),
     };
     mentioned.sort_unstable();
     mentioned.dedup();
