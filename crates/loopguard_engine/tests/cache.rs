@@ -115,6 +115,15 @@ fn summary(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `o` holds a finding whose summary starts with `prefix`.
+fn assert_finding(o: &Outcome, prefix: &str) {
+    assert!(
+        summary(o).iter().any(|s| s.starts_with(prefix)),
+        "no {prefix}: {:?}",
+        summary(o)
+    );
+}
+
 /// How the cache serves a run that analyses the last run's files again after one edit.
 fn same_files(kept_resolutions: bool) -> CacheUse {
     CacheUse::SameFiles {
@@ -297,11 +306,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o).iter().any(|s| s.starts_with("LG304")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG304");
 
     // `report` is reached now: an edit in it is analysed again.
     p.edit(
@@ -314,13 +319,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o)
-            .iter()
-            .any(|s| s.starts_with("LG305 svc/api.py:6")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG305 svc/api.py:6");
 
     // A new function under a name the project mentions may be what a call reaches.
     p.edit("svc/api.py", "from svc.helpers import backoff, report\n\n\nasync def handler():\n    backoff(1)\n    report('x')\n    pause()\n");
@@ -365,11 +364,7 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o).iter().any(|s| s.starts_with("LG20")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG20");
     // A `noqa` added on the reported line changes what is reported.
     p.edit(
         "svc/api.py",
@@ -686,13 +681,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
     let o = p.run();
     assert_eq!(o.cache, facts(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o)
-            .iter()
-            .any(|s| s.starts_with("LG303 svc/api.py:6")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG303 svc/api.py:6");
 
     // `load`, which api.py calls but no file defined: every call site resolves again.
     let with_probe = helpers("def _probe():\n    return open('x')\n\n\n", "    pass\n");
@@ -703,13 +692,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
     let o = p.run();
     assert_eq!(o.cache, facts(false));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o)
-            .iter()
-            .any(|s| s.starts_with("LG303 svc/api.py:11")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG303 svc/api.py:11");
 
     // A constructor added to a class api.py builds: `Pool()` now runs it.
     let with_load = format!("{with_probe}\n\ndef load(path):\n    return open(path).read()\n");
@@ -723,13 +706,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
     let o = p.run();
     assert_eq!(o.cache, facts(false));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    assert!(
-        summary(&o)
-            .iter()
-            .any(|s| s.starts_with("LG305 svc/api.py:7")),
-        "{:?}",
-        summary(&o)
-    );
+    assert_finding(&o, "LG305 svc/api.py:7");
 }
 
 /// Function numbers that a reused run shifted (an inert function added above the handler)
