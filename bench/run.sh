@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [CORPUS...]      corpora: stdlib ha async-heavy rust (default: all)
 #
-# Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (default
+# Environment: RUNS (default 5) and WARMUP (1) per measurement; THREAD_CORPORA (set but empty: none; default
 # "stdlib ha async-heavy rust") where 1 vs 2 threads is measured; SWEEP=0 skips the no-panic
 # sweeps; SKIP_BUILD=1 re-measures the binaries of the last run (bench/out/bin), so that
 # re-running some corpora keeps one binary across the report; PHASES=0 skips the per-phase timings; PROFILE=0 skips the perf profiles (cold,
@@ -33,7 +33,8 @@ CORP=$BENCH/corpora
 VENV=$BENCH/.venv
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
-THREAD_CORPORA=${THREAD_CORPORA:-"stdlib ha async-heavy rust"}
+# Unset: every corpus; set but empty: none.
+THREAD_CORPORA=${THREAD_CORPORA-"stdlib ha async-heavy rust"}
 SWEEP=${SWEEP:-1}
 PHASES=${PHASES:-1}
 PROFILE=${PROFILE:-1}
