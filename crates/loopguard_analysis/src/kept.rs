@@ -62,18 +62,21 @@ impl Prior {
     /// Records that file `file` numbers its functions anew: `then` maps the numbers it
     /// had to the ones it has now (after any renumbering recorded before).
     pub fn renumber(&mut self, file: u32, then: &[Option<u32>]) {
-        match self.renumbered.iter_mut().find(|(f, _)| *f == file) {
-            Some((_, first)) => renumber_again(first, then),
-            None => self.renumbered.push((file, then.to_vec())),
-        }
+        renumber(&mut self.renumbered, file, then);
     }
 }
 
-/// A renumbering (`first`: by original number, the number after it) followed by another
-/// (`then`, over the numbers after `first`), in place.
-pub fn renumber_again(first: &mut [Option<u32>], then: &[Option<u32>]) {
-    for n in first.iter_mut() {
-        *n = n.and_then(|m| then.get(m as usize).copied().flatten());
+/// Adds to `renumbered` (per file, by original number: the number now) that `file` numbers
+/// its functions anew as `then` says (over the numbers it had after any renumbering
+/// recorded before).
+pub fn renumber(renumbered: &mut Vec<(u32, Vec<Option<u32>>)>, file: u32, then: &[Option<u32>]) {
+    match renumbered.iter_mut().find(|(f, _)| *f == file) {
+        Some((_, first)) => {
+            for n in first.iter_mut() {
+                *n = n.and_then(|m| then.get(m as usize).copied().flatten());
+            }
+        }
+        None => renumbered.push((file, then.to_vec())),
     }
 }
 

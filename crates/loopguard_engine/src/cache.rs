@@ -428,10 +428,7 @@ impl Cache {
         state.dropped.sort_unstable();
         state.dropped.dedup();
         for (file, then) in renumbered {
-            match state.renumbered.iter_mut().find(|(f, _)| f == file) {
-                Some((_, first)) => loopguard_analysis::kept::renumber_again(first, then),
-                None => state.renumbered.push((*file, then.clone())),
-            }
+            loopguard_analysis::kept::renumber(&mut state.renumbered, *file, then);
         }
         self.dirty = true;
     }

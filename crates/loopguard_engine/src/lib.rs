@@ -818,12 +818,12 @@ fn keep_across_additions(
     files: &[SourceFile],
     loaded: &load::Loaded,
 ) -> kept::Prior {
-    let same_files = loaded.facts.len() == c.index.last_parsed.len()
+    let same_list = loaded.facts.len() == c.index.last_parsed.len()
         && (loaded.facts.iter())
             .zip(&c.index.last_parsed)
             .all(|((i, _), rel)| files[*i].rel == *rel);
     if c.index.results_key != Some(key)
-        || !same_files
+        || !same_list
         || loaded.reparsed.is_empty()
         || loaded.reparsed.len() > MAX_SHIFTED_FILES
     {
@@ -832,23 +832,15 @@ fn keep_across_additions(
     (|| {
         let names = c.results::<StoredResults>(key)?.names();
         let mentioned = |n: &str| names.binary_search(&shift::name_hash(n)).is_ok();
-        let mut renumbered = Vec::new();
-        let mut reparsed_at = Vec::new();
+        let (list, state) = c.kept_resolutions(key)?;
+        let mut prior = kept_prior(list, state, &|_| false);
         for &i in &loaded.reparsed {
             let at = loaded.facts.binary_search_by_key(&i, |(j, _)| *j).ok()?;
             let old = c.take_facts(&files[i].rel)?.decode().ok()?;
-            let new = &loaded.facts[at].1;
-            let new_of_old = kept::renumbering(&old, new, &mentioned)?;
-            if (0..).zip(&new_of_old).any(|(k, j)| k != *j) {
-                renumbered.push((u32::try_from(at).ok()?, new_of_old));
-            }
-            reparsed_at.push(at);
-        }
-        let (list, state) = c.kept_resolutions(key)?;
-        let mut prior = kept_prior(list, state, &|at| reparsed_at.binary_search(&at).is_ok());
-        for (at, new_of_old) in renumbered {
+            let new_of_old = kept::renumbering(&old, &loaded.facts[at].1, &mentioned)?;
+            *prior.files.get_mut(at)? = None;
             let then: Vec<Option<u32>> = new_of_old.into_iter().map(Some).collect();
-            prior.renumber(at, &then);
+            prior.renumber(u32::try_from(at).ok()?, &then);
         }
         Some(prior)
     })()
