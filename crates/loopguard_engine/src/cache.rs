@@ -570,7 +570,7 @@ impl Cache {
         let suffix = format!("-{}.bin", self.key);
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = ["index-", "facts-", "results-"]
+            let ours = ["index-", "facts-", "results-", "resolutions-"]
                 .iter()
                 .any(|p| name.starts_with(p))
                 && name.ends_with(".bin");

@@ -520,6 +520,30 @@ fn concurrent_runs_never_corrupt_the_cache() {
     assert_eq!(summary(&o), expected);
 }
 
+/// Files an older loopguard (another cache key) wrote are removed when the cache is
+/// written; the current key's files and files that are not loopguard's stay.
+#[test]
+fn files_of_other_cache_keys_are_removed() {
+    let p = Project::new();
+    p.run();
+    let stale = ["index", "results", "resolutions"]
+        .map(|kind| p.cache_dir().join(format!("{kind}-00000000deadbeef.bin")));
+    let facts = p.cache_dir().join("facts-00000000deadbeef-03.bin");
+    let foreign = p.cache_dir().join("notes.txt");
+    for f in stale.iter().chain([&facts, &foreign]) {
+        std::fs::write(f, b"old").unwrap();
+    }
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.run();
+    for f in stale.iter().chain([&facts]) {
+        assert!(!f.exists(), "{} is still there", f.display());
+    }
+    assert!(foreign.exists());
+    for kind in ["index-", "results-", "resolutions-", "facts-"] {
+        assert!(!p.cache_files(kind).is_empty(), "no {kind} file left");
+    }
+}
+
 #[test]
 fn clean_removes_only_loopguard_caches() {
     let p = Project::new();
