@@ -18,6 +18,8 @@
 #                                          function appended and called as the first
 #                                          statement of the first async function (the file
 #                                          defines more than before)
+#   edit.sh undo_helper python BACKUP FILE CMD... the `helper` edit, CMD, then the file put
+#                                          back as it was (it defines less than before)
 set -euo pipefail
 kind=$1 lang=$2 backup=$3 file=$4
 shift 4
@@ -64,6 +66,13 @@ helper/python)
     "$@" >/dev/null 2>&1 || true
     insert_in_first_async_def "$file" "_loopguard_bench_helper_$stamp()"
     printf '\n\ndef _loopguard_bench_helper_%s():\n    return open("/dev/null")\n' "$stamp" >>"$file"
+    ;;
+undo_helper/python)
+    "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "_loopguard_bench_helper_$stamp()"
+    printf '\n\ndef _loopguard_bench_helper_%s():\n    return open("/dev/null")\n' "$stamp" >>"$file"
+    "$@" >/dev/null 2>&1 || true
+    cp "$backup" "$file"
     ;;
 loop/rust)
     # After the opening line of the first `async fn` whose body starts on that line.

@@ -7,14 +7,15 @@
 //! its unchanged files from the last run instead of resolving them again. Catalog entries
 //! are kept by their place in the catalog, which the cache key covers.
 //!
-//! A changed file that defines more than before, and nothing else ([`renumbering`]), leaves
-//! those resolutions as they were too, as long as nothing it adds can be looked up by a call
-//! site elsewhere; only the numbers of its functions change, and the kept resolutions that
-//! point into it are renumbered as they are restored ([`Prior::renumbered`]).
+//! A changed file that defines more or less than before, and nothing else
+//! ([`renumbering`]), leaves those resolutions as they were too, as long as no call site
+//! elsewhere can look up what it adds or removes; only the numbers of its functions change,
+//! and the kept resolutions that point into it are renumbered as they are restored
+//! ([`Prior::renumbered`]).
 
 use loopguard_core::catalog::{EndpointKind, LanguageCatalog};
 use loopguard_core::diagnostic::Confidence;
-use loopguard_core::facts::{FileFacts, Function, Variable};
+use loopguard_core::facts::{Alias, Class, FileFacts, Function, Variable};
 use serde::{Deserialize, Serialize};
 
 use crate::index::FnRef;
@@ -243,18 +244,22 @@ pub fn same_definitions(a: &FileFacts, b: &FileFacts) -> bool {
         && pairwise(&a.functions, &b.functions, same_function)
 }
 
-/// If `new` defines everything `old` did, in the same order and the same way (see
-/// [`same_definitions`]), and more besides that no call site elsewhere can look up: by old
-/// function number, the new one. What it adds (functions, classes, aliases, module-level
-/// variables) must go by names `mentioned` says no file mentions (see the engine's
-/// `mentioned_names`: a name no file mentions is never looked up, since every lookup starts
-/// from a name some file mentions), and added functions must not be dunder methods, which
-/// are looked up without being named (`C()` runs `C.__init__`). Python only.
+/// If `new` defines what `old` did, in the same order and the same way (see
+/// [`same_definitions`]), give or take definitions that no call site elsewhere can look up:
+/// by old function number, the new one (`None` for a function `new` no longer defines).
+/// What it adds or removes (functions, classes, aliases, module-level variables) must go by
+/// names `mentioned` says are not mentioned by another file's facts nor by the changed
+/// files' definitions (a lookup from a call site starts from a name that site mentions and
+/// goes on through definitions, so it never reaches such a name; the changed files' own
+/// call sites are resolved again), and must not be dunder methods, which are looked up
+/// without being named (`C()` runs `C.__init__`). `mentioned` is asked only about names
+/// whose answer could change the result (the caller may have to search for them). Python
+/// only.
 pub fn renumbering(
     old: &FileFacts,
     new: &FileFacts,
     mentioned: &dyn Fn(&str) -> bool,
-) -> Option<Vec<u32>> {
+) -> Option<Vec<Option<u32>>> {
     use loopguard_core::facts::{Language, last_segment};
     if old.module != new.module
         || old.language != new.language
@@ -263,16 +268,31 @@ pub fn renumbering(
         return None;
     }
     let unmentioned = |name: &str| !mentioned(name);
-    grown(
+    let same_alias = |x: &Alias, y: &Alias| x.name == y.name && x.target == y.target;
+    let loose_alias = |a: &Alias| unmentioned(&a.name);
+    aligned(
         &old.aliases,
         &new.aliases,
-        |x, y| x.name == y.name && x.target == y.target,
-        |a| unmentioned(&a.name),
+        same_alias,
+        loose_alias,
+        loose_alias,
     )?;
-    grown(&old.globals, &new.globals, same_variable, |g| {
-        unmentioned(&g.name)
-    })?;
-    grown(
+    let loose_global = |g: &Variable| unmentioned(&g.name);
+    aligned(
+        &old.globals,
+        &new.globals,
+        same_variable,
+        loose_global,
+        loose_global,
+    )?;
+    // A class that stays must stay as it was: its bases place it (and its methods, which
+    // may stay) under classes that other files name, for overrides.
+    let loose_class = |c: &Class, other: &[Class]| {
+        unmentioned(last_segment(&c.qualname))
+            && c.fields.iter().all(|v| unmentioned(&v.name))
+            && !other.iter().any(|o| o.qualname == c.qualname)
+    };
+    aligned(
         &old.classes,
         &new.classes,
         |x, y| {
@@ -281,61 +301,80 @@ pub fn renumbering(
                 && x.decorators == y.decorators
                 && pairwise(&x.fields, &y.fields, same_variable)
         },
-        |c| unmentioned(last_segment(&c.qualname)) && c.fields.iter().all(|v| unmentioned(&v.name)),
+        |c| loose_class(c, &new.classes),
+        |c| loose_class(c, &old.classes),
     )?;
-    // Functions: paired in order; a parent is compared by its new number (known by then:
-    // a function comes after the one it is nested in).
-    let mut new_of_old: Vec<u32> = Vec::with_capacity(old.functions.len());
-    let added = |f: &Function| {
+    // Functions: a parent is compared by its new number (known by then: a function comes
+    // after the one it is nested in). A nested function whose parent went goes too.
+    let loose = |f: &Function| {
         let dunder = f.name.len() > 4 && f.name.starts_with("__") && f.name.ends_with("__");
         !dunder && unmentioned(&f.name) && f.attributes.iter().all(|a| unmentioned(&a.name))
     };
+    let mut new_of_old: Vec<Option<u32>> = Vec::with_capacity(old.functions.len());
     let mut next = 0usize;
     for f in &old.functions {
-        let parent = match f.parent {
-            Some(p) => Some(*new_of_old.get(p as usize)?),
-            None => None,
+        // The parent `f`'s pair must have; `None` if `f`'s parent went (`f` cannot stay).
+        let parent: Option<Option<u32>> = match f.parent {
+            None => Some(None),
+            Some(p) => new_of_old.get(p as usize).copied().flatten().map(Some),
         };
         loop {
-            let g = new.functions.get(next)?;
-            next += 1;
-            if same_signature(f, g) && g.parent == parent {
-                new_of_old.push(u32::try_from(next - 1).ok()?);
+            if let Some(g) = new.functions.get(next)
+                && same_signature(f, g)
+                && parent == Some(g.parent)
+            {
+                new_of_old.push(Some(u32::try_from(next).ok()?));
+                next += 1;
                 break;
             }
-            if !added(g) {
-                return None;
+            // Not paired: `f` was removed or `g` added. Removed if `g` is the next one's pair
+            // (a guess: any choice is sound, but a wrong one leaves more unpaired).
+            let g = new.functions.get(next);
+            let next_old = old.functions.get(new_of_old.len() + 1);
+            // (Names are asked last: the caller may have to search other files for them.)
+            let removed = (next_old.zip(g).is_some_and(|(h, g)| same_signature(h, g))
+                || g.is_none_or(|g| !loose(g)))
+                && loose(f);
+            if removed {
+                new_of_old.push(None);
+                break;
+            }
+            match g {
+                Some(g) if loose(g) => next += 1,
+                _ => return None,
             }
         }
     }
     new.functions[next..]
         .iter()
-        .all(added)
+        .all(loose)
         .then_some(new_of_old)
 }
 
-/// Pairs `old` with `new` in order, as equal (`same`) items; every item of `new` left
-/// over must be an acceptable addition (`added`).
-fn grown<T>(
+/// Pairs `old` with `new` in order, as equal (`same`) items; every item left unpaired must
+/// be one that may go (`gone`, of `old`) or come (`came`, of `new`).
+fn aligned<T>(
     old: &[T],
     new: &[T],
     same: impl Fn(&T, &T) -> bool,
-    added: impl Fn(&T) -> bool,
+    gone: impl Fn(&T) -> bool,
+    came: impl Fn(&T) -> bool,
 ) -> Option<()> {
     let mut next = 0usize;
     for o in old {
         loop {
-            let n = new.get(next)?;
-            next += 1;
-            if same(o, n) {
-                break;
-            }
-            if !added(n) {
-                return None;
+            match new.get(next) {
+                Some(n) if same(o, n) => {
+                    next += 1;
+                    break;
+                }
+                Some(n) if came(n) => next += 1,
+                _ if gone(o) => break,
+                _ => return None,
             }
         }
     }
-    new[next..].iter().all(added).then_some(())
+    new[next..].iter().all(came).then_some(())
 }
 
 /// A variable's name and type (not where it is).
@@ -365,7 +404,7 @@ fn pairwise<T>(a: &[T], b: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loopguard_core::facts::{Alias, Class, Language, TypeRef};
+    use loopguard_core::facts::{Language, TypeRef};
 
     fn function(module: &str, name: &str) -> Function {
         Function {
@@ -405,20 +444,39 @@ mod tests {
     #[test]
     fn unchanged_definitions_keep_their_numbers() {
         let f = file(&["a", "b"]);
-        assert_eq!(renumbering(&f, &f, &mentioned), Some(vec![0, 1]));
+        assert_eq!(
+            renumbering(&f, &f, &mentioned),
+            Some(vec![Some(0), Some(1)])
+        );
     }
 
     #[test]
     fn unmentioned_additions_renumber_what_follows_them() {
         let old = file(&["a", "b"]);
         let new = file(&["helper", "a", "b", "tail"]);
-        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![1, 2]));
+        assert_eq!(
+            renumbering(&old, &new, &mentioned),
+            Some(vec![Some(1), Some(2)])
+        );
         // A nested function's parent is compared by its new number.
         let mut old = file(&["a", "inner"]);
         old.functions[1].parent = Some(0);
         let mut new = file(&["helper", "a", "inner"]);
         new.functions[2].parent = Some(1);
-        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![1, 2]));
+        assert_eq!(
+            renumbering(&old, &new, &mentioned),
+            Some(vec![Some(1), Some(2)])
+        );
+        // Nested in another function now: the old one went, and a new one came.
+        new.functions[2].parent = Some(0);
+        assert_eq!(
+            renumbering(&old, &new, &mentioned),
+            Some(vec![Some(1), None])
+        );
+        // Not so for a name some other file mentions.
+        let mut old = file(&["a", "used"]);
+        old.functions[1].parent = Some(0);
+        let mut new = file(&["helper", "a", "used"]);
         new.functions[2].parent = Some(0);
         assert_eq!(renumbering(&old, &new, &mentioned), None);
     }
@@ -441,14 +499,39 @@ mod tests {
     }
 
     #[test]
-    fn removed_or_changed_definitions_are_not_taken() {
-        let old = file(&["a", "b"]);
+    fn unmentioned_removals_are_taken_and_leave_no_number() {
+        let old = file(&["a", "helper", "b"]);
+        assert_eq!(
+            renumbering(&old, &file(&["a", "b"]), &mentioned),
+            Some(vec![Some(0), None, Some(1)])
+        );
+        // Removed and added at once (a helper renamed).
+        assert_eq!(
+            renumbering(&old, &file(&["a", "b", "other"]), &mentioned),
+            Some(vec![Some(0), None, Some(1)])
+        );
+        // A nested function goes with its parent.
+        let mut old = file(&["a", "helper", "inner"]);
+        old.functions[2].parent = Some(1);
+        assert_eq!(
+            renumbering(&old, &file(&["a"]), &mentioned),
+            Some(vec![Some(0), None, None])
+        );
+    }
+
+    #[test]
+    fn mentioned_or_dunder_removals_and_changes_are_not_taken() {
+        let old = file(&["a", "used"]);
         assert_eq!(renumbering(&old, &file(&["a"]), &mentioned), None);
+        let mut old_init = file(&["a", "__init__"]);
+        old_init.functions[1].class = Some("m.C".into());
+        assert_eq!(renumbering(&old_init, &file(&["a"]), &mentioned), None);
+        // A changed definition of a mentioned name is neither an addition nor a removal.
         let mut new = old.clone();
         new.functions[1].is_async = true;
         assert_eq!(renumbering(&old, &new, &mentioned), None);
         let mut new = old.clone();
-        new.functions[0].returns = Some(TypeRef::Named("m.Conn".into()));
+        new.functions[1].returns = Some(TypeRef::Named("m.Conn".into()));
         assert_eq!(renumbering(&old, &new, &mentioned), None);
         let mut new = old.clone();
         new.module = "other".into();
@@ -472,13 +555,16 @@ mod tests {
         let mut new = old.clone();
         new.aliases.push(alias("shelve"));
         new.classes.push(class("Fresh"));
-        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![0]));
+        assert_eq!(renumbering(&old, &new, &mentioned), Some(vec![Some(0)]));
+        // And shrink by them.
+        assert_eq!(renumbering(&new, &old, &mentioned), Some(vec![Some(0)]));
         let mut with_used = new.clone();
         with_used.aliases.push(alias("used"));
         assert_eq!(renumbering(&old, &with_used, &mentioned), None);
         let mut with_used = new.clone();
         with_used.classes.insert(0, class("Used"));
         assert_eq!(renumbering(&old, &with_used, &mentioned), None);
+        assert_eq!(renumbering(&with_used, &old, &mentioned), None);
         // An existing class that changed (a base added) is not an addition.
         let mut old_c = old.clone();
         old_c.classes.push(class("Fresh"));

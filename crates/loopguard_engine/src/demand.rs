@@ -75,10 +75,28 @@ pub enum Reference<'f> {
     Type(&'f TypeRef),
 }
 
-/// Calls `f` with every callee and type one function refers to: decorators, parameter
-/// annotations and defaults, return type, attribute types, call sites and the callables
-/// they pass, guards.
+/// Calls `f` with every callee and type one function refers to: its signature
+/// ([`for_each_signature_reference`]), then its call sites and the callables they pass, and
+/// its guards.
 pub fn for_each_function_reference<'f>(
+    func: &'f loopguard_core::facts::Function,
+    f: &mut dyn FnMut(Reference<'f>),
+) {
+    for_each_signature_reference(func, f);
+    for c in &func.calls {
+        f(Reference::Callee(&c.callee));
+        for a in &c.callable_args {
+            f(Reference::Callee(a));
+        }
+    }
+    for g in &func.guards {
+        f(Reference::Callee(&g.acquire));
+    }
+}
+
+/// Calls `f` with every callee and type in what other code can look up of one function:
+/// decorators, parameter annotations and defaults, return type, attribute types.
+pub fn for_each_signature_reference<'f>(
     func: &'f loopguard_core::facts::Function,
     f: &mut dyn FnMut(Reference<'f>),
 ) {
@@ -98,15 +116,6 @@ pub fn for_each_function_reference<'f>(
     }
     for a in &func.attributes {
         f(Reference::Type(&a.ty));
-    }
-    for c in &func.calls {
-        f(Reference::Callee(&c.callee));
-        for a in &c.callable_args {
-            f(Reference::Callee(a));
-        }
-    }
-    for g in &func.guards {
-        f(Reference::Callee(&g.acquire));
     }
 }
 

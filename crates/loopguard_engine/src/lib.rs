@@ -24,6 +24,7 @@ use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
 use loopguard_core::facts::{FileFacts, Language};
+use rustc_hash::FxHashSet;
 
 pub use discover::SourceFile;
 
@@ -95,8 +96,8 @@ pub enum CacheUse {
     Touched { files: usize },
     /// Facts of unchanged files came from the cache; `parsed` files were parsed now.
     /// `kept_resolutions`: the files analysed were those of the last run and the changed
-    /// ones only define more than before, under names no file mentioned, so the call sites
-    /// of the others kept their resolutions from the last run (see
+    /// ones define what they did, give or take definitions no other file can reach, so the
+    /// call sites of the others kept their resolutions from the last run (see
     /// `loopguard_analysis::kept::renumbering`).
     Facts {
         parsed: usize,
@@ -326,13 +327,13 @@ fn mentioned_name_hashes(facts: &[FileFacts]) -> Vec<u32> {
     // times, and this runs beside the analysis, at the run's peak of memory.
     let names = facts
         .par_iter()
-        .fold(rustc_hash::FxHashSet::default, |mut names, f| {
+        .fold(FxHashSet::default, |mut names, f| {
             shift::mentioned_names(f, &mut |n| {
                 names.insert(shift::name_hash(n));
             });
             names
         })
-        .reduce(rustc_hash::FxHashSet::default, |a, b| {
+        .reduce(FxHashSet::default, |a, b| {
             let (mut big, small) = if a.len() < b.len() { (b, a) } else { (a, b) };
             big.extend(small);
             big
@@ -809,9 +810,10 @@ pub(crate) fn kept_prior(
 
 /// The kept resolutions a full load can take (see [`CacheUse::Facts`]): when it loaded the
 /// files of the run that kept them under `key`, in the same order, and every file parsed
-/// again is a Python file that only defines more than before under names no file of that
-/// run mentioned ([`kept::renumbering`]). The old facts of those files are taken out of the
-/// cache to compare (the new ones replace them when the run ends). Empty otherwise.
+/// again is a Python file that defines what it did, give or take definitions no lookup from
+/// another file can reach ([`kept::renumbering`]). The old facts of those files are taken
+/// out of the cache to compare (the new ones replace them when the run ends). Empty
+/// otherwise.
 fn keep_across_additions(
     c: &mut cache::Cache,
     key: u64,
@@ -830,21 +832,65 @@ fn keep_across_additions(
         return kept::Prior::default();
     }
     (|| {
-        let names = c.results::<StoredResults>(key)?.names();
-        let mentioned = |n: &str| names.binary_search(&shift::name_hash(n)).is_ok();
+        let stored = c.results::<StoredResults>(key)?.names();
         let (list, state) = c.kept_resolutions(key)?;
         let mut prior = kept_prior(list, state, &|_| false);
+        let mut changed = Vec::with_capacity(loaded.reparsed.len());
         for &i in &loaded.reparsed {
             let at = loaded.facts.binary_search_by_key(&i, |(j, _)| *j).ok()?;
             let old = c.take_facts(&files[i].rel)?.decode().ok()?;
-            let new_of_old = kept::renumbering(&old, &loaded.facts[at].1, &mentioned)?;
-            *prior.files.get_mut(at)? = None;
-            let then: Vec<Option<u32>> = new_of_old.into_iter().map(Some).collect();
-            prior.renumber(u32::try_from(at).ok()?, &then);
+            changed.push((at, old));
         }
-        Some(prior)
+        // A name counts as mentioned when a file not parsed again mentions it, or the
+        // definitions of one parsed again, old or new: lookups from other files read those,
+        // not their call sites, which are resolved again.
+        let mut definitions = FxHashSet::default();
+        for (at, old) in &changed {
+            let mut add = |n: &str| {
+                definitions.insert(shift::name_hash(n));
+            };
+            shift::definition_mentions(old, &mut add);
+            shift::definition_mentions(&loaded.facts[*at].1, &mut add);
+        }
+        // The stored names cover what every file mentioned then, the parsed ones' call
+        // sites included: a name among them is taken as unmentioned for now, and the other
+        // files are searched for it below.
+        let unsure = std::cell::RefCell::new(FxHashSet::default());
+        let mentioned = |n: &str| {
+            let h = shift::name_hash(n);
+            if stored.binary_search(&h).is_ok() && !definitions.contains(&h) {
+                unsure.borrow_mut().insert(h);
+            }
+            definitions.contains(&h)
+        };
+        for (at, old) in &changed {
+            let new_of_old = kept::renumbering(old, &loaded.facts[*at].1, &mentioned)?;
+            *prior.files.get_mut(*at)? = None;
+            prior.renumber(u32::try_from(*at).ok()?, &new_of_old);
+        }
+        let unsure = unsure.into_inner();
+        let others = || {
+            use rayon::prelude::*;
+            let changed = &changed;
+            (loaded.facts.par_iter().enumerate())
+                .filter(move |(at, _)| !changed.iter().any(|(c, _)| c == at))
+                .map(|(_, (_, f))| f)
+        };
+        (unsure.is_empty() || !mentions_any(others(), &unsure)).then_some(prior)
     })()
     .unwrap_or_default()
+}
+
+/// Whether any of `facts` mentions a name whose hash is in `names`.
+fn mentions_any<'f>(
+    facts: impl rayon::iter::ParallelIterator<Item = &'f FileFacts>,
+    names: &FxHashSet<u32>,
+) -> bool {
+    facts.any(|f| {
+        let mut hit = false;
+        shift::mentioned_names(f, &mut |n| hit |= names.contains(&shift::name_hash(n)));
+        hit
+    })
 }
 
 /// Reuses the stored results when every file that changed since they were computed only

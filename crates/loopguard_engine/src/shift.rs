@@ -360,6 +360,16 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
 /// every method, field and callee name, wherever a callee or a type appears. A function
 /// whose name is not among them cannot be the target of any call, import or demand.
 pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
+    mentions(facts, true, f);
+}
+
+/// [`mentioned_names`] of a file's definitions alone, without its call sites and guards:
+/// what a lookup from a call site in another file can read in it.
+pub fn definition_mentions(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
+    mentions(facts, false, f);
+}
+
+fn mentions(facts: &FileFacts, call_sites: bool, f: &mut dyn FnMut(&str)) {
     use loopguard_core::facts::last_segment as last;
     fn callee(c: &Callee, f: &mut dyn FnMut(&str)) {
         f(c.name());
@@ -397,10 +407,16 @@ pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
             ty(&v.ty, f);
         }
     }
+    use crate::demand::{Reference, for_each_function_reference, for_each_signature_reference};
+    let each = if call_sites {
+        for_each_function_reference
+    } else {
+        for_each_signature_reference
+    };
     for func in &facts.functions {
-        crate::demand::for_each_function_reference(func, &mut |r| match r {
-            crate::demand::Reference::Callee(c) => callee(c, f),
-            crate::demand::Reference::Type(t) => ty(t, f),
+        each(func, &mut |r| match r {
+            Reference::Callee(c) => callee(c, f),
+            Reference::Type(t) => ty(t, f),
         });
     }
 }

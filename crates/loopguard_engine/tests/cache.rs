@@ -733,6 +733,84 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
     assert_finding(&o, "LG305 svc/api.py:7");
 }
 
+/// The other way round: a file that defines less keeps the other files' resolutions,
+/// renumbered, unless what went is named by another file or by the file's own definitions
+/// (an attribute type another file's lookup reads); and an addition named only there is no
+/// addition either.
+#[test]
+fn a_file_that_defines_less_keeps_the_other_files_resolutions_unless_a_lookup_reaches_it() {
+    let p = Project::new();
+    let helpers = |probe: bool, load: bool, acquire: bool| {
+        let mut text = String::from("import time\n\n\n");
+        if probe {
+            text.push_str("def _probe():\n    return open('x')\n\n\n");
+        }
+        text.push_str("def backoff(n):\n");
+        if probe {
+            text.push_str("    _probe()\n");
+        }
+        text.push_str("    time.sleep(n)\n\n\n");
+        if load {
+            text.push_str("def load(path):\n    return open(path).read()\n\n\n");
+        }
+        text.push_str("class Conn:\n    def close(self):\n        time.sleep(1)\n\n\n");
+        text.push_str("class Pool:\n    def get(self):\n        return 1\n");
+        if acquire {
+            text.push_str("\n    def acquire(self) -> Conn:\n        return Conn()\n");
+        }
+        // `Service.conn` is typed by what `Pool.acquire` returns: api.py's
+        // `s.conn.close()` reaches `Conn.close` through it, without naming `acquire`.
+        text.push_str(
+            "\n\nclass Service:\n    def __init__(self):\n        self.pool = Pool()\n\
+             \x20       self.conn = self.pool.acquire()\n",
+        );
+        text
+    };
+    p.edit("svc/helpers.py", &helpers(true, true, true));
+    p.edit(
+        "svc/api.py",
+        "import svc.helpers\nfrom svc.helpers import Service, backoff\n\n\n\
+         async def handler():\n    backoff(1)\n\n\n\
+         async def reader():\n    svc.helpers.load('x')\n\n\n\
+         async def worker(s: Service):\n    s.conn.close()\n",
+    );
+    p.run();
+    let facts = |kept_resolutions| CacheUse::Facts {
+        parsed: 1,
+        kept_resolutions,
+    };
+
+    // The helper above `backoff` goes (and its call): api.py's resolution of `backoff`
+    // points one function further up.
+    p.edit("svc/helpers.py", &helpers(false, true, true));
+    let o = p.run();
+    assert_eq!(o.cache, facts(true));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_finding(&o, "LG305 svc/api.py:6");
+    assert_finding(&o, "LG303 svc/api.py:10");
+    assert_finding(&o, "LG305 svc/api.py:14");
+
+    // `load`, which api.py calls: every call site resolves again, and its finding goes.
+    p.edit("svc/helpers.py", &helpers(false, false, true));
+    let o = p.run();
+    assert_eq!(o.cache, facts(false));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(!summary(&o).iter().any(|s| s.contains("api.py:10")));
+
+    // `Pool.acquire`, which only helpers.py's own definitions name, goes, then comes back:
+    // `s.conn.close()` stops and starts reaching `Conn.close`.
+    p.edit("svc/helpers.py", &helpers(false, false, false));
+    let o = p.run();
+    assert_eq!(o.cache, facts(false));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert!(!summary(&o).iter().any(|s| s.contains("api.py:14")));
+    p.edit("svc/helpers.py", &helpers(false, false, true));
+    let o = p.run();
+    assert_eq!(o.cache, facts(false));
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_finding(&o, "LG305 svc/api.py:14");
+}
+
 /// Function numbers that a reused run shifted (an inert function added above the handler)
 /// stay right for the next run that analyses the same files.
 #[test]
