@@ -21,8 +21,12 @@ Edit kinds (each applied to a random file, then undone):
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
 
-Prints one line per edit (how the cache served it, from `--statistics`) and a summary;
-exits 1 on any difference. Files the running Python's `ast` cannot parse are skipped.
+After each edit is undone, the cached run of the tree as it was must print what a
+--no-cache run of it printed at the start (undoing `helper` or `append_open` removes a
+definition: the file defines less than before).
+
+Prints one line per edit and per undo (how the cache served it, from `--statistics`) and
+a summary; exits 1 on any difference. Files the running Python's `ast` cannot parse are skipped.
 """
 import argparse
 import ast
@@ -128,6 +132,7 @@ def main():
     cache = tempfile.mkdtemp(prefix="loopguard-differential-")
     cached = ["--cache-dir", cache]
     run(args.loopguard, corpus, cached)
+    as_it_was, _ = run(args.loopguard, corpus, ["--no-cache"])
     counts, bad, done = {}, 0, 0
     while done < args.edits:
         path = rng.choice(files)
@@ -149,7 +154,11 @@ def main():
         rel = os.path.relpath(path, corpus)
         print("%s %s %s: %s" % ("ok" if same else "DIFFERENT", how, rel, what), flush=True)
         bad += not same
-        run(args.loopguard, corpus, cached)  # back to the original text
+        back, how = run(args.loopguard, corpus, cached)  # the original text again
+        same = back == as_it_was
+        counts["undo " + how] = counts.get("undo " + how, 0) + 1
+        print("%s undo %s %s" % ("ok" if same else "DIFFERENT", how, rel), flush=True)
+        bad += not same
     print("%d edits, %d different; %s" % (done, bad, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
     sys.exit(1 if bad else 0)
 

@@ -126,17 +126,18 @@ def main():
 
     w("### Two edits in a row (seconds, median)")
     w("")
-    w("As an editor that checks on save sees them (`bench/edit.sh after_move` and `helper`): code")
-    w("on the loop changed right after an edit that only moved code (the stored findings were")
-    w("shifted in between); a helper function added and called from async code (the file")
-    w("defines more than before). Beside them, the single edit of code on the loop.")
+    w("As an editor that checks on save sees them (`bench/edit.sh after_move`, `helper` and")
+    w("`undo_helper`): code on the loop changed right after an edit that only moved code (the")
+    w("stored findings were shifted in between); a helper function added and called from async")
+    w("code (the file defines more than before); that helper undone (the file defines less).")
+    w("Beside them, the single edit of code on the loop.")
     w("")
-    w("| corpus | code on the loop changed | the same, right after code moved | a helper added and called | ruff warm | ruff 1 file edited |")
-    w("|---|---:|---:|---:|---:|---:|")
+    w("| corpus | code on the loop changed | the same, right after code moved | a helper added and called | the helper undone | ruff warm | ruff 1 file edited |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
     for c in present:
         if median(res, c, "lg_touch_helper") is None:
             continue
-        keys = ["lg_touch_loop", "lg_touch_after_move", "lg_touch_helper", "ruff_warm", "ruff_touch"]
+        keys = ["lg_touch_loop", "lg_touch_after_move", "lg_touch_helper", "lg_touch_undo_helper", "ruff_warm", "ruff_touch"]
         w("| %s | %s |" % (TITLES[c], " | ".join(fmt(median(res, c, k)) for k in keys)))
     w("")
 
@@ -193,6 +194,7 @@ def main():
             target("1 file edited, code on the loop changed / ruff warm", c, m("lg_touch_loop"), m("ruff_warm"), 2.0)
             target("code on the loop changed after code moved / ruff warm", c, m("lg_touch_after_move"), m("ruff_warm"), 2.0)
             target("a helper added and called / ruff warm", c, m("lg_touch_helper"), m("ruff_warm"), 2.0)
+            target("the helper undone / ruff warm", c, m("lg_touch_undo_helper"), m("ruff_warm"), 2.0)
     if "rust" in present:
         target("1 file edited, code moved / cold", "rust", m("lg_touch"), m("lg_cold"), 1.0)
         target("1 file edited, function added / cold", "rust", m("lg_touch_code"), m("lg_cold"), 1.0)

@@ -257,13 +257,16 @@ bench_corpus() {
     measure "$c.lg_touch_loop" "$edit_loop" "$lg --cache-dir $lg_cache"
     if [ "$lang" = python ]; then
         # Two edits in a row, as in an editor that checks on save: code on the loop changed
-        # right after an edit that only moved code; and a helper function added and called
-        # from async code (the file defines more than before).
+        # right after an edit that only moved code; a helper function added and called from
+        # async code (the file defines more than before); and that helper undone (less).
         measure "$c.lg_touch_after_move" \
             "bash $BENCH/edit.sh after_move $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"
         measure "$c.lg_touch_helper" \
             "bash $BENCH/edit.sh helper $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
+            "$lg --cache-dir $lg_cache"
+        measure "$c.lg_touch_undo_helper" \
+            "bash $BENCH/edit.sh undo_helper $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"
     fi
 

@@ -508,7 +508,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
     };
     if let (Some(key), Some(c)) = (retry_key, cache.as_mut()) {
-        loaded.prior = keep_across_additions(c, key, &files, &loaded);
+        loaded.prior = keep_across_additions(c, key, &files, &mut loaded);
     }
     let kept_resolutions = loaded.prior.keeps_any();
     let parsed_ids: Vec<usize> = loaded.facts.iter().map(|(i, _)| *i).collect();
@@ -813,12 +813,14 @@ pub(crate) fn kept_prior(
 /// again is a Python file that defines what it did, give or take definitions no lookup from
 /// another file can reach ([`kept::renumbering`]). The old facts of those files are taken
 /// out of the cache to compare (the new ones replace them when the run ends). Empty
-/// otherwise.
+/// otherwise. When it keeps them, the names mentioned last time and those the parsed files
+/// mention now go to `loaded.mentioned`, as on the same-files path: a superset of what the
+/// facts mention, which is safe, and the run need not list them all again.
 fn keep_across_additions(
     c: &mut cache::Cache,
     key: u64,
     files: &[SourceFile],
-    loaded: &load::Loaded,
+    loaded: &mut load::Loaded,
 ) -> kept::Prior {
     let same_list = loaded.facts.len() == c.index.last_parsed.len()
         && (loaded.facts.iter())
@@ -831,7 +833,7 @@ fn keep_across_additions(
     {
         return kept::Prior::default();
     }
-    (|| {
+    let kept = (|| {
         let stored = c.results::<StoredResults>(key)?.names();
         let (list, state) = c.kept_resolutions(key)?;
         let mut prior = kept_prior(list, state, &|_| false);
@@ -876,9 +878,24 @@ fn keep_across_additions(
                 .filter(move |(at, _)| !changed.iter().any(|(c, _)| c == at))
                 .map(|(_, (_, f))| f)
         };
-        (unsure.is_empty() || !mentions_any(others(), &unsure)).then_some(prior)
-    })()
-    .unwrap_or_default()
+        if !unsure.is_empty() && mentions_any(others(), &unsure) {
+            return None;
+        }
+        let mut mentioned = stored;
+        for (at, _) in &changed {
+            mentioned.extend(shift::mention_hashes(&loaded.facts[*at].1));
+        }
+        mentioned.sort_unstable();
+        mentioned.dedup();
+        Some((prior, mentioned))
+    })();
+    match kept {
+        Some((prior, mentioned)) => {
+            loaded.mentioned = Some(mentioned);
+            prior
+        }
+        None => kept::Prior::default(),
+    }
 }
 
 /// Whether any of `facts` mentions a name whose hash is in `names`.
