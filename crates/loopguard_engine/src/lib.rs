@@ -857,11 +857,11 @@ fn keep_across_additions(
         // The stored names cover what every file mentioned then, the parsed ones' call
         // sites included: a name among them is taken as unmentioned for now, and the other
         // files are searched for it below.
-        let unsure = std::cell::RefCell::new(FxHashSet::default());
+        let unsure: std::cell::RefCell<Vec<String>> = Default::default();
         let mentioned = |n: &str| {
             let h = shift::name_hash(n);
             if stored.binary_search(&h).is_ok() && !definitions.contains(&h) {
-                unsure.borrow_mut().insert(h);
+                unsure.borrow_mut().push(n.to_string());
             }
             definitions.contains(&h)
         };
@@ -870,7 +870,9 @@ fn keep_across_additions(
             *prior.files.get_mut(*at)? = None;
             prior.renumber(u32::try_from(*at).ok()?, &new_of_old);
         }
-        let unsure = unsure.into_inner();
+        let mut unsure = unsure.into_inner();
+        unsure.sort_unstable();
+        unsure.dedup();
         let others = || {
             use rayon::prelude::*;
             let changed = &changed;
@@ -898,14 +900,15 @@ fn keep_across_additions(
     }
 }
 
-/// Whether any of `facts` mentions a name whose hash is in `names`.
+/// Whether any of `facts` mentions one of `names` (a few: compared as they are, which is
+/// cheaper than hashing every name the facts mention).
 fn mentions_any<'f>(
     facts: impl rayon::iter::ParallelIterator<Item = &'f FileFacts>,
-    names: &FxHashSet<u32>,
+    names: &[String],
 ) -> bool {
     facts.any(|f| {
         let mut hit = false;
-        shift::mentioned_names(f, &mut |n| hit |= names.contains(&shift::name_hash(n)));
+        shift::mentioned_names(f, &mut |n| hit |= names.iter().any(|u| u == n));
         hit
     })
 }
