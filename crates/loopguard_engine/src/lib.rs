@@ -396,6 +396,12 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         &file_list,
     ]);
     let scan = load::RootScan::new(&catalog);
+    // Configured source roots, then requested folders foreign to the root (checking
+    // `lib/python3.11` inside an ignored folder makes `os.py` the module `os`).
+    let mut src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
+    src_roots.extend(discovered.foreign_roots);
+    // Module names, made early where a core would otherwise wait (see below).
+    let mut early_infos: Option<Vec<load::ModuleInfo>> = None;
     let by_rel: HashMap<&str, usize> = files
         .iter()
         .enumerate()
@@ -445,9 +451,15 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                         scan: &scan,
                     };
                     let mut lowered = Vec::new();
+                    // Lowering the changed files keeps one core busy; the module names,
+                    // which every path after a failed shift needs, are made on the other.
+                    let (shifted, infos) = rayon::join(
+                        || reuse_shifted(c, &dep, key, &changed, &config, &by_rel, &mut lowered),
+                        || load::module_infos(&files, &root, &src_roots),
+                    );
+                    early_infos = Some(infos);
                     let shifted =
-                        reuse_shifted(c, &dep, key, &changed, &config, &by_rel, &mut lowered)
-                            .map(|(stored, changed)| (stored, CacheUse::Shifted { changed }));
+                        shifted.map(|(stored, changed)| (stored, CacheUse::Shifted { changed }));
                     if shifted.is_none() {
                         retry = Some(same_files::Retry {
                             key,
@@ -476,11 +488,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         }
     }
 
-    // Configured source roots, then requested folders foreign to the root (checking
-    // `lib/python3.11` inside an ignored folder makes `os.py` the module `os`).
-    let mut src_roots: Vec<PathBuf> = config.src.iter().map(|s| root.join(s)).collect();
-    src_roots.extend(discovered.foreign_roots);
-    let infos = load::module_infos(&files, &root, &src_roots);
+    let infos = early_infos.unwrap_or_else(|| load::module_infos(&files, &root, &src_roots));
     // An edit that leaves the files demand reaches as they were loads those files
     // without running demand again.
     let retry_key = retry.as_ref().map(|r| r.key);
