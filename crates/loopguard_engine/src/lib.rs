@@ -450,7 +450,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                         settings_hash,
                         scan: &scan,
                     };
-                    let mut lowered = Vec::new();
+                    let mut lowered = load::Lowered::default();
                     // Lowering the changed files keeps one core busy; the module names,
                     // which every path after a failed shift needs, are made on the other.
                     let (shifted, infos) = rayon::join(
@@ -492,7 +492,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     // An edit that leaves the files demand reaches as they were loads those files
     // without running demand again.
     let retry_key = retry.as_ref().map(|r| r.key);
-    let same = match (retry, cache.as_mut()) {
+    let same = match (retry.as_mut(), cache.as_mut()) {
         (Some(retry), Some(c)) => same_files::load(
             c,
             &same_files::Project {
@@ -513,7 +513,10 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
 
     let mut loaded = match same {
         Some(loaded) => loaded,
-        None => load::load_project(&files, infos, &config, &scan, cache.as_mut())?,
+        None => {
+            let lowered = retry.map(|r| r.lowered).unwrap_or_default();
+            load::load_project_with(&files, infos, &config, &scan, cache.as_mut(), lowered)?
+        }
     };
     if let (Some(key), Some(c)) = (retry_key, cache.as_mut()) {
         loaded.prior = keep_across_additions(c, key, &files, &mut loaded);
@@ -933,7 +936,7 @@ fn reuse_shifted(
     changed: &[usize],
     config: &Config,
     by_rel: &HashMap<&str, usize>,
-    lowered: &mut Vec<(usize, FileFacts)>,
+    lowered: &mut load::Lowered,
 ) -> Option<(StoredResults, usize)> {
     let (files, deps, stats) = (dep.files, dep.deps, dep.stats);
     if c.index.results_key != Some(old_key) || changed.len() > MAX_SHIFTED_FILES {
@@ -969,8 +972,12 @@ fn reuse_shifted(
             };
             // Kept in `lowered`: into the cache if the results are kept, else handed over
             // (see `same_files`).
-            lowered.push((i, load::lower_file(file, &info, &text)));
-            let new = &lowered.last()?.1;
+            let new = load::lower_file(file, &info, &text);
+            let new = &lowered
+                .entry(i)
+                .insert_entry((new_entry.hash, new))
+                .into_mut()
+                .1;
             let old = match c.take_facts(&file.rel)?.decode() {
                 Ok(f) => f,
                 Err(what) => {
@@ -1038,7 +1045,7 @@ fn reuse_shifted(
     for (i, entry, reparsed) in updates {
         c.store(&files[i].rel, entry, reparsed);
     }
-    for (i, facts) in lowered.drain(..) {
+    for (i, (_, facts)) in lowered.drain() {
         c.restore(&files[i].rel, facts);
     }
     filter::sort_and_dedup(&mut stored.diagnostics);

@@ -66,7 +66,14 @@ struct Work<'a> {
     infos: Vec<ModuleInfo>,
     max_size: u64,
     scan: &'a RootScan,
+    /// Changed files an earlier step of the run lowered already.
+    lowered: std::sync::Mutex<Lowered>,
 }
+
+/// Facts of changed files lowered by an earlier step of a run (the shifted-reuse attempt),
+/// by file, with the content hash of the text they were lowered from: a later step that
+/// reads the same text takes them instead of lowering it again.
+pub(crate) type Lowered = HashMap<usize, ([u8; 32], FileFacts)>;
 
 /// The byte scan that picks the files the first round parses: those that may hold a root of
 /// the analysis, code that runs on the event loop. Other files are parsed only when a root
@@ -212,8 +219,18 @@ impl Work<'_> {
         Ok((text, hash))
     }
 
-    fn lower(&self, i: usize, text: &str) -> FileFacts {
-        lower_file(&self.files[i], &self.infos[i], text)
+    /// File `i`'s facts from `text` (whose content hash is `hash`): lowered now, or taken
+    /// from an earlier step that lowered the same text under the same module name.
+    fn lower(&self, i: usize, text: &str, hash: &[u8; 32]) -> FileFacts {
+        let info = &self.infos[i];
+        match locked(&self.lowered).remove(&i) {
+            Some((h, facts))
+                if h == *hash && facts.module == info.name && facts.edition == info.edition =>
+            {
+                facts
+            }
+            _ => lower_file(&self.files[i], info, text),
+        }
     }
 }
 
@@ -349,7 +366,7 @@ fn look_one(work: &Work, i: usize, always: bool, cache: &SharedCache) -> (Looked
         return (Looked::Facts(Box::new(facts)), false);
     }
     // Parsed outside the lock.
-    let facts = work.lower(i, &text);
+    let facts = work.lower(i, &text, &hash);
     if let Some(c) = locked(cache).as_deref_mut() {
         c.store(rel, entry(true), true);
     }
@@ -564,13 +581,27 @@ pub fn load_project(
     infos: Vec<ModuleInfo>,
     config: &Config,
     scan: &RootScan,
+    cache: Option<&mut Cache>,
+) -> Result<Loaded, EngineError> {
+    load_project_with(files, infos, config, scan, cache, Lowered::default())
+}
+
+/// [`load_project`], taking the facts of changed files from `lowered` where they were
+/// lowered from the text the load reads.
+pub(crate) fn load_project_with(
+    files: &[SourceFile],
+    infos: Vec<ModuleInfo>,
+    config: &Config,
+    scan: &RootScan,
     mut cache: Option<&mut Cache>,
+    lowered: Lowered,
 ) -> Result<Loaded, EngineError> {
     let work = Work {
         files,
         infos,
         max_size: config.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
         scan,
+        lowered: std::sync::Mutex::new(lowered),
     };
     let by_module = module_map(files, &work.infos);
     if let Some(c) = cache.as_deref_mut() {

@@ -28,8 +28,9 @@ pub(crate) struct Retry {
     pub key: u64,
     /// The files whose stat key changed, with their stat key now.
     pub changed: Vec<(usize, Option<StatKey>)>,
-    /// Changed files the fast path already lowered (their new facts).
-    pub lowered: Vec<(usize, FileFacts)>,
+    /// Changed files the fast path already lowered (their new facts); what this path
+    /// leaves of them, the full load takes.
+    pub lowered: load::Lowered,
 }
 
 pub(crate) struct Project<'a> {
@@ -50,7 +51,7 @@ struct Checked {
 
 /// The facts of the files the last run analysed (see the module docs), or `None` and the
 /// cache as it was.
-pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
+pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Loaded> {
     if c.index.results_key != Some(retry.key) || retry.changed.len() > MAX_SHIFTED_FILES {
         return None;
     }
@@ -64,12 +65,12 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: Retry) -> Option<Loaded> {
     parsed.sort_unstable();
     let by_module = load::module_map(p.files, p.infos);
     let followed = |path: &str| load::followed_by_demand(&by_module, path);
-    let mut lowered: HashMap<usize, FileFacts> = retry.lowered.into_iter().collect();
+    let lowered = &mut retry.lowered;
 
     let mut checked: Vec<Checked> = Vec::new();
     let ok = (|| {
         for &(i, stat) in &retry.changed {
-            let step = check_changed(c, p, i, stat?, &mut lowered, &followed);
+            let step = check_changed(c, p, i, stat?, lowered, &followed);
             checked.push(step?);
             let now_parsed = checked.last()?.facts.is_some();
             if now_parsed != parsed.binary_search(&i).is_ok() {
@@ -188,7 +189,7 @@ fn check_changed(
     p: &Project,
     i: usize,
     stat: StatKey,
-    lowered: &mut HashMap<usize, FileFacts>,
+    lowered: &mut load::Lowered,
     followed: &dyn Fn(&str) -> bool,
 ) -> Option<Checked> {
     let file = &p.files[i];
@@ -209,8 +210,8 @@ fn check_changed(
         });
     }
     let new = match lowered.remove(&i) {
-        Some(f) => f,
-        None => load::lower_file(file, info, &text),
+        Some((hash, f)) if hash == new_entry.hash => f,
+        _ => load::lower_file(file, info, &text),
     };
     let old = match c.take_facts(&file.rel)?.decode() {
         Ok(f) => f,
@@ -223,6 +224,8 @@ fn check_changed(
     if demand::Signature::of(&old, names, followed) != demand::Signature::of(&new, names, followed)
     {
         c.restore(&file.rel, old);
+        // For the full load, which runs demand instead.
+        lowered.insert(i, (new_entry.hash, new));
         return None;
     }
     Some(Checked {
