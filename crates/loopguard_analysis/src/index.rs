@@ -3,9 +3,9 @@
 
 // FxHash: the index is keyed by short strings and hashed millions of times per run; SipHash's
 // DoS resistance buys nothing here.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
-use loopguard_core::facts::{FileFacts, Function, Language, TypeRef, rfind_separator, rsplit_path};
+use loopguard_core::facts::{FileFacts, Function, Language, TypeRef, rsplit_path};
 
 /// A function of the project: file index and function index within that file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,9 +21,56 @@ pub struct ClassInfo<'a> {
     pub bases: Vec<&'a str>,
     pub decorators: Vec<&'a str>,
     /// Field / attribute types: class-level annotations, and `self.x = ...` in methods.
-    pub fields: HashMap<&'a str, &'a TypeRef>,
-    /// Method names defined directly on the class.
-    pub methods: HashMap<&'a str, Vec<FnRef>>,
+    pub fields: Members<'a, &'a TypeRef>,
+    /// Methods defined directly on the class, by name.
+    pub methods: Members<'a, FnRef>,
+}
+
+/// A class's members by name, in the order they were added: one sorted list per class
+/// rather than a map (a big project has tens of thousands of classes, most with a few
+/// members, and building a map for each was the index's slowest part).
+#[derive(Debug)]
+pub struct Members<'a, V> {
+    items: Vec<(&'a str, V)>,
+}
+
+impl<V> Default for Members<'_, V> {
+    fn default() -> Self {
+        Members { items: Vec::new() }
+    }
+}
+
+impl<'a, V> Members<'a, V> {
+    fn push(&mut self, name: &'a str, value: V) {
+        self.items.push((name, value));
+    }
+
+    /// Sorts by name; members of one name keep the order they were added in.
+    fn seal(&mut self) {
+        self.items.sort_by(|a, b| a.0.cmp(b.0));
+    }
+
+    /// Every member named `name`, in the order they were added.
+    pub fn named(&self, name: &str) -> impl Iterator<Item = &V> {
+        let from = self.items.partition_point(|(n, _)| *n < name);
+        let to = from + self.items[from..].partition_point(|(n, _)| *n == name);
+        self.items[from..to].iter().map(|(_, v)| v)
+    }
+
+    /// The member named `name` that was added first.
+    pub fn get(&self, name: &str) -> Option<&V> {
+        self.named(name).next()
+    }
+
+    /// Each name once.
+    fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        let mut last: Option<&str> = None;
+        self.items.iter().filter_map(move |(n, _)| {
+            let fresh = last != Some(*n);
+            last = Some(*n);
+            fresh.then_some(*n)
+        })
+    }
 }
 
 pub struct Index<'a> {
@@ -39,25 +86,6 @@ pub struct Index<'a> {
     pub classes_by_method: HashMap<&'a str, Vec<&'a str>>,
     /// Class -> classes that list it as a base (for overrides).
     pub subclasses: HashMap<&'a str, Vec<&'a str>>,
-    /// Per file: its own module and every module (prefix) it imports from.
-    pub imports: Vec<HashSet<&'a str>>,
-}
-
-/// A file's own module and every module (prefix) it imports from.
-fn imports_of(file: &FileFacts) -> HashSet<&str> {
-    let sep = file.language.unwrap_or(Language::Python).separator();
-    let mut imports = HashSet::default();
-    imports.insert(file.module.as_str());
-    for a in &file.aliases {
-        let mut end = a.target.len();
-        // `from pkg.mod import C` imports from `pkg.mod` and `pkg`.
-        while let Some(i) = rfind_separator(&a.target[..end], sep) {
-            end = i;
-            imports.insert(&a.target[..end]);
-        }
-        imports.insert(a.target.as_str());
-    }
-    imports
 }
 
 type Classes<'a> = (
@@ -91,7 +119,9 @@ fn functions_of(files: &[FileFacts]) -> HashMap<&str, Vec<FnRef>> {
 /// Classes by qualified name, with the classes defining each method name and the
 /// subclasses of each class.
 fn classes_of(files: &[FileFacts]) -> Classes<'_> {
-    let mut classes: HashMap<&str, ClassInfo> = HashMap::default();
+    let count = files.iter().map(|f| f.classes.len()).sum();
+    let mut classes: HashMap<&str, ClassInfo> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
     for (fi, file) in files.iter().enumerate() {
         for class in &file.classes {
             let info = classes.entry(class.qualname.as_str()).or_default();
@@ -106,7 +136,7 @@ fn classes_of(files: &[FileFacts]) -> Classes<'_> {
             info.decorators
                 .extend(class.decorators.iter().map(String::as_str));
             for f in &class.fields {
-                info.fields.entry(f.name.as_str()).or_insert(&f.ty);
+                info.fields.push(&f.name, &f.ty);
             }
         }
         for (i, func) in file.functions.iter().enumerate() {
@@ -116,17 +146,21 @@ fn classes_of(files: &[FileFacts]) -> Classes<'_> {
                     func: i as u32,
                 };
                 let info = classes.entry(class.as_str()).or_default();
-                info.methods.entry(func.name.as_str()).or_default().push(r);
+                info.methods.push(&func.name, r);
                 for attr in &func.attributes {
-                    info.fields.entry(attr.name.as_str()).or_insert(&attr.ty);
+                    info.fields.push(&attr.name, &attr.ty);
                 }
             }
         }
     }
+    for info in classes.values_mut() {
+        info.fields.seal();
+        info.methods.seal();
+    }
     let mut classes_by_method: HashMap<&str, Vec<&str>> = HashMap::default();
     let mut subclasses: HashMap<&str, Vec<&str>> = HashMap::default();
     for (name, info) in &classes {
-        for m in info.methods.keys() {
+        for m in info.methods.names() {
             classes_by_method.entry(m).or_default().push(name);
         }
         for b in &info.bases {
@@ -169,19 +203,12 @@ fn module_names_of(files: &[FileFacts]) -> ModuleNames<'_> {
 impl<'a> Index<'a> {
     pub fn build(files: &'a [FileFacts]) -> Index<'a> {
         // The maps are independent of each other: built in parallel (each one in file order,
-        // so that which definition wins a name is the same as in a serial build).
-        let (imports, (functions, ((classes, classes_by_method, subclasses), (globals, aliases)))) =
+        // so that which definition wins a name is the same as in a serial build). The classes,
+        // the longest, start at once; the other worker builds the rest.
+        let ((classes, classes_by_method, subclasses), (functions, (globals, aliases))) =
             rayon::join(
-                || {
-                    use rayon::prelude::*;
-                    files.par_iter().map(imports_of).collect()
-                },
-                || {
-                    rayon::join(
-                        || functions_of(files),
-                        || rayon::join(|| classes_of(files), || module_names_of(files)),
-                    )
-                },
+                || classes_of(files),
+                || rayon::join(|| functions_of(files), || module_names_of(files)),
             );
         Index {
             files,
@@ -191,8 +218,23 @@ impl<'a> Index<'a> {
             aliases,
             classes_by_method,
             subclasses,
-            imports,
         }
+    }
+
+    /// Whether file `file` is module `module` or imports from it (`from pkg.mod import C`
+    /// imports from `pkg.mod` and `pkg`). Asked rarely (see `resolve`): worked out from the
+    /// file's aliases each time rather than kept as a set per file.
+    pub fn imports_from(&self, file: u32, module: &str) -> bool {
+        let Some(f) = self.files.get(file as usize) else {
+            return false;
+        };
+        let sep = f.language.unwrap_or(Language::Python).separator();
+        f.module == module
+            || f.aliases.iter().any(|a| {
+                a.target
+                    .strip_prefix(module)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(sep))
+            })
     }
 
     /// The declared type of the module-level variable `path` (`module<sep>name`).

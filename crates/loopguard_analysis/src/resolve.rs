@@ -937,8 +937,9 @@ impl<'a, 'c> Resolver<'a, 'c> {
             visited.push(c.clone());
             match self.index.classes.get(c.as_str()) {
                 Some(info) => {
-                    if let Some(fns) = info.methods.get(name) {
-                        out.extend(fns.iter().map(|f| Target::Function(*f)));
+                    let before = out.len();
+                    out.extend(info.methods.named(name).map(|f| Target::Function(*f)));
+                    if out.len() > before {
                         return;
                     }
                     for b in &info.bases {
@@ -965,13 +966,8 @@ impl<'a, 'c> Resolver<'a, 'c> {
             if seen > 64 {
                 break;
             }
-            if let Some(fns) = self
-                .index
-                .classes
-                .get(sub)
-                .and_then(|info| info.methods.get(name))
-            {
-                out.extend(fns.iter().map(|f| Target::Function(*f)));
+            if let Some(info) = self.index.classes.get(sub) {
+                out.extend(info.methods.named(name).map(|f| Target::Function(*f)));
             }
             if let Some(more) = self.index.subclasses.get(sub) {
                 stack.extend(more.iter().copied());
@@ -1023,16 +1019,11 @@ impl<'a, 'c> Resolver<'a, 'c> {
                 && classes.len() == 1
                 && let Some(info) = self.index.classes.get(classes[0])
                 // Only a class the calling module can see: its own, or one it imports from.
-                && self
-                    .index
-                    .imports
-                    .get(self.file as usize)
-                    .is_some_and(|imports| imports.contains(info.module))
+                && self.index.imports_from(self.file, info.module)
                 && self.catalog.opaque.path(classes[0], None).is_none()
-                && let Some(fns) = info.methods.get(name.as_str())
             {
                 res.targets.extend(
-                    fns.iter()
+                    (info.methods.named(name.as_str()))
                         .filter(|f| {
                             self.catalog
                                 .opaque
