@@ -160,6 +160,7 @@ impl KeptResolution {
         &self,
         catalog: &'c LanguageCatalog,
         renumbered: &[(u32, Vec<Option<u32>>)],
+        exists: &dyn Fn(FnRef) -> bool,
         moved: &mut bool,
     ) -> Option<Resolution<'c>> {
         let targets = self
@@ -173,7 +174,12 @@ impl KeptResolution {
                             None => *old,
                         };
                         *moved |= func != *old;
-                        Target::Function(FnRef { file: *file, func })
+                        let r = FnRef { file: *file, func };
+                        // Never trusted blindly: a function out of range would stop the run.
+                        if !exists(r) {
+                            return None;
+                        }
+                        Target::Function(r)
                     }
                     KeptTarget::Api(path, at) => Target::Api {
                         path: path.clone(),
@@ -194,13 +200,14 @@ impl KeptResolution {
 
 /// A file's kept resolutions as the analysis uses them, and whether they are exactly as
 /// kept (no function they point at was renumbered); `None` if they do not fit its
-/// functions and call sites, point at a function that no longer exists, or name a catalog
-/// entry that does not exist.
+/// functions and call sites, point at a function that no longer exists (removed, or not
+/// one `exists` knows), or name a catalog entry that does not exist.
 pub(crate) fn restore_file<'c>(
     kept: &KeptFile,
     functions: &[Function],
     catalog: &'c LanguageCatalog,
     renumbered: &[(u32, Vec<Option<u32>>)],
+    exists: &dyn Fn(FnRef) -> bool,
 ) -> Option<(Vec<Vec<Resolution<'c>>>, bool)> {
     let kept: FileResolutions = postcard::from_bytes(&kept.0).ok()?;
     if kept.len() != functions.len() {
@@ -216,7 +223,7 @@ pub(crate) fn restore_file<'c>(
             }
             sites
                 .iter()
-                .map(|k| k.restore(catalog, renumbered, &mut moved))
+                .map(|k| k.restore(catalog, renumbered, exists, &mut moved))
                 .collect()
         })
         .collect::<Option<_>>()?;

@@ -316,9 +316,18 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     let facts = &this.index.files[file];
                     let lang = facts.language.unwrap_or(Language::Python);
                     let catalog = this.catalog.language(lang);
-                    if let Some((res, as_kept)) =
-                        kept::restore_file(kept, &facts.functions, catalog, &prior.renumbered)
-                    {
+                    let exists = |r: FnRef| {
+                        let f = r.file as usize;
+                        let end = this.base.get(f + 1).copied().unwrap_or(this.refs.len());
+                        this.base.get(f).is_some_and(|&b| b + (r.func as usize) < end)
+                    };
+                    if let Some((res, as_kept)) = kept::restore_file(
+                        kept,
+                        &facts.functions,
+                        catalog,
+                        &prior.renumbered,
+                        &exists,
+                    ) {
                         return (res, as_kept);
                     }
                 }

@@ -223,7 +223,10 @@ impl Work<'_> {
     /// from an earlier step that lowered the same text under the same module name.
     fn lower(&self, i: usize, text: &str, hash: &[u8; 32]) -> FileFacts {
         let info = &self.infos[i];
-        match locked(&self.lowered).remove(&i) {
+        // Out of the lock before lowering (a guard in the `match` would be held to its end
+        // and make the workers lower one file at a time).
+        let earlier = locked(&self.lowered).remove(&i);
+        match earlier {
             Some((h, facts))
                 if h == *hash && facts.module == info.name && facts.edition == info.edition =>
             {
