@@ -319,7 +319,9 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     let exists = |r: FnRef| {
                         let f = r.file as usize;
                         let end = this.base.get(f + 1).copied().unwrap_or(this.refs.len());
-                        this.base.get(f).is_some_and(|&b| b + (r.func as usize) < end)
+                        this.base
+                            .get(f)
+                            .is_some_and(|&b| b + (r.func as usize) < end)
                     };
                     if let Some((res, as_kept)) = kept::restore_file(
                         kept,
