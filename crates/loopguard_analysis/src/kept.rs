@@ -368,13 +368,17 @@ fn aligned<T>(
     came: impl Fn(&T) -> bool,
 ) -> Option<()> {
     let mut next = 0usize;
-    for o in old {
+    for (k, o) in old.iter().enumerate() {
         loop {
+            // `o` went if what follows it pairs with `n` (checked before any name is asked
+            // about, as in `renumbering`).
+            let follows = |n: &T| old.get(k + 1).is_some_and(|h| same(h, n));
             match new.get(next) {
                 Some(n) if same(o, n) => {
                     next += 1;
                     break;
                 }
+                Some(n) if follows(n) && gone(o) => break,
                 Some(n) if came(n) => next += 1,
                 _ if gone(o) => break,
                 _ => return None,
@@ -524,6 +528,31 @@ mod tests {
             renumbering(&old, &file(&["a"]), &mentioned),
             Some(vec![Some(0), None, None])
         );
+    }
+
+    #[test]
+    fn a_single_removal_asks_only_about_what_went() {
+        // The engine answers "unmentioned" for a name it is unsure of and searches the other
+        // files for it afterwards: a name asked about that some other file does mention
+        // costs the kept resolutions, so paired definitions must not be asked about.
+        let alias = |name: &str| Alias {
+            name: name.into(),
+            target: format!("lib.{name}"),
+        };
+        let mut old = file(&["a", "helper", "b"]);
+        old.aliases = vec![alias("shelve"), alias("used")];
+        let mut new = file(&["a", "b"]);
+        new.aliases = vec![alias("used")];
+        let asked = std::cell::RefCell::new(Vec::new());
+        let unsure = |n: &str| {
+            asked.borrow_mut().push(n.to_string());
+            false
+        };
+        assert_eq!(
+            renumbering(&old, &new, &unsure),
+            Some(vec![Some(0), None, Some(1)])
+        );
+        assert_eq!(asked.into_inner(), vec!["shelve", "helper"]);
     }
 
     #[test]
