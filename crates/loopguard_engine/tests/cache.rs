@@ -70,6 +70,14 @@ impl Project {
         .expect("check runs")
     }
 
+    /// A cached run that the cache served as `how`, with the findings of a `--no-cache` run.
+    fn run_served_as(&self, how: CacheUse) -> Outcome {
+        let o = self.run();
+        assert_eq!(o.cache, how);
+        assert_eq!(summary(&o), summary(&self.run_uncached()));
+        o
+    }
+
     fn run_uncached(&self) -> Outcome {
         check(&Settings {
             paths: vec![self.root().to_path_buf()],
@@ -316,9 +324,7 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
             "\n\ndef probe():\n    return open('x')\n\n\ndef backoff",
         ),
     );
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(same_files(true));
     assert_finding(&o, "LG305 svc/api.py:6");
 
     // A new function under a name the project mentions may be what a call reaches.
@@ -344,9 +350,7 @@ fn a_call_added_to_an_inline_closure_of_async_code_is_found() {
     p.edit("svc/api.py", &api("None"));
     assert_eq!(summary(&p.run()).len(), 1);
     p.edit("svc/api.py", &api("time.sleep(5)"));
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(same_files(true));
     assert_eq!(summary(&o).len(), 2, "{:?}", summary(&o));
 }
 
@@ -361,18 +365,14 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
     p.run();
     // Same calls in the same order, but the await is now under the lock.
     p.edit("svc/guarded.py", "import threading\n\nlock = threading.Lock()\n\n\nasync def tick():\n    with lock:\n        pass\n        await tock()\n\n\nasync def tock():\n    pass\n");
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(same_files(true));
     assert_finding(&o, "LG20");
     // A `noqa` added on the reported line changes what is reported.
     p.edit(
         "svc/api.py",
         "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)  # noqa\n",
     );
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(same_files(true));
     assert!(!summary(&o).iter().any(|s| s.starts_with("LG305")));
 }
 
@@ -702,9 +702,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
         "svc/helpers.py",
         &helpers("def _probe():\n    return open('x')\n\n\n", "    pass\n"),
     );
-    let o = p.run();
-    assert_eq!(o.cache, facts(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(true));
     assert_finding(&o, "LG303 svc/api.py:6");
 
     // `load`, which api.py calls but no file defined: every call site resolves again.
@@ -713,9 +711,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
         "svc/helpers.py",
         &format!("{with_probe}\n\ndef load(path):\n    return open(path).read()\n"),
     );
-    let o = p.run();
-    assert_eq!(o.cache, facts(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(false));
     assert_finding(&o, "LG303 svc/api.py:11");
 
     // A constructor added to a class api.py builds: `Pool()` now runs it.
@@ -727,9 +723,7 @@ fn a_file_that_defines_more_keeps_the_other_files_resolutions_unless_they_name_i
             "    def __init__(self):\n        time.sleep(1)\n",
         ),
     );
-    let o = p.run();
-    assert_eq!(o.cache, facts(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(false));
     assert_finding(&o, "LG305 svc/api.py:7");
 }
 
@@ -783,31 +777,23 @@ fn a_file_that_defines_less_keeps_the_other_files_resolutions_unless_a_lookup_re
     // The helper above `backoff` goes (and its call): api.py's resolution of `backoff`
     // points one function further up.
     p.edit("svc/helpers.py", &helpers(false, true, true));
-    let o = p.run();
-    assert_eq!(o.cache, facts(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(true));
     assert_finding(&o, "LG305 svc/api.py:6");
     assert_finding(&o, "LG303 svc/api.py:10");
     assert_finding(&o, "LG305 svc/api.py:14");
 
     // `load`, which api.py calls: every call site resolves again, and its finding goes.
     p.edit("svc/helpers.py", &helpers(false, false, true));
-    let o = p.run();
-    assert_eq!(o.cache, facts(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(false));
     assert!(!summary(&o).iter().any(|s| s.contains("api.py:10")));
 
     // `Pool.acquire`, which only helpers.py's own definitions name, goes, then comes back:
     // `s.conn.close()` stops and starts reaching `Conn.close`.
     p.edit("svc/helpers.py", &helpers(false, false, false));
-    let o = p.run();
-    assert_eq!(o.cache, facts(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(false));
     assert!(!summary(&o).iter().any(|s| s.contains("api.py:14")));
     p.edit("svc/helpers.py", &helpers(false, false, true));
-    let o = p.run();
-    assert_eq!(o.cache, facts(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(facts(false));
     assert_finding(&o, "LG305 svc/api.py:14");
 }
 
@@ -824,9 +810,7 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
         )
     };
     p.edit("svc/api.py", &api(""));
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
 
     p.edit("svc/api.py", &api("    _ = len([])\n"));
     let o = p.run();
@@ -836,9 +820,7 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     // This run kept its own: the next edit on the loop uses them.
     p.edit("svc/api.py", &api("    _ = len([1])\n"));
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.run_served_as(same_files(true));
 
     // Then the helper the handler reaches stops blocking: analysed again, finding gone.
     p.edit(
@@ -873,9 +855,7 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     p.run();
     // Code moved.
     p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
 
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
     let o = p.run();
@@ -913,9 +893,7 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
     assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = abs(3)\n    backoff(1)\n");
-    let o = p.run();
-    assert_eq!(o.cache, same_files(true));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.run_served_as(same_files(true));
 
     // Twice in a row, and then an edit on the loop in the file that was shifted.
     p.edit("svc/helpers.py", &helpers("# moved\n\n", "len(path)"));
@@ -968,8 +946,6 @@ fn a_changed_definition_resolves_every_call_site_again() {
         "svc/helpers.py",
         "import time\n\n\ndef backoff(n) -> float:\n    time.sleep(n)\n    return 0.0\n",
     );
-    let o = p.run();
-    assert_eq!(o.cache, same_files(false));
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(same_files(false));
     assert_eq!(summary(&o).len(), 1, "{:?}", summary(&o));
 }
