@@ -444,6 +444,51 @@ fn checking_a_subfolder_still_follows_calls_into_the_rest_of_the_project() {
 }
 
 #[test]
+fn paths_named_from_another_folder_or_in_bulk_are_the_projects_own_files() {
+    let dir = project();
+    write(dir.path(), "tests/__init__.py", "");
+    // `check ../svc` run in `tests/`: the findings are those of `svc`, under their paths
+    // in the project (not `tests/../svc/...`).
+    let out = loopguard()
+        .args(["check", "--no-cache", "--output-format", "json", "../svc"])
+        .current_dir(dir.path().join("tests"))
+        .output()
+        .unwrap();
+    let v = json_of(&out.stdout);
+    let paths: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["svc/handlers.py", "svc/handlers.py"], "{v:#}");
+    // Every file named, as `pre-commit run --all-files` does: the same findings as the
+    // folder, and the files named are the ones checked.
+    let mut named = Vec::new();
+    for i in 0..300 {
+        let rel = format!("svc/gen/m{i:03}.py");
+        write(dir.path(), &rel, "def f():\n    return 1\n");
+        named.push(rel);
+    }
+    named.extend(["svc/helpers.py".into(), "svc/handlers.py".into()]);
+    let out = loopguard()
+        .args([
+            "check",
+            "--no-cache",
+            "--output-format",
+            "json",
+            "--statistics",
+        ])
+        .args(&named)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&out.stdout)["findings"], v["findings"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("302 file(s) checked"), "{stderr}");
+}
+
+#[test]
 fn deeply_nested_rust_does_not_crash_the_workers() {
     let dir = tempfile::tempdir().unwrap();
     write(

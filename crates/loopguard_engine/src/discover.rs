@@ -86,8 +86,27 @@ pub fn project_root(first: &Path, config_dir: Option<&Path>) -> PathBuf {
     start
 }
 
+/// `p` made absolute, with `..` folded into the folder before it, as ruff and Python's
+/// `os.path.abspath` do (a symbolic link followed by `..` is not resolved): `check ../app`
+/// run in `tests/` names the root's `app` folder, not `tests/../app`, a path the walk from
+/// the root never yields, which was checked again as a source root of its own.
 pub fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+    use std::path::Component;
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if !abs.is_absolute() || !abs.components().any(|c| c == Component::ParentDir) {
+        return abs;
+    }
+    let mut folded = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            // Above the file system's root is the root itself.
+            Component::ParentDir => {
+                folded.pop();
+            }
+            c => folded.push(c),
+        }
+    }
+    folded
 }
 
 /// `/`-separated path of `p` relative to `root` (or `p` itself when outside it).
@@ -127,17 +146,38 @@ pub fn discover(
     let overrides = overrides
         .build()
         .map_err(|e| EngineError::Usage(format!("invalid exclude patterns: {e}")))?;
-    let requested_abs: Vec<PathBuf> = requested.iter().map(|p| absolute(p)).collect();
+    // The working folder is asked for once: `absolute` asks for it per relative path, and a
+    // pre-commit hook may name thousands.
+    let cwd = std::env::current_dir().ok();
+    let requested_abs: Vec<PathBuf> = requested
+        .iter()
+        .map(|p| match &cwd {
+            Some(cwd) if p.is_relative() && !p.as_os_str().is_empty() => absolute(&cwd.join(p)),
+            _ => absolute(p),
+        })
+        .collect();
+    // One `stat` per requested path (following symbolic links, as `is_file` does).
+    let requested_kinds: Vec<Option<std::fs::FileType>> = requested_abs
+        .iter()
+        .map(|p| std::fs::metadata(p).ok().map(|m| m.file_type()))
+        .collect();
+    let requested_of_kind = |is: fn(&std::fs::FileType) -> bool| {
+        let kinds = requested_kinds
+            .iter()
+            .map(move |k| k.as_ref().is_some_and(is));
+        requested_abs
+            .iter()
+            .zip(kinds)
+            .filter_map(|(p, yes)| yes.then_some(p))
+    };
     // Files in path order (as a `BTreeMap<PathBuf, _>` would keep them), the first one
     // found for a path winning. Sorted by `order_key` rather than kept in a map of paths:
     // comparing `Path`s component by component cost a third of a warm run on a big tree.
     let mut files: Vec<(Vec<u8>, SourceFile)> = Vec::new();
 
     // Files named on the command line are always linted, even when excluded or ignored.
-    for p in &requested_abs {
-        if p.is_file()
-            && let Some(language) = Language::from_path(p)
-        {
+    for p in requested_of_kind(std::fs::FileType::is_file) {
+        if let Some(language) = Language::from_path(p) {
             files.push((
                 order_key(p),
                 SourceFile {
@@ -179,23 +219,46 @@ pub fn discover(
             });
         found.into_inner().unwrap_or_default()
     };
-    let mut found = walk(root);
+    // Each file with its order key, sorted by it. The keys answer the two questions about
+    // requested paths by binary search (a key is a prefix of another exactly when its path
+    // is a component-wise prefix of the other's): testing every requested path against
+    // every file was quadratic, and a pre-commit hook names every staged file
+    // (`pre-commit run --all-files` names them all).
+    let keyed = |found: Vec<(PathBuf, Language)>| {
+        let mut keyed: Vec<(Vec<u8>, PathBuf, Language)> = found
+            .into_iter()
+            .map(|(abs, language)| (order_key(&abs), abs, language))
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed
+    };
+    let mut found = keyed(walk(root));
     // A requested folder that the root's walk skipped (outside the root, or inside a folder
     // the root's .gitignore ignores) is walked on its own: what the user names is checked.
+    let mut foreign: Vec<(Vec<u8>, PathBuf, Language)> = Vec::new();
     let mut foreign_roots = Vec::new();
-    for dir in requested_abs.iter().filter(|p| p.is_dir()) {
-        if !found.iter().any(|(p, _)| p.starts_with(dir)) {
-            found.extend(walk(dir));
+    for dir in requested_of_kind(std::fs::FileType::is_dir) {
+        let key = order_key(dir);
+        if !holds_prefix(&found, &key) && !holds_prefix(&foreign, &key) {
+            foreign.extend(keyed(walk(dir)));
+            foreign.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             foreign_roots.push(dir.clone());
         }
     }
-    for (abs, language) in found {
+    found.append(&mut foreign);
+    // The requested paths that are not inside another one, sorted: the only one that can
+    // hold a file is then the last one at or before the file's key.
+    let mut outermost: Vec<Vec<u8>> = requested_abs.iter().map(|p| order_key(p)).collect();
+    outermost.sort_unstable();
+    outermost.dedup_by(|inner, outer| inner.starts_with(outer));
+    for (key, abs, language) in found {
         if language == Language::Python && abs.extension().is_some_and(|e| e == "pyi") {
             continue;
         }
-        let requested = requested_abs.iter().any(|r| abs.starts_with(r));
+        let before = outermost.partition_point(|r| r.as_slice() <= key.as_slice());
+        let requested = before > 0 && key.starts_with(&outermost[before - 1]);
         files.push((
-            order_key(&abs),
+            key,
             SourceFile {
                 rel: relative(root, &abs),
                 abs,
@@ -212,6 +275,14 @@ pub fn discover(
         files: files.into_iter().map(|(_, f)| f).collect(),
         foreign_roots,
     })
+}
+
+/// Whether some key in `sorted` starts with `prefix` (they follow it in order).
+fn holds_prefix(sorted: &[(Vec<u8>, PathBuf, Language)], prefix: &[u8]) -> bool {
+    let at = sorted.partition_point(|(k, _, _)| k.as_slice() < prefix);
+    sorted
+        .get(at)
+        .is_some_and(|(k, _, _)| k.starts_with(prefix))
 }
 
 /// A byte string whose order and equality are those of `Path`'s (component by component):
@@ -408,6 +479,86 @@ mod tests {
             .unwrap()
             .files;
         assert!(files.iter().any(|f| f.rel == "gen/skip.py" && f.requested));
+    }
+
+    #[test]
+    fn requested_paths_mark_their_files_and_folders_outside_the_walk_become_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("proj");
+        for f in [
+            "app/main.py",
+            "app/api/routes.py",
+            "app2/other.py",
+            "lib.py",
+            "gen/made.py",
+        ] {
+            touch(&root.join(f));
+        }
+        std::fs::write(root.join(".ignore"), "gen/\n").unwrap();
+        let outside = dir.path().join("vendor");
+        touch(&outside.join("pkg/sub/mod.py"));
+        let requested = [
+            root.join("app"),
+            root.join("lib.py"),
+            root.join("gen"),
+            // Both outside the root, the inner one named after the outer: it is reached
+            // by the outer one's walk, so it is not a root of its own.
+            outside.clone(),
+            outside.join("pkg/sub"),
+        ];
+        let found = discover(&root, &requested, &[], 2).unwrap();
+        let marked: Vec<(&str, bool)> = found
+            .files
+            .iter()
+            .map(|f| (f.rel.as_str(), f.requested))
+            .collect();
+        let vendor = outside
+            .join("pkg/sub/mod.py")
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            marked,
+            vec![
+                ("app/api/routes.py", true),
+                ("app/main.py", true),
+                // `app` names a folder: `app2` shares its first letters, not its path.
+                ("app2/other.py", false),
+                ("gen/made.py", true),
+                ("lib.py", true),
+                (vendor.as_str(), true),
+            ]
+        );
+        // `gen` is ignored by the root's walk, so it was walked on its own.
+        assert_eq!(found.foreign_roots, vec![root.join("gen"), outside]);
+
+        // Relative paths name the same files as absolute ones.
+        let cwd = std::env::current_dir().unwrap();
+        let relative_app = pathdiff(&root.join("app"), &cwd);
+        let found = discover(&root, &[relative_app], &[], 1).unwrap();
+        let requested: Vec<&str> = found
+            .files
+            .iter()
+            .filter(|f| f.requested)
+            .map(|f| f.rel.as_str())
+            .collect();
+        assert_eq!(requested, vec!["app/api/routes.py", "app/main.py"]);
+    }
+
+    /// `to` relative to `from` (both absolute), with `..` steps.
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let common = to
+            .components()
+            .zip(from.components())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut out = PathBuf::new();
+        for _ in from.components().skip(common) {
+            out.push("..");
+        }
+        for c in to.components().skip(common) {
+            out.push(c);
+        }
+        out
     }
 
     #[test]
