@@ -21,6 +21,10 @@ Edit kinds (each applied to a random file, then undone):
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
 
+With --also-named, each cached run of the corpus is followed by a cached run naming only
+the edited file, compared with that file's --no-cache run: the runs of two settings (paths
+named) alternate on one cache.
+
 After each edit is undone, the cached run of the tree as it was must print what a
 --no-cache run of it printed at the start (undoing `helper` or `append_open` removes a
 definition: the file defines less than before).
@@ -121,6 +125,10 @@ def main():
     ap.add_argument("--edits", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--also-named", action="store_true",
+                    help="after each cached run of the corpus, a cached run naming only the edited "
+                         "file (as a pre-commit hook does), compared with its --no-cache run: two "
+                         "runs of different paths share the cache")
     args = ap.parse_args()
     corpus = os.path.abspath(args.corpus)
     if args.files:
@@ -145,6 +153,9 @@ def main():
                 f.write(edited)
             a, how = run(args.loopguard, corpus, cached)
             b, _ = run(args.loopguard, corpus, ["--no-cache"])
+            if args.also_named:
+                named_a, named_how = run(args.loopguard, path, cached)
+                named_b, _ = run(args.loopguard, path, ["--no-cache"])
         finally:
             with open(path, "w") as f:
                 f.write(original)
@@ -154,11 +165,23 @@ def main():
         rel = os.path.relpath(path, corpus)
         print("%s %s %s: %s" % ("ok" if same else "DIFFERENT", how, rel, what), flush=True)
         bad += not same
+        if args.also_named:
+            same = named_a == named_b
+            counts["named " + named_how] = counts.get("named " + named_how, 0) + 1
+            print("%s named %s %s" % ("ok" if same else "DIFFERENT", named_how, rel), flush=True)
+            bad += not same
         back, how = run(args.loopguard, corpus, cached)  # the original text again
         same = back == as_it_was
         counts["undo " + how] = counts.get("undo " + how, 0) + 1
         print("%s undo %s %s" % ("ok" if same else "DIFFERENT", how, rel), flush=True)
         bad += not same
+        if args.also_named:
+            named_a, named_how = run(args.loopguard, path, cached)
+            named_b, _ = run(args.loopguard, path, ["--no-cache"])
+            same = named_a == named_b
+            counts["named undo " + named_how] = counts.get("named undo " + named_how, 0) + 1
+            print("%s named undo %s %s" % ("ok" if same else "DIFFERENT", named_how, rel), flush=True)
+            bad += not same
     print("%d edits, %d different; %s" % (done, bad, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
     sys.exit(1 if bad else 0)
 

@@ -7,8 +7,12 @@
 //! - `facts-<key>-<shard>.bin`: the facts of every parsed file, in 16 shards by path, read
 //!   only when something changed, each file's facts decoded only when a run takes them; a
 //!   run rewrites only the shards whose files changed.
-//! - `results-<key>.bin`: the last run's findings before filtering, valid while every file it
-//!   depended on is unchanged and the config, catalog and settings are the same.
+//! - `results.<run>-<key>.bin`: a run's findings before filtering, valid while every file it
+//!   depended on is unchanged and the config, catalog and settings are the same;
+//!   `resolutions.<run>-<key>.bin` beside it: its call sites' resolutions. `<run>` hashes
+//!   the run's settings (the paths named, the config): the last run of each of the
+//!   [`RUNS`] settings used most recently is kept, so that a pre-commit hook, which names
+//!   the staged files, and a check of the whole tree do not evict each other's results.
 //!
 //! `<key>` hashes the loopguard version and build, the facts and lowering versions and the
 //! config that shapes facts (`src`), so a new version or such a config change starts a fresh
@@ -75,6 +79,8 @@ pub struct IndexEntry {
 pub struct Index {
     pub magic: String,
     pub entries: HashMap<String, IndexEntry>,
+    /// The settings of the run the three fields below are about (see [`Cache::select_run`]).
+    pub settings: Option<u64>,
     /// Key of the stored results (file contents and settings they depend on).
     pub results_key: Option<u64>,
     /// Files parsed by the last run (the demand closure), for the results fast path.
@@ -84,9 +90,23 @@ pub struct Index {
     pub skipped: HashMap<String, Skipped>,
     /// The kept call-site resolutions of the files of `last_parsed` (`None`: none).
     pub kept: Option<KeptState>,
+    /// The last runs of other settings, the most recent first (at most [`RUNS`] - 1).
+    pub other_runs: Vec<Run>,
 }
 
-/// What the kept call-site resolutions (`resolutions-*.bin`, see
+/// How many runs of different settings the cache keeps results for.
+pub const RUNS: usize = 4;
+
+/// What the cache knows of the last run of some settings (as in [`Index`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Run {
+    pub settings: u64,
+    pub results_key: Option<u64>,
+    pub last_parsed: Vec<String>,
+    pub kept: Option<KeptState>,
+}
+
+/// What the kept call-site resolutions (`resolutions.*.bin`, see
 /// `loopguard_analysis::kept`) still say: the last analysing run wrote them under `key`,
 /// and the runs that reused its results since (shifts) recorded what no longer holds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -374,12 +394,49 @@ impl Cache {
         self.dirty = true;
     }
 
+    /// Makes the last run of these settings (see `settings_key`) the one that
+    /// `results_key`, `last_parsed`, `kept` and the results and resolutions files are about,
+    /// keeping the one they were about among the other runs (the [`RUNS`] most recent).
+    pub fn select_run(&mut self, settings: u64) {
+        let index = &mut self.index;
+        if index.settings == Some(settings) {
+            return;
+        }
+        if let Some(was) = index.settings {
+            let run = Run {
+                settings: was,
+                results_key: index.results_key.take(),
+                last_parsed: std::mem::take(&mut index.last_parsed),
+                kept: index.kept.take(),
+            };
+            index.other_runs.insert(0, run);
+        }
+        let chosen = index.other_runs.iter().position(|r| r.settings == settings);
+        if let Some(run) = chosen.map(|i| index.other_runs.remove(i)) {
+            index.results_key = run.results_key;
+            index.last_parsed = run.last_parsed;
+            index.kept = run.kept;
+        }
+        index.other_runs.truncate(RUNS - 1);
+        index.settings = Some(settings);
+        // Saved with what the run changes, if anything: a run that changes nothing makes
+        // the same choice from the same index next time.
+    }
+
+    /// The results and resolutions files of the selected run.
+    fn run_kind(&self, kind: &str) -> String {
+        match self.index.settings {
+            Some(settings) => format!("{kind}.{settings:016x}"),
+            None => kind.to_owned(),
+        }
+    }
+
     pub fn results<T: DeserializeOwned>(&mut self, key: u64) -> Option<T> {
-        self.keyed("results", key)
+        self.keyed(&self.run_kind("results"), key)
     }
 
     pub fn store_results<T: Serialize>(&mut self, key: u64, value: &T) {
-        if self.store_keyed("results", key, value) {
+        if self.store_keyed(&self.run_kind("results"), key, value) {
             self.index.results_key = Some(key);
             self.dirty = true;
         }
@@ -396,8 +453,8 @@ impl Cache {
             return None;
         }
         let state = self.index.kept.clone()?;
-        let file =
-            self.read::<ResultsFile<Vec<loopguard_analysis::kept::KeptFile>>>("resolutions")?;
+        let kind = self.run_kind("resolutions");
+        let file = self.read::<ResultsFile<Vec<loopguard_analysis::kept::KeptFile>>>(&kind)?;
         (file.magic == MAGIC
             && file.key == state.key
             && file.value.len() == self.index.last_parsed.len())
@@ -407,8 +464,9 @@ impl Cache {
     /// Keeps call-site resolutions beside the results stored under `key`, by file of
     /// `last_parsed` (`None`: none are kept, and any kept before are forgotten).
     pub fn store_kept_resolutions<T: Serialize>(&mut self, key: u64, value: Option<&T>) {
+        let kind = self.run_kind("resolutions");
         self.index.kept = value
-            .is_some_and(|v| self.store_keyed("resolutions", key, v))
+            .is_some_and(|v| self.store_keyed(&kind, key, v))
             .then(|| KeptState {
                 key,
                 ..KeptState::default()
@@ -562,20 +620,33 @@ impl Cache {
         self.remove_other_keys();
     }
 
-    /// Files of other keys (an older loopguard, another `src` config) are dead weight.
+    /// Files of other keys (an older loopguard, another `src` config) and of runs no
+    /// longer kept are dead weight.
     fn remove_other_keys(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
         let suffix = format!("-{}.bin", self.key);
+        let runs: Vec<u64> = (self.index.settings.iter())
+            .chain(self.index.other_runs.iter().map(|r| &r.settings))
+            .copied()
+            .collect();
+        let run_kept = |name: &str| {
+            // `results.<run>-<key>.bin`: a run's own file, kept while the index names it.
+            let run = ["results.", "resolutions."]
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .and_then(|rest| rest.strip_suffix(&suffix));
+            run.is_none_or(|run| u64::from_str_radix(run, 16).is_ok_and(|run| runs.contains(&run)))
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = ["index-", "facts-", "results-", "resolutions-"]
+            let ours = ["index-", "facts-", "results", "resolutions"]
                 .iter()
                 .any(|p| name.starts_with(p))
                 && name.ends_with(".bin");
-            let current =
-                name.ends_with(&suffix) || name.starts_with(&format!("facts-{}-", self.key));
+            let current = (name.ends_with(&suffix) && run_kept(&name))
+                || name.starts_with(&format!("facts-{}-", self.key));
             if ours && !current {
                 let _ = std::fs::remove_file(e.path());
             }

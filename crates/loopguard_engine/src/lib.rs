@@ -395,6 +395,9 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         config_json.as_bytes(),
         &file_list,
     ]);
+    if let Some(c) = cache.as_mut() {
+        c.select_run(settings_hash);
+    }
     let scan = load::RootScan::new(&catalog);
     // Configured source roots, then requested folders foreign to the root (checking
     // `lib/python3.11` inside an ignored folder makes `os.py` the module `os`).

@@ -78,6 +78,17 @@ impl Project {
         o
     }
 
+    /// A cached run naming `rels` (files or folders of the project), as a pre-commit hook
+    /// names the staged files.
+    fn run_on(&self, rels: &[&str]) -> Outcome {
+        check(&Settings {
+            paths: rels.iter().map(|r| self.root().join(r)).collect(),
+            threads: Some(2),
+            ..Default::default()
+        })
+        .expect("check runs")
+    }
+
     fn run_uncached(&self) -> Outcome {
         check(&Settings {
             paths: vec![self.root().to_path_buf()],
@@ -417,7 +428,7 @@ fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
     for (prefix, damage) in [
         ("index-", b"\xff\xfe garbage".to_vec()),
         ("facts-", Vec::new()),
-        ("results-", b"{\"not\": \"postcard\"}".to_vec()),
+        ("results.", b"{\"not\": \"postcard\"}".to_vec()),
     ] {
         let files = p.cache_files(prefix);
         assert!(!files.is_empty(), "{prefix}");
@@ -438,7 +449,7 @@ fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
             summary(&p.run_uncached()),
             "after damaging {prefix}"
         );
-        if prefix != "results-" {
+        if prefix != "results." {
             assert!(
                 o.notifications.iter().any(|n| n.kind == "cache"),
                 "a note about the {prefix} file: {:?}",
@@ -520,14 +531,96 @@ fn concurrent_runs_never_corrupt_the_cache() {
     assert_eq!(summary(&o), expected);
 }
 
+/// Runs that name other paths (a pre-commit hook names the staged files; a check of the
+/// whole tree names the root) keep their own results, resolutions and parsed files: the
+/// last run of each of the `cache::RUNS` settings used most recently.
+#[test]
+fn runs_of_other_paths_keep_their_own_results() {
+    let p = Project::new();
+    let staged = ["svc/api.py"];
+    let uncached_staged = || {
+        summary(
+            &check(&Settings {
+                paths: vec![p.root().join(staged[0])],
+                threads: Some(2),
+                no_cache: true,
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+    };
+    p.run();
+    let o = p.run_on(&staged);
+    assert_eq!(summary(&o), uncached_staged());
+    // Each run finds its own results (before, each evicted the other's).
+    assert_eq!(p.run_served_as(CacheUse::Results).cache, CacheUse::Results);
+    assert_eq!(p.run_on(&staged).cache, CacheUse::Results);
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    // An edit on the loop. The first run after it compares the file with its cached facts;
+    // the other run then finds the facts cached by the first one (which parsed the file),
+    // but its own results and resolutions are of the old text: it analyses all files.
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.run_served_as(same_files(true));
+    let o = p.run_on(&staged);
+    let from_cached_facts = CacheUse::Facts {
+        parsed: 0,
+        kept_resolutions: false,
+    };
+    assert_eq!(o.cache, from_cached_facts);
+    assert_eq!(summary(&o), uncached_staged());
+    assert_eq!(p.run_on(&staged).cache, CacheUse::Results);
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    // Runs of RUNS other settings evict the whole tree's, and their files go with them.
+    // (Naming `svc` would be naming the root: the same files requested, the same run.)
+    let others: [&[&str]; 3] = [
+        &["svc/helpers.py"],
+        &["svc/__init__.py"],
+        &["svc/api.py", "svc/helpers.py"],
+    ];
+    assert_eq!(others.len() + 1, loopguard_engine::cache::RUNS);
+    for paths in &others {
+        p.run_on(paths);
+    }
+    assert_eq!(p.run_on(&staged).cache, CacheUse::Results);
+    assert_eq!(
+        p.cache_files("results.").len(),
+        loopguard_engine::cache::RUNS
+    );
+    // A run that parses nothing (`svc/helpers.py` has no async code) keeps no resolutions.
+    assert!(p.cache_files("resolutions.").len() <= loopguard_engine::cache::RUNS);
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Results);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(
+        p.cache_files("results.").len(),
+        loopguard_engine::cache::RUNS
+    );
+}
+
 /// Files an older loopguard (another cache key) wrote are removed when the cache is
 /// written; the current key's files and files that are not loopguard's stay.
 #[test]
 fn files_of_other_cache_keys_are_removed() {
     let p = Project::new();
     p.run();
-    let stale = ["index", "results", "resolutions"]
-        .map(|kind| p.cache_dir().join(format!("{kind}-00000000deadbeef.bin")));
+    let key = p.cache_files("index-")[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("index-")
+        .trim_end_matches(".bin")
+        .to_string();
+    let stale = [
+        "index-00000000deadbeef.bin".to_string(),
+        "results.0123456789abcdef-00000000deadbeef.bin".to_string(),
+        "resolutions.0123456789abcdef-00000000deadbeef.bin".to_string(),
+        // The current key, a run the index does not name.
+        format!("results.0123456789abcdef-{key}.bin"),
+        format!("resolutions.0123456789abcdef-{key}.bin"),
+    ]
+    .map(|name| p.cache_dir().join(name));
     let facts = p.cache_dir().join("facts-00000000deadbeef-03.bin");
     let foreign = p.cache_dir().join("notes.txt");
     for f in stale.iter().chain([&facts, &foreign]) {
@@ -539,7 +632,7 @@ fn files_of_other_cache_keys_are_removed() {
         assert!(!f.exists(), "{} is still there", f.display());
     }
     assert!(foreign.exists());
-    for kind in ["index-", "results-", "resolutions-", "facts-"] {
+    for kind in ["index-", "results.", "resolutions.", "facts-"] {
         assert!(!p.cache_files(kind).is_empty(), "no {kind} file left");
     }
 }
