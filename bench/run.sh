@@ -239,7 +239,8 @@ bench_corpus() {
     local touch_all="find $dir -type f -name '*.py' -exec touch {} + && find $dir -type f -name '*.rs' -exec touch {} +"
     measure "$c.lg_checkout" "$touch_all" "$lg --cache-dir $lg_cache"
     # `pre-commit run --all-files`: every source file named on the command line (warm).
-    measure "$c.lg_named_all" "" "bash $BENCH/named.sh $LG $dir --output-format json --cache-dir $lg_cache"
+    bash "$BENCH/named.sh" --list "$dir" >"$RES/$c.named.txt"
+    measure "$c.lg_named_all" "" "bash $BENCH/named.sh $RES/$c.named.txt $LG $dir --output-format json --cache-dir $lg_cache"
 
     TOUCHED=$(touch_file_of "$c")
     BACKUP=$OUT/touch-backup
