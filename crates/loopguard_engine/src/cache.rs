@@ -722,3 +722,44 @@ pub fn clean(dir: &Path) -> std::io::Result<bool> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runs' settings as the index holds them: the selected one, then the others, most
+    /// recent first.
+    fn runs(c: &Cache) -> Vec<u64> {
+        let others = c.index.other_runs.iter().map(|r| r.settings);
+        c.index.settings.into_iter().chain(others).collect()
+    }
+
+    #[test]
+    fn select_run_keeps_the_most_recently_used_settings_with_their_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cache::open(dir.path(), &[]);
+        // Each run leaves its own state behind.
+        let run = |c: &mut Cache, settings: u64| {
+            c.select_run(settings);
+            c.index.results_key = Some(settings * 10);
+            c.index.last_parsed = vec![format!("f{settings}.py")];
+        };
+        for settings in 1..=4 {
+            run(&mut c, settings);
+        }
+        assert_eq!(runs(&c), vec![4, 3, 2, 1]);
+        // Using 1 again makes it the most recent, with what it left.
+        c.select_run(1);
+        assert_eq!(runs(&c), vec![1, 4, 3, 2]);
+        assert_eq!(c.index.results_key, Some(10));
+        assert_eq!(c.index.last_parsed, vec!["f1.py".to_string()]);
+        // A fifth settings evicts the least recently used one (2).
+        c.select_run(5);
+        assert_eq!(runs(&c), vec![5, 1, 4, 3]);
+        assert_eq!(c.index.results_key, None);
+        assert!(c.index.last_parsed.is_empty());
+        c.select_run(3);
+        assert_eq!(c.index.results_key, Some(30));
+        assert_eq!(c.run_kind("results"), format!("results.{:016x}", 3));
+    }
+}
