@@ -100,6 +100,30 @@ impl<'a> SiteKey<'a> {
     }
 }
 
+/// The call sites whose code runs as part of each owner's body (see `owned_sites`), by
+/// owner, in function id and site order: `owned[o]` is a slice of one shared table.
+#[derive(Default)]
+struct Owned {
+    /// Owner `o`'s sites are `sites[start[o]..start[o + 1]]`.
+    start: Vec<usize>,
+    sites: Vec<SiteRef>,
+}
+
+impl std::ops::Index<usize> for Owned {
+    type Output = [SiteRef];
+
+    fn index(&self, o: usize) -> &[SiteRef] {
+        &self.sites[self.start[o]..self.start[o + 1]]
+    }
+}
+
+impl Owned {
+    /// Each owner's sites, in owner order.
+    fn iter(&self) -> impl Iterator<Item = &[SiteRef]> {
+        self.start.windows(2).map(|w| &self.sites[w[0]..w[1]])
+    }
+}
+
 /// A call site: function id (flat) and index in its `calls`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SiteRef {
@@ -118,7 +142,7 @@ struct Analysis<'a, 'c> {
     /// The function whose body an inline closure belongs to (itself for others).
     owner: Vec<usize>,
     /// Call sites whose code runs as part of each owner's body (own + inline closures').
-    owned: Vec<Vec<SiteRef>>,
+    owned: Owned,
     context: Vec<&'static str>,
 }
 
@@ -184,7 +208,7 @@ pub fn analyze_reusing(
         resolutions: Vec::with_capacity(n),
         roles: vec![Role::Sync; n],
         owner: (0..n).collect(),
-        owned: Vec::new(),
+        owned: Owned::default(),
         context: vec!["async"; n],
     };
     let restored = a.resolve_all(prior);
@@ -406,24 +430,35 @@ impl<'a, 'c> Analysis<'a, 'c> {
         let switch_names = |lang| catalog.language(lang).nonblocking_after.last_names();
         let (python_names, rust_names) =
             (switch_names(Language::Python), switch_names(Language::Rust));
-        for id in 0..self.refs.len() {
-            let f = self.func(id);
-            let r = self.resolver(id);
-            if r.catalog.nonblocking_after.is_empty() {
-                continue;
-            }
-            let names = match r.lang {
+        let may_switch = |lang, site: &CallSite| {
+            let names = match lang {
                 Language::Python => &python_names,
                 Language::Rust => &rust_names,
             };
-            let may_switch = |site: &CallSite| match (&site.callee, names) {
+            match (&site.callee, names) {
                 (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
                 (Callee::Method { .. }, None) => true,
                 _ => false,
-            };
-            if !f.calls.iter().any(may_switch) {
-                continue;
             }
+        };
+        // The functions with a possible switch, found in parallel (every call site is
+        // looked at; few functions have one).
+        let with_switch: Vec<usize> = {
+            use rayon::prelude::*;
+            let this = &*self;
+            (0..this.refs.len())
+                .into_par_iter()
+                .filter(|&id| {
+                    let r = this.resolver(id);
+                    !r.catalog.nonblocking_after.is_empty()
+                        && this.func(id).calls.iter().any(|s| may_switch(r.lang, s))
+                })
+                .collect()
+        };
+        for id in with_switch {
+            let f = self.func(id);
+            let r = self.resolver(id);
+            let may_switch = |site: &CallSite| may_switch(r.lang, site);
             let mut order: Vec<usize> = (0..f.calls.len()).collect();
             order.sort_by_key(|&i| f.calls[i].span.start_byte);
             let mut switched: Vec<&loopguard_core::facts::TypeRef> = Vec::new();
@@ -674,15 +709,26 @@ impl<'a, 'c> Analysis<'a, 'c> {
     }
 
     /// All call sites whose code runs as part of `owner`'s body.
-    fn owned_sites(&self) -> Vec<Vec<SiteRef>> {
-        let mut owned: Vec<Vec<SiteRef>> = vec![Vec::new(); self.refs.len()];
-        for id in 0..self.refs.len() {
+    fn owned_sites(&self) -> Owned {
+        // Counted, then placed: one table for all owners instead of a list per function.
+        let n = self.refs.len();
+        let mut start = vec![0usize; n + 1];
+        for id in 0..n {
+            start[self.owner[id] + 1] += self.func(id).calls.len();
+        }
+        for o in 0..n {
+            start[o + 1] += start[o];
+        }
+        let mut next = start.clone();
+        let mut sites = vec![SiteRef { func: 0, site: 0 }; start[n]];
+        for id in 0..n {
             let o = self.owner[id];
             for site in 0..self.func(id).calls.len() {
-                owned[o].push(SiteRef { func: id, site });
+                sites[next[o]] = SiteRef { func: id, site };
+                next[o] += 1;
             }
         }
-        owned
+        Owned { start, sites }
     }
 
     fn summaries(&self, options: &Options) -> Vec<Vec<(RuleCode, Witness<'c>)>> {
