@@ -222,12 +222,19 @@ pub fn analyze_reusing(
     a.mark_offload_wrappers();
     a.assign_roles();
     a.owned = a.owned_sites();
-    let witnesses = a.summaries(options);
-    let mut out = Vec::new();
-    a.check_calls(&witnesses, options, &mut out);
-    a.check_guards(&mut out);
-    a.check_async_endpoints(&witnesses, &mut out);
-    let mut reads = a.reads();
+    // Which bodies the findings read depends on the roles and resolutions, not on the
+    // summaries: it is found beside the summaries and checks, which are mostly serial.
+    let ((witnesses, out), mut reads) = rayon::join(
+        || {
+            let witnesses = a.summaries(options);
+            let mut out = Vec::new();
+            a.check_calls(&witnesses, options, &mut out);
+            a.check_guards(&mut out);
+            a.check_async_endpoints(&witnesses, &mut out);
+            (witnesses, out)
+        },
+        || a.reads(),
+    );
     reads.resolutions = kept;
     a.free_in_parallel(witnesses);
     (out, reads)
