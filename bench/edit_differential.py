@@ -142,6 +142,14 @@ def main():
     run(args.loopguard, corpus, cached)
     as_it_was, _ = run(args.loopguard, corpus, ["--no-cache"])
     counts, bad, done = {}, 0, 0
+
+    def compare(rel, label, got, expected, how, what=""):
+        """Counts and prints one compared run; 1 if it differs."""
+        counts[label + how] = counts.get(label + how, 0) + 1
+        same = got == expected
+        print("%s %s%s %s%s" % ("ok" if same else "DIFFERENT", label, how, rel, what), flush=True)
+        return int(not same)
+
     while done < args.edits:
         path = rng.choice(files)
         made = edit(rng, path, kinds, done)
@@ -160,28 +168,16 @@ def main():
             with open(path, "w") as f:
                 f.write(original)
         done += 1
-        same = a == b
-        counts[how] = counts.get(how, 0) + 1
         rel = os.path.relpath(path, corpus)
-        print("%s %s %s: %s" % ("ok" if same else "DIFFERENT", how, rel, what), flush=True)
-        bad += not same
+        bad += compare(rel, "", a, b, how, ": " + what)
         if args.also_named:
-            same = named_a == named_b
-            counts["named " + named_how] = counts.get("named " + named_how, 0) + 1
-            print("%s named %s %s" % ("ok" if same else "DIFFERENT", named_how, rel), flush=True)
-            bad += not same
+            bad += compare(rel, "named ", named_a, named_b, named_how)
         back, how = run(args.loopguard, corpus, cached)  # the original text again
-        same = back == as_it_was
-        counts["undo " + how] = counts.get("undo " + how, 0) + 1
-        print("%s undo %s %s" % ("ok" if same else "DIFFERENT", how, rel), flush=True)
-        bad += not same
+        bad += compare(rel, "undo ", back, as_it_was, how)
         if args.also_named:
             named_a, named_how = run(args.loopguard, path, cached)
             named_b, _ = run(args.loopguard, path, ["--no-cache"])
-            same = named_a == named_b
-            counts["named undo " + named_how] = counts.get("named undo " + named_how, 0) + 1
-            print("%s named undo %s %s" % ("ok" if same else "DIFFERENT", named_how, rel), flush=True)
-            bad += not same
+            bad += compare(rel, "named undo ", named_a, named_b, named_how)
     print("%d edits, %d different; %s" % (done, bad, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
     sys.exit(1 if bad else 0)
 

@@ -219,25 +219,36 @@ impl Work<'_> {
         Ok((text, hash))
     }
 
-    /// File `i`'s facts from `text` (whose content hash is `hash`): lowered now, or taken
-    /// from an earlier step that lowered the same text under the same module name.
+    /// File `i`'s facts from `text` (whose content hash is `hash`), see [`lower_again`].
     fn lower(&self, i: usize, text: &str, hash: &[u8; 32]) -> FileFacts {
-        let info = &self.infos[i];
         // Out of the lock before lowering (a guard in the `match` would be held to its end
         // and make the workers lower one file at a time).
         let earlier = locked(&self.lowered).remove(&i);
-        match earlier {
-            Some((h, facts))
-                if h == *hash && facts.module == info.name && facts.edition == info.edition =>
-            {
-                facts
-            }
-            _ => lower_file(&self.files[i], info, text),
-        }
+        lower_again(earlier, &self.files[i], &self.infos[i], text, hash)
     }
 }
 
 /// Lowers one file with its front end, `noqa` comments included.
+/// A file's facts from `text` (whose content hash is `hash`): those an earlier step of the
+/// run lowered (`earlier`, from [`Lowered`]) if they come from the same text under the same
+/// module name and edition, else lowered now.
+pub(crate) fn lower_again(
+    earlier: Option<([u8; 32], FileFacts)>,
+    file: &SourceFile,
+    info: &ModuleInfo,
+    text: &str,
+    hash: &[u8; 32],
+) -> FileFacts {
+    match earlier {
+        Some((h, facts))
+            if h == *hash && facts.module == info.name && facts.edition == info.edition =>
+        {
+            facts
+        }
+        _ => lower_file(file, info, text),
+    }
+}
+
 pub(crate) fn lower_file(file: &SourceFile, info: &ModuleInfo, text: &str) -> FileFacts {
     let mut facts = match file.language {
         Language::Python => loopguard_python::lower(&file.rel, &info.name, info.is_init, text),

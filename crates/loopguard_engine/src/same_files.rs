@@ -209,10 +209,7 @@ fn check_changed(
             facts: None,
         });
     }
-    let new = match lowered.remove(&i) {
-        Some((hash, f)) if hash == new_entry.hash => f,
-        _ => load::lower_file(file, info, &text),
-    };
+    let new = load::lower_again(lowered.remove(&i), file, info, &text, &new_entry.hash);
     let old = match c.take_facts(&file.rel)?.decode() {
         Ok(f) => f,
         Err(what) => {
