@@ -150,21 +150,9 @@ struct CheckArgs {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// No transparent huge pages for this process. mimalloc asks for them for its arenas, and
-/// the facts of a big tree are many small objects spread over those arenas: with huge pages
-/// each touched 2 MiB region counts in full, which cost about 40 MB (8%) of peak memory on
-/// Home Assistant core for no measurable speed. The option is per process (`prctl`), not
-/// system-wide; where it fails (old kernels), nothing changes.
-fn no_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)` only sets a flag of this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 fn main() -> ExitCode {
-    no_transparent_huge_pages();
+    // No transparent huge pages unless the run starts from a cache (see `memory`).
+    loopguard_engine::memory::huge_pages(false);
     // SAFETY: no tree-sitter object exists yet and no other thread runs.
     unsafe { loopguard_python::use_mimalloc_for_parser() };
     let cli = Cli::parse();

@@ -12,6 +12,7 @@ pub mod discover;
 pub mod filter;
 pub mod fix;
 pub mod load;
+pub mod memory;
 mod same_files;
 mod shift;
 
@@ -397,6 +398,11 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
     ]);
     if let Some(c) = cache.as_mut() {
         c.select_run(settings_hash);
+        // A run from a cache that knows most files decodes their facts instead of parsing
+        // them: huge pages then save page faults and cost little memory (see `memory`).
+        if c.index.entries.len() * 2 >= files.len() {
+            memory::huge_pages(true);
+        }
     }
     let scan = load::RootScan::new(&catalog);
     // Configured source roots, then requested folders foreign to the root (checking
