@@ -23,3 +23,19 @@ pub fn huge_pages(on: bool) {
     #[cfg(not(target_os = "linux"))]
     let _ = on;
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    fn disabled() -> i32 {
+        // SAFETY: reads a flag of this process.
+        unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) }
+    }
+
+    #[test]
+    fn the_switch_sets_the_process_flag_both_ways() {
+        super::huge_pages(false);
+        assert_eq!(disabled(), 1);
+        super::huge_pages(true);
+        assert_eq!(disabled(), 0);
+    }
+}

@@ -433,10 +433,11 @@ fn corrupt_truncated_and_foreign_cache_files_are_rebuilt_with_a_note() {
         let files = p.cache_files(prefix);
         assert!(!files.is_empty(), "{prefix}");
         if prefix == "facts-" {
-            // Truncate every shard to half.
-            for f in &files {
+            // Truncate the first shard to nothing and every other one to half.
+            for (k, f) in files.iter().enumerate() {
                 let bytes = std::fs::read(f).unwrap();
-                std::fs::write(f, &bytes[..bytes.len() / 2]).unwrap();
+                let keep = if k == 0 { 0 } else { bytes.len() / 2 };
+                std::fs::write(f, &bytes[..keep]).unwrap();
             }
             // Make the run need facts: change the reported file.
             p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(1)\n    backoff(2)\n");
