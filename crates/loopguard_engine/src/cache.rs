@@ -4,6 +4,9 @@
 //! corrupt them (the last one to finish wins) and an interrupted run leaves the old file:
 //! - `index-<key>.bin`: per file, its stat key (size, mtime), content hash and whether it
 //!   has async code; plus the key of the last run's results. Small: read on every run.
+//!   For the [`PREVIOUS_KEPT`] files changed most recently, also the entry before the
+//!   change (its facts stay in the shard beside the new ones): a run of other settings
+//!   that parsed the change first does not hide it from this run's (see [`Previous`]).
 //! - `facts-<key>-<shard>.bin`: the facts of every parsed file, in 16 shards by path, read
 //!   only when something changed, each file's facts decoded only when a run takes them; a
 //!   run rewrites only the shards whose files changed.
@@ -92,6 +95,34 @@ pub struct Index {
     pub kept: Option<KeptState>,
     /// The last runs of other settings, the most recent first (at most [`RUNS`] - 1).
     pub other_runs: Vec<Run>,
+    /// How many times the index was saved: the number a run's results and a file's
+    /// change are stamped with (see [`Previous`]).
+    pub saves: u64,
+    /// The save the stored results of the selected run were written at.
+    pub results_at: u64,
+    /// Files whose content changed, with their entry before it changed (their facts are
+    /// kept beside theirs in the shard), at most [`PREVIOUS_KEPT`].
+    pub previous: HashMap<String, Previous>,
+}
+
+/// A file's entry before its content last changed, and when it changed. When a run of other
+/// settings (a pre-commit hook naming the edited file) has parsed an edit, the results of
+/// this run's settings are about the file as it was: with its old entry and facts the run
+/// sees the edit as its own and takes the edit paths (see [`Cache::roll_back`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Previous {
+    pub entry: IndexEntry,
+    /// The save whose run changed the entry ([`Index::saves`] then).
+    pub changed_at: u64,
+}
+
+/// How many files keep their entry and facts from before their last change.
+pub const PREVIOUS_KEPT: usize = 64;
+
+/// Where a file's facts from before its last change are kept in its shard (a path never
+/// holds a NUL).
+fn previous_slot(rel: &str) -> String {
+    format!("{rel}\0previous")
 }
 
 /// How many runs of different settings the cache keeps results for.
@@ -104,6 +135,7 @@ pub struct Run {
     pub results_key: Option<u64>,
     pub last_parsed: Vec<String>,
     pub kept: Option<KeptState>,
+    pub results_at: u64,
 }
 
 /// What the kept call-site resolutions (`resolutions.*.bin`, see
@@ -178,6 +210,14 @@ enum Stored {
 }
 
 impl Stored {
+    /// Another handle on encoded facts (the shard's bytes are shared, not copied).
+    fn encoded_copy(&self) -> Option<Stored> {
+        match self {
+            Stored::Encoded(shard, range) => Some(Stored::Encoded(shard.clone(), range.clone())),
+            Stored::Decoded(_) => None,
+        }
+    }
+
     fn bytes(&self) -> Option<&[u8]> {
         match self {
             Stored::Encoded(shard, range) => shard.get(range.clone()),
@@ -222,6 +262,9 @@ pub struct Cache {
     dirty_shards: [bool; SHARDS],
     pub notifications: Vec<Notification>,
     dirty: bool,
+    /// The encoded facts taken out this run, by file, for [`Cache::store`] to keep as a
+    /// file's previous facts when its content changed.
+    taken: HashMap<String, Stored>,
 }
 
 fn shard_name(i: usize) -> String {
@@ -273,6 +316,7 @@ impl Cache {
             dirty_shards: [false; SHARDS],
             notifications: Vec::new(),
             dirty: false,
+            taken: HashMap::new(),
         };
         if let Some(index) = cache.read::<Index>("index") {
             if index.magic == MAGIC {
@@ -361,7 +405,11 @@ impl Cache {
     /// Takes the cached facts of a file out of the cache (no copy); [`Cache::restore`] puts
     /// them back after the analysis.
     pub fn take_facts(&mut self, rel: &str) -> Option<CachedFacts> {
-        self.shard(shard_of(rel)).remove(rel).map(CachedFacts)
+        let stored = self.shard(shard_of(rel)).remove(rel)?;
+        if let Some(copy) = stored.encoded_copy() {
+            self.taken.insert(rel.to_string(), copy);
+        }
+        Some(CachedFacts(stored))
     }
 
     /// Puts facts taken with [`Cache::take_facts`] back as they were, still undecoded.
@@ -386,11 +434,108 @@ impl Cache {
 
     /// Records a file's entry; `parsed_now`: its facts were parsed in this run (they are
     /// handed over with [`Cache::restore`] and rewrite their shard).
+    /// An entry whose content hash differs from the file's last one keeps that one, and
+    /// its facts, as the file's [`Previous`].
     pub fn store(&mut self, rel: &str, entry: IndexEntry, parsed_now: bool) {
         if parsed_now {
             self.dirty_shards[shard_of(rel)] = true;
         }
+        if let Some(old) = self.index.entries.get(rel)
+            && old.hash != entry.hash
+        {
+            let old = old.clone();
+            self.keep_previous(rel, old);
+        }
         self.index.entries.insert(rel.to_string(), entry);
+        self.dirty = true;
+    }
+
+    /// Keeps `old`, the entry of `rel` before its content changed, and its facts (still in
+    /// the shard, or taken out this run); forgets any earlier one if those facts are gone.
+    fn keep_previous(&mut self, rel: &str, old: IndexEntry) {
+        let shard = shard_of(rel);
+        let slot = previous_slot(rel);
+        let facts = if old.parsed {
+            let in_shard = self.shard(shard).get(rel).and_then(Stored::encoded_copy);
+            match in_shard.or_else(|| self.taken.remove(rel)) {
+                Some(facts) => Some(facts),
+                None => {
+                    self.index.previous.remove(rel);
+                    self.shard(shard).remove(&slot);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let map = self.shard(shard);
+        match facts {
+            Some(facts) => map.insert(slot, facts),
+            None => map.remove(&slot),
+        };
+        self.dirty_shards[shard] = true;
+        let changed_at = self.index.saves;
+        (self.index.previous).insert(
+            rel.to_string(),
+            Previous {
+                entry: old,
+                changed_at,
+            },
+        );
+    }
+
+    /// Whether every one of `rels` has a [`Previous`] with its facts kept, if it had any.
+    pub fn has_previous(&mut self, rels: &[&str]) -> bool {
+        rels.iter().all(|rel| match self.index.previous.get(*rel) {
+            Some(p) if p.entry.parsed => {
+                let slot = previous_slot(rel);
+                self.shard(shard_of(rel)).contains_key(&slot)
+            }
+            Some(_) => true,
+            None => false,
+        })
+    }
+
+    /// Puts back the entry and facts each of `rels` had before its last change, so that a
+    /// run whose stored results are about them sees the change as its own: it compares the
+    /// file with those facts and takes the edit paths. The run parses the file again (its
+    /// entry no longer matches it), and [`Cache::store`] keeps them as previous once more.
+    /// Call [`Cache::has_previous`] first.
+    pub fn roll_back(&mut self, rels: &[&str]) {
+        for &rel in rels {
+            let Some(previous) = self.index.previous.remove(rel) else {
+                continue;
+            };
+            let shard = shard_of(rel);
+            let map = self.shard(shard);
+            match map.remove(&previous_slot(rel)) {
+                Some(facts) => map.insert(rel.to_string(), facts),
+                None => map.remove(rel),
+            };
+            self.dirty_shards[shard] = true;
+            self.taken.remove(rel);
+            self.index.entries.insert(rel.to_string(), previous.entry);
+            self.dirty = true;
+        }
+    }
+
+    /// Forgets the oldest previous entries beyond [`PREVIOUS_KEPT`].
+    fn bound_previous(&mut self) {
+        if self.index.previous.len() <= PREVIOUS_KEPT {
+            return;
+        }
+        let mut by_age: Vec<(u64, String)> = (self.index.previous.iter())
+            .map(|(rel, p)| (p.changed_at, rel.clone()))
+            .collect();
+        by_age.sort_unstable();
+        let extra = by_age.len() - PREVIOUS_KEPT;
+        for (_, rel) in by_age.into_iter().take(extra) {
+            self.index.previous.remove(&rel);
+            let shard = shard_of(&rel);
+            if self.shard(shard).remove(&previous_slot(&rel)).is_some() {
+                self.dirty_shards[shard] = true;
+            }
+        }
         self.dirty = true;
     }
 
@@ -408,6 +553,7 @@ impl Cache {
                 results_key: index.results_key.take(),
                 last_parsed: std::mem::take(&mut index.last_parsed),
                 kept: index.kept.take(),
+                results_at: std::mem::take(&mut index.results_at),
             };
             index.other_runs.insert(0, run);
         }
@@ -416,6 +562,7 @@ impl Cache {
             index.results_key = run.results_key;
             index.last_parsed = run.last_parsed;
             index.kept = run.kept;
+            index.results_at = run.results_at;
         }
         index.other_runs.truncate(RUNS - 1);
         index.settings = Some(settings);
@@ -438,6 +585,7 @@ impl Cache {
     pub fn store_results<T: Serialize>(&mut self, key: u64, value: &T) {
         if self.store_keyed(&self.run_kind("results"), key, value) {
             self.index.results_key = Some(key);
+            self.index.results_at = self.index.saves;
             self.dirty = true;
         }
     }
@@ -557,19 +705,21 @@ impl Cache {
 
     /// Drops entries of files that no longer exist and writes what changed.
     pub fn save(&mut self, existing: &dyn Fn(&str) -> bool) {
-        let before = self.index.entries.len();
+        let before = self.index.entries.len() + self.index.previous.len();
         self.index.entries.retain(|k, _| existing(k));
         self.index.skipped.retain(|k, _| existing(k));
+        self.index.previous.retain(|k, _| existing(k));
+        self.bound_previous();
         for (i, shard) in self.shards.iter_mut().enumerate() {
             if let Some(m) = shard.as_mut() {
                 let n = m.len();
-                m.retain(|k, _| existing(k));
+                m.retain(|k, _| existing(k.strip_suffix("\0previous").unwrap_or(k)));
                 if m.len() != n {
                     self.dirty_shards[i] = true;
                 }
             }
         }
-        if self.index.entries.len() != before {
+        if self.index.entries.len() + self.index.previous.len() != before {
             self.dirty = true;
         }
         if !self.dirty {
@@ -613,6 +763,8 @@ impl Cache {
             self.dirty_shards[i] = false;
         }
         self.index.magic = MAGIC.to_string();
+        // The number the changes of the next run are stamped with.
+        self.index.saves += 1;
         let index = std::mem::take(&mut self.index);
         self.write("index", &index);
         self.index = index;
@@ -654,7 +806,6 @@ impl Cache {
     }
 }
 
-/// Reads a facts shard: per file, the bytes of its facts (decoded when taken).
 /// A facts shard's bytes: the file mapped into memory, or read where it cannot be mapped.
 ///
 /// Mapped, the bytes are the page cache's own: a run that decodes every file's facts (an
@@ -677,6 +828,7 @@ impl std::ops::Deref for ShardBytes {
     }
 }
 
+/// Reads a facts shard: per file, the bytes of its facts (decoded when taken).
 fn read_shard(path: &Path) -> ShardRead {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -799,5 +951,66 @@ mod tests {
         c.select_run(3);
         assert_eq!(c.index.results_key, Some(30));
         assert_eq!(c.run_kind("results"), format!("results.{:016x}", 3));
+    }
+
+    #[test]
+    fn a_changed_file_keeps_its_previous_entry_and_facts_the_most_recent_ones_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |h: u8| IndexEntry {
+            stat: StatKey {
+                size: u64::from(h),
+                mtime_secs: 0,
+                mtime_nanos: 0,
+            },
+            hash: [h; 32],
+            may_have_roots: true,
+            parsed: true,
+            module: "m".into(),
+            edition: None,
+        };
+        let facts = |rel: &str, module: &str| FileFacts {
+            path: rel.to_string(),
+            module: module.to_string(),
+            ..FileFacts::default()
+        };
+        let n = PREVIOUS_KEPT + 3;
+        let rel = |i: usize| format!("f{i}.py");
+        let mut c = Cache::open(dir.path(), &[]);
+        for i in 0..n {
+            c.store(&rel(i), entry(1), true);
+            c.restore(&rel(i), facts(&rel(i), "old"));
+        }
+        c.save(&|_| true);
+        assert!(c.index.previous.is_empty());
+        // One file changes per run: the first ones' previous entries are the oldest.
+        for i in 0..n {
+            let mut c = Cache::open(dir.path(), &[]);
+            c.store(&rel(i), entry(2), true);
+            c.restore(&rel(i), facts(&rel(i), "new"));
+            c.save(&|_| true);
+        }
+        let mut c = Cache::open(dir.path(), &[]);
+        assert_eq!(c.index.previous.len(), PREVIOUS_KEPT);
+        assert!(!c.has_previous(&[&rel(0)]));
+        let last = rel(n - 1);
+        assert!(c.has_previous(&[&last]));
+        assert_eq!(c.index.previous[&last].changed_at, c.index.saves - 1);
+        // Put back, the file has its old entry and facts, and no previous one.
+        c.roll_back(&[&last]);
+        assert_eq!(c.index.entries[&last].hash, [1; 32]);
+        let taken = c.take_facts(&last).unwrap().decode().unwrap();
+        assert_eq!(taken.module, "old");
+        assert!(!c.has_previous(&[&last]));
+        // A file that is gone takes its previous entry and facts with it (from the shards
+        // read; the others drop them when next written).
+        let second = rel(n - 2);
+        c.preload_shards();
+        c.save(&|r| r != second);
+        let mut c = Cache::open(dir.path(), &[]);
+        assert!(!c.index.previous.contains_key(&second));
+        c.preload_shards();
+        let slots: usize = c.shards.iter().flatten().map(|m| m.len()).sum();
+        // Every file's facts but the two taken out or gone, every previous one but theirs.
+        assert_eq!(slots, (n - 2) + (PREVIOUS_KEPT - 2));
     }
 }

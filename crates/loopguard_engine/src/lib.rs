@@ -435,7 +435,14 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
         deps.sort_unstable();
         deps.dedup();
         let stats = dep_stats(&files, &deps);
-        let reused = match key_over(c, &files, &deps, &stats, settings_hash) {
+        let mut over = key_over(c, &files, &deps, &stats, settings_hash);
+        if over
+            .as_ref()
+            .is_some_and(|(key, _)| c.index.results_key != Some(*key))
+        {
+            over = roll_back_to_results(c, &files, &deps, &stats, settings_hash).or(over);
+        }
+        let reused = match over {
             Some((key, changed)) if changed.is_empty() => c
                 .results::<StoredResults>(key)
                 .map(|stored| (stored, CacheUse::Results)),
@@ -704,13 +711,27 @@ fn key_over(
     stats: &[Option<cache::StatKey>],
     settings_hash: u64,
 ) -> Option<(u64, Vec<usize>)> {
+    key_over_entries(c, files, deps, stats, settings_hash, &|rel| {
+        c.index.entries.get(rel)
+    })
+}
+
+/// [`key_over`], with each file's entry as `entry_of` gives it.
+fn key_over_entries<'c>(
+    c: &'c cache::Cache,
+    files: &[SourceFile],
+    deps: &[usize],
+    stats: &[Option<cache::StatKey>],
+    settings_hash: u64,
+    entry_of: &dyn Fn(&str) -> Option<&'c cache::IndexEntry>,
+) -> Option<(u64, Vec<usize>)> {
     let mut h = loopguard_core::catalog::Fnv64::default();
     h.write(&settings_hash.to_le_bytes());
     let mut changed = Vec::new();
     for (p, (&i, stat)) in deps.iter().zip(stats).enumerate() {
         let rel = files[i].rel.as_str();
         h.write(rel.as_bytes());
-        match c.index.entries.get(rel) {
+        match entry_of(rel) {
             Some(entry) => {
                 h.write(&entry.hash);
                 if Some(entry.stat) != *stat {
@@ -731,6 +752,50 @@ fn key_over(
         }
     }
     Some((h.finish(), changed))
+}
+
+/// When runs of other settings parsed changes since these settings' results were stored
+/// (a pre-commit hook checked the edited files, then the whole tree is checked), the
+/// results are about the files as they were: if the entries those files had before
+/// ([`cache::Previous`]) give the results' key, they and their facts are put back, and
+/// the key with the positions in `deps` of the files that changed since is returned, as
+/// [`key_over`] gives them had no other run come between. `None` (and the cache as it was)
+/// otherwise.
+fn roll_back_to_results(
+    c: &mut cache::Cache,
+    files: &[SourceFile],
+    deps: &[usize],
+    stats: &[Option<cache::StatKey>],
+    settings_hash: u64,
+) -> Option<(u64, Vec<usize>)> {
+    let target = c.index.results_key?;
+    let since = c.index.results_at;
+    let changed_since = |rel: &str| {
+        (c.index.previous.get(rel))
+            .filter(|p| p.changed_at > since)
+            .map(|p| &p.entry)
+    };
+    let rolled: Vec<usize> = (0..deps.len())
+        .filter(|&p| changed_since(&files[deps[p]].rel).is_some())
+        .collect();
+    if rolled.is_empty() || rolled.len() > MAX_SHIFTED_FILES {
+        return None;
+    }
+    let entry_of = |rel: &str| changed_since(rel).or_else(|| c.index.entries.get(rel));
+    let (key, mut changed) = key_over_entries(c, files, deps, stats, settings_hash, &entry_of)?;
+    let rels: Vec<&str> = rolled
+        .iter()
+        .map(|&p| files[deps[p]].rel.as_str())
+        .collect();
+    if key != target || !c.has_previous(&rels) {
+        return None;
+    }
+    c.roll_back(&rels);
+    // Changed even where the stat key happens to be the old one.
+    changed.extend(rolled);
+    changed.sort_unstable();
+    changed.dedup();
+    Some((key, changed))
 }
 
 /// Of `changed` (positions in `deps` of files whose stat key differs from the cached one),

@@ -559,16 +559,13 @@ fn runs_of_other_paths_keep_their_own_results() {
     assert_eq!(p.run().cache, CacheUse::Results);
 
     // An edit on the loop. The first run after it compares the file with its cached facts;
-    // the other run then finds the facts cached by the first one (which parsed the file),
-    // but its own results and resolutions are of the old text: it analyses all files.
+    // the other run finds the new facts cached by the first one (which parsed the file),
+    // but its own results and resolutions are of the old text: the file's previous entry
+    // and facts, kept for it, make the edit its own too.
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
     p.run_served_as(same_files(true));
     let o = p.run_on(&staged);
-    let from_cached_facts = CacheUse::Facts {
-        parsed: 0,
-        kept_resolutions: false,
-    };
-    assert_eq!(o.cache, from_cached_facts);
+    assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), uncached_staged());
     assert_eq!(p.run_on(&staged).cache, CacheUse::Results);
     assert_eq!(p.run().cache, CacheUse::Results);
@@ -598,6 +595,43 @@ fn runs_of_other_paths_keep_their_own_results() {
         p.cache_files("results.").len(),
         loopguard_engine::cache::RUNS
     );
+}
+
+/// A pre-commit hook (naming the edited file) parses an edit before the check of the tree:
+/// the tree's run still sees the edit as one, whichever way the file goes next.
+#[test]
+fn an_edit_another_run_parsed_first_is_still_an_edit_for_this_run() {
+    let p = Project::new();
+    let api = "svc/api.py";
+    let original = std::fs::read_to_string(p.root().join(api)).unwrap();
+    let on_loop = "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n";
+    let direct = "import time\n\n\nasync def handler():\n    time.sleep(1)\n";
+    p.run();
+    p.run_on(&[api]);
+
+    // Edited, checked by the hook, then by the tree's run.
+    p.edit(api, on_loop);
+    p.run_on(&[api]);
+    p.run_served_as(same_files(true));
+    assert_eq!(p.run().cache, CacheUse::Results);
+
+    // Edited, checked by the hook, and edited back to what the tree's results are about:
+    // only touched, for the tree's run.
+    p.edit(api, direct);
+    p.run_on(&[api]);
+    p.edit(api, on_loop);
+    p.run_served_as(CacheUse::Touched { files: 1 });
+    p.run_on(&[api]);
+
+    // Changed twice since this run's results (only the last change is kept): the run still
+    // agrees with a run without the cache, by analysing every file.
+    p.edit(api, direct);
+    p.run_on(&[api]);
+    p.edit(api, &original);
+    p.run_on(&[api]);
+    let o = p.run();
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(p.run().cache, CacheUse::Results);
 }
 
 /// Files an older loopguard (another cache key) wrote are removed when the cache is
