@@ -23,7 +23,7 @@
 //! corrupt, truncated or foreign is ignored (with a notification) and rebuilt: the cache can
 //! make a run faster, never wrong.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use loopguard_core::catalog::Fnv64;
@@ -316,7 +316,7 @@ impl Cache {
             dirty_shards: [false; SHARDS],
             notifications: Vec::new(),
             dirty: false,
-            taken: HashMap::new(),
+            taken: HashMap::default(),
         };
         if let Some(index) = cache.read::<Index>("index") {
             if index.magic == MAGIC {
@@ -365,16 +365,16 @@ impl Cache {
             let map = self.accept_shard(&name, read);
             self.shards[i] = Some(map);
         }
-        self.shards[i].get_or_insert_with(HashMap::new)
+        self.shards[i].get_or_insert_with(HashMap::default)
     }
 
     fn accept_shard(&mut self, name: &str, read: ShardRead) -> HashMap<String, Stored> {
         match read {
             Ok(Some(map)) => map,
-            Ok(None) => HashMap::new(),
+            Ok(None) => HashMap::default(),
             Err(what) => {
                 self.note(name, &what);
-                HashMap::new()
+                HashMap::default()
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Which files exist, which the user asked about, and what module each one is.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;

@@ -1,7 +1,8 @@
 //! Which findings the user sees: rule selection, per-file ignores, `noqa`, confidence,
 //! severity overrides, requested paths; then sorted and de-duplicated.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::HashSet;
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -49,7 +50,7 @@ impl<'c> Filter<'c> {
         &self,
         diagnostics: Vec<Diagnostic>,
         facts: &[FileFacts],
-        requested: &HashSet<&str>,
+        requested: &HashSet<&str, impl std::hash::BuildHasher>,
     ) -> Vec<Diagnostic> {
         let suppressions: HashMap<&str, &FileFacts> =
             facts.iter().map(|f| (f.path.as_str(), f)).collect();

@@ -16,7 +16,7 @@ pub mod memory;
 mod same_files;
 mod shift;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -565,7 +565,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
             None => Vec::new(),
         },
     );
-    let requested_paths: std::collections::HashSet<&str> = files
+    let requested_paths: FxHashSet<&str> = files
         .iter()
         .filter(|f| f.requested)
         .map(|f| f.rel.as_str())

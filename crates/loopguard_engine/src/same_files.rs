@@ -36,7 +36,7 @@ pub(crate) struct Retry {
 pub(crate) struct Project<'a> {
     pub files: &'a [SourceFile],
     pub infos: &'a [ModuleInfo],
-    pub by_rel: &'a std::collections::HashMap<&'a str, usize>,
+    pub by_rel: &'a HashMap<&'a str, usize>,
     pub scan: &'a RootScan,
     pub max_size: u64,
 }
