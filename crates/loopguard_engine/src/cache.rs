@@ -119,10 +119,17 @@ pub struct Previous {
 /// How many files keep their entry and facts from before their last change.
 pub const PREVIOUS_KEPT: usize = 64;
 
-/// Where a file's facts from before its last change are kept in its shard (a path never
-/// holds a NUL).
+/// Appended to a file's path to name where its facts from before its last change are kept
+/// in its shard (a path never holds a NUL).
+const PREVIOUS_SUFFIX: &str = "\0previous";
+
 fn previous_slot(rel: &str) -> String {
-    format!("{rel}\0previous")
+    format!("{rel}{PREVIOUS_SUFFIX}")
+}
+
+/// The file a shard key holds facts of: its own, or its previous ones.
+fn file_of_slot(key: &str) -> &str {
+    key.strip_suffix(PREVIOUS_SUFFIX).unwrap_or(key)
 }
 
 /// How many runs of different settings the cache keeps results for.
@@ -262,8 +269,8 @@ pub struct Cache {
     dirty_shards: [bool; SHARDS],
     pub notifications: Vec<Notification>,
     dirty: bool,
-    /// The encoded facts taken out this run, by file, for [`Cache::store`] to keep as a
-    /// file's previous facts when its content changed.
+    /// The encoded facts of changed files taken out this run to compare (see
+    /// [`Cache::take_old_facts`]), for [`Cache::store`] to keep as their previous facts.
     taken: HashMap<String, Stored>,
 }
 
@@ -405,6 +412,14 @@ impl Cache {
     /// Takes the cached facts of a file out of the cache (no copy); [`Cache::restore`] puts
     /// them back after the analysis.
     pub fn take_facts(&mut self, rel: &str) -> Option<CachedFacts> {
+        self.shard(shard_of(rel)).remove(rel).map(CachedFacts)
+    }
+
+    /// [`Cache::take_facts`] for a file whose content changed, taken to compare with its new
+    /// facts: a handle on them stays, so that storing the new entry keeps them as the
+    /// file's [`Previous`]. Only for these: a run also takes every unchanged file's facts,
+    /// and a handle on each of those would be work for nothing.
+    pub fn take_old_facts(&mut self, rel: &str) -> Option<CachedFacts> {
         let stored = self.shard(shard_of(rel)).remove(rel)?;
         if let Some(copy) = stored.encoded_copy() {
             self.taken.insert(rel.to_string(), copy);
@@ -485,7 +500,7 @@ impl Cache {
     }
 
     /// Whether every one of `rels` has a [`Previous`] with its facts kept, if it had any.
-    pub fn has_previous(&mut self, rels: &[&str]) -> bool {
+    fn has_previous(&mut self, rels: &[&str]) -> bool {
         rels.iter().all(|rel| match self.index.previous.get(*rel) {
             Some(p) if p.entry.parsed => {
                 let slot = previous_slot(rel);
@@ -500,8 +515,12 @@ impl Cache {
     /// run whose stored results are about them sees the change as its own: it compares the
     /// file with those facts and takes the edit paths. The run parses the file again (its
     /// entry no longer matches it), and [`Cache::store`] keeps them as previous once more.
-    /// Call [`Cache::has_previous`] first.
-    pub fn roll_back(&mut self, rels: &[&str]) {
+    /// `false`, and nothing put back, unless every one of `rels` has its previous entry and
+    /// facts.
+    pub fn roll_back(&mut self, rels: &[&str]) -> bool {
+        if !self.has_previous(rels) {
+            return false;
+        }
         for &rel in rels {
             let Some(previous) = self.index.previous.remove(rel) else {
                 continue;
@@ -517,6 +536,7 @@ impl Cache {
             self.index.entries.insert(rel.to_string(), previous.entry);
             self.dirty = true;
         }
+        true
     }
 
     /// Forgets the oldest previous entries beyond [`PREVIOUS_KEPT`].
@@ -713,7 +733,7 @@ impl Cache {
         for (i, shard) in self.shards.iter_mut().enumerate() {
             if let Some(m) = shard.as_mut() {
                 let n = m.len();
-                m.retain(|k, _| existing(k.strip_suffix("\0previous").unwrap_or(k)));
+                m.retain(|k, _| existing(file_of_slot(k)));
                 if m.len() != n {
                     self.dirty_shards[i] = true;
                 }
@@ -996,7 +1016,7 @@ mod tests {
         assert!(c.has_previous(&[&last]));
         assert_eq!(c.index.previous[&last].changed_at, c.index.saves - 1);
         // Put back, the file has its old entry and facts, and no previous one.
-        c.roll_back(&[&last]);
+        assert!(c.roll_back(&[&last]));
         assert_eq!(c.index.entries[&last].hash, [1; 32]);
         let taken = c.take_facts(&last).unwrap().decode().unwrap();
         assert_eq!(taken.module, "old");

@@ -787,10 +787,9 @@ fn roll_back_to_results(
         .iter()
         .map(|&p| files[deps[p]].rel.as_str())
         .collect();
-    if key != target || !c.has_previous(&rels) {
+    if key != target || !c.roll_back(&rels) {
         return None;
     }
-    c.roll_back(&rels);
     // Changed even where the stat key happens to be the old one.
     changed.extend(rolled);
     changed.sort_unstable();
@@ -1052,7 +1051,7 @@ fn reuse_shifted(
                 .insert_entry((new_entry.hash, new))
                 .into_mut()
                 .1;
-            let old = match c.take_facts(&file.rel)?.decode() {
+            let old = match c.take_old_facts(&file.rel)?.decode() {
                 Ok(f) => f,
                 Err(what) => {
                     c.damaged(&file.rel, &what);

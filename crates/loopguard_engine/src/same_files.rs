@@ -210,7 +210,7 @@ fn check_changed(
         });
     }
     let new = load::lower_again(lowered.remove(&i), file, info, &text, &new_entry.hash);
-    let old = match c.take_facts(&file.rel)?.decode() {
+    let old = match c.take_old_facts(&file.rel)?.decode() {
         Ok(f) => f,
         Err(what) => {
             c.damaged(&file.rel, &what);
