@@ -17,6 +17,10 @@ Edit kinds (each applied to a random file, then undone):
   helper             a new function calling `open` appended, and called as the first
                      statement of a random async function of the file (the file defines
                      more than before: the other files keep their resolutions)
+  repeat_call        a call of a callee the file already calls (`_LOGGER.debug`,
+                     `self._thread.join`), with other arguments (none, `0`, a string,
+                     `timeout=0`, `False`), as the first statement of a random function:
+                     a callee that reached nothing is a shift, unless its arguments decide
   comment            a comment line inserted before a random statement of a random
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
@@ -40,7 +44,14 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call"]
+
+
+def dotted(node):
+    """Whether an expression is a name or a chain of attributes on one (`a.b.c`)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def run(lg, corpus, extra):
@@ -57,6 +68,8 @@ def run(lg, corpus, extra):
                 how = "same-files+kept"
             elif "analysed again" in line:
                 how = "same-files"
+            elif "leave the findings as they were" in line:
+                how = "shifted"
             else:
                 how = "reused"
     return p.stdout, how
@@ -79,6 +92,16 @@ def edit(rng, path, kinds, trial):
         stmt = 'open("/dev/null").close()' if kind == "open" else "_ = len([])"
         lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
         what = "%s in %s (%s)" % (kind, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
+    elif kind == "repeat_call" and funcs:
+        callees = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call) and dotted(n.func)]
+        if not callees:
+            return None
+        fn = rng.choice(funcs)
+        st = fn.body[0]
+        callee = ast.unparse(rng.choice(callees))
+        args = rng.choice(["()", "(0)", "('lg probe %d')" % trial, "(timeout=0)", "(False)"])
+        lines.insert(st.lineno - 1, " " * st.col_offset + callee + args)
+        what = "%s%s in %s (%s)" % (callee, args, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
     elif kind in ("sync_open", "sync_len") and sync_funcs:
         fn = rng.choice(sync_funcs)
         st = fn.body[-1]

@@ -15,9 +15,13 @@
 
 use loopguard_core::catalog::{EndpointKind, LanguageCatalog};
 use loopguard_core::diagnostic::Confidence;
-use loopguard_core::facts::{Alias, Class, FileFacts, Function, Variable};
+use loopguard_core::facts::{
+    Alias, CallKind, CallSite, Callee, Class, FileFacts, Function, Variable,
+};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::SiteKey;
 use crate::index::FnRef;
 use crate::resolve::{Resolution, Target};
 
@@ -28,6 +32,7 @@ pub struct KeptResolution {
     offload: bool,
     loop_callback: bool,
     endpoint: Option<EndpointKind>,
+    arg_sensitive: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,7 +156,18 @@ impl KeptResolution {
             offload: res.offload,
             loop_callback: res.loop_callback,
             endpoint: res.endpoint,
+            arg_sensitive: res.arg_sensitive,
         })
+    }
+
+    /// Whether the call reaches nothing, whatever its arguments: no function, no catalog
+    /// entry, not an offload, a loop callback or an endpoint marker.
+    fn is_inert(&self) -> bool {
+        self.targets.is_empty()
+            && !self.offload
+            && !self.loop_callback
+            && self.endpoint.is_none()
+            && !self.arg_sensitive
     }
 
     /// The resolution, its functions numbered as `renumbered` says; `moved` is set when
@@ -194,7 +210,94 @@ impl KeptResolution {
             offload: self.offload,
             loop_callback: self.loop_callback,
             endpoint: self.endpoint,
+            arg_sensitive: self.arg_sensitive,
         })
+    }
+}
+
+/// One file's kept resolutions read against the facts they were kept for: what a call in
+/// that file resolves to, by what a resolution depends on (see `resolve_all`), for a
+/// version of the file with other calls and the same definitions, in a run whose index is
+/// the same (the engine's shifted reuse).
+pub struct KeptCalls<'f> {
+    /// By everything a resolution depends on besides the file: the kept resolution.
+    exact: FxHashMap<SiteKey<'f>, &'f KeptResolution>,
+    /// By callee and call kind: whether every such call resolved to nothing whatever its
+    /// arguments ([`KeptResolution::is_inert`]), so that one with other arguments does too.
+    inert: FxHashMap<(&'f Callee, CallKind), bool>,
+}
+
+/// A file's kept resolutions, decoded (borrowed by [`KeptCalls`]).
+pub struct DecodedKept(FileResolutions);
+
+impl KeptFile {
+    /// The resolutions, decoded; `None` if the bytes are not a file's resolutions.
+    pub fn decoded(&self) -> Option<DecodedKept> {
+        postcard::from_bytes(&self.0).ok().map(DecodedKept)
+    }
+}
+
+impl<'f> KeptCalls<'f> {
+    /// `None` unless `kept` has a resolution for every call site of `facts`, function by
+    /// function (the facts they were kept for).
+    pub fn read(kept: &'f DecodedKept, facts: &'f FileFacts) -> Option<KeptCalls<'f>> {
+        if kept.0.len() != facts.functions.len() {
+            return None;
+        }
+        let mut out = KeptCalls {
+            exact: FxHashMap::default(),
+            inert: FxHashMap::default(),
+        };
+        for (sites, f) in kept.0.iter().zip(&facts.functions) {
+            if sites.len() != f.calls.len() {
+                return None;
+            }
+            for (res, site) in sites.iter().zip(&f.calls) {
+                out.exact.entry(SiteKey::of(site)).or_insert(res);
+                *out.inert.entry((&site.callee, site.kind)).or_insert(true) &= res.is_inert();
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether `site` (of the same file) resolves to nothing: a call of its callee and kind
+    /// was kept, and each one kept reached nothing whatever its arguments.
+    pub fn is_inert(&self, site: &CallSite) -> bool {
+        self.inert
+            .get(&(&site.callee, site.kind))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The kept resolutions of `new`, the same file with other calls, where each of its
+    /// calls repeats a kept one or reaches nothing ([`KeptCalls::is_inert`], or
+    /// `reaches_nothing`, which the caller vouches for); `None` otherwise.
+    pub fn carry_over(
+        &self,
+        new: &FileFacts,
+        reaches_nothing: &dyn Fn(&CallSite) -> bool,
+    ) -> Option<KeptFile> {
+        let nothing = KeptResolution {
+            targets: Vec::new(),
+            offload: false,
+            loop_callback: false,
+            endpoint: None,
+            arg_sensitive: false,
+        };
+        let file: Vec<Vec<&KeptResolution>> = new
+            .functions
+            .iter()
+            .map(|f| {
+                f.calls
+                    .iter()
+                    .map(|site| match self.exact.get(&SiteKey::of(site)) {
+                        Some(res) => Some(*res),
+                        None => (self.is_inert(site) || reaches_nothing(site)).then_some(&nothing),
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect::<Option<_>>()?;
+        postcard::to_allocvec(&file).ok().map(KeptFile)
     }
 }
 
@@ -438,6 +541,80 @@ mod tests {
     /// Names some file mentions.
     fn mentioned(n: &str) -> bool {
         matches!(n, "used" | "Used" | "field")
+    }
+
+    fn call(name: &str, args: &[&str]) -> CallSite {
+        CallSite {
+            callee: Callee::UnknownMethod { name: name.into() },
+            kind: CallKind::Call,
+            span: Default::default(),
+            awaited: false,
+            arg_count: args.len() as u32,
+            closure_args: Vec::new(),
+            callable_args: Vec::new(),
+            param_args: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            text: name.into(),
+        }
+    }
+
+    fn resolution(targets: Vec<(KeptTarget, Confidence)>, arg_sensitive: bool) -> KeptResolution {
+        KeptResolution {
+            targets,
+            offload: false,
+            loop_callback: false,
+            endpoint: None,
+            arg_sensitive,
+        }
+    }
+
+    #[test]
+    fn kept_calls_know_which_callees_reach_nothing_and_carry_over() {
+        let mut old = file(&["handler"]);
+        old.functions[0].calls = vec![
+            call("debug", &["#0='start'"]),
+            call("join", &["timeout=0"]),
+            call("fetch", &[]),
+        ];
+        let kept = DecodedKept(vec![vec![
+            resolution(Vec::new(), false),
+            // Empty only because of its arguments.
+            resolution(Vec::new(), true),
+            resolution(
+                vec![(KeptTarget::Function(1, 0), Confidence::Likely)],
+                false,
+            ),
+        ]]);
+        let calls = KeptCalls::read(&kept, &old).expect("fits the facts");
+        assert!(calls.is_inert(&call("debug", &["#0='other'", "#1=2"])));
+        assert!(!calls.is_inert(&call("join", &[])));
+        assert!(!calls.is_inert(&call("fetch", &[])));
+        assert!(!calls.is_inert(&call("unknown", &[])));
+
+        // Carried over: each call repeats a kept one or reaches nothing.
+        let mut new = old.clone();
+        new.functions[0]
+            .calls
+            .insert(0, call("debug", &["#0='now'"]));
+        let carried = calls
+            .carry_over(&new, &|_| false)
+            .expect("every call known");
+        let carried = carried.decoded().expect("decodes");
+        assert_eq!(carried.0[0].len(), 4);
+        assert_eq!(carried.0[0][0], resolution(Vec::new(), false));
+        assert_eq!(carried.0[0][3], kept.0[0][2]);
+        // A call nothing was kept for, or one whose arguments decide, is not.
+        new.functions[0].calls.push(call("unknown", &[]));
+        assert!(calls.carry_over(&new, &|_| false).is_none());
+        // Unless the caller knows it reaches nothing.
+        assert!(calls.carry_over(&new, &|s| s.text == "unknown").is_some());
+        new.functions[0].calls.pop();
+        new.functions[0].calls.push(call("join", &[]));
+        assert!(calls.carry_over(&new, &|_| false).is_none());
+        // Kept resolutions of other facts are not read.
+        let mut other = old.clone();
+        other.functions[0].calls.pop();
+        assert!(KeptCalls::read(&kept, &other).is_none());
     }
 
     #[test]

@@ -82,7 +82,7 @@ enum Next<'c> {
 
 /// What a call site's resolution depends on besides its file (see `resolve_all`).
 #[derive(PartialEq, Eq, Hash)]
-struct SiteKey<'a> {
+pub(crate) struct SiteKey<'a> {
     callee: &'a loopguard_core::facts::Callee,
     kind: loopguard_core::facts::CallKind,
     arg_count: u32,
@@ -90,7 +90,7 @@ struct SiteKey<'a> {
 }
 
 impl<'a> SiteKey<'a> {
-    fn of(site: &'a CallSite) -> SiteKey<'a> {
+    pub(crate) fn of(site: &'a CallSite) -> SiteKey<'a> {
         SiteKey {
             callee: &site.callee,
             kind: site.kind,

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use loopguard_core::catalog::{BlockingApi, EndpointKind, GuardKind, LanguageCatalog};
+use loopguard_core::catalog::{BlockingApi, EndpointKind, GuardKind, LanguageCatalog, Lookup};
 use loopguard_core::diagnostic::Confidence;
 use loopguard_core::facts::{
     CallKind, CallSite, Callee, Language, TypeRef, rfind_separator, rsplit_path,
@@ -709,6 +709,33 @@ pub struct Resolution<'c> {
     pub loop_callback: bool,
     /// The call is a FastAPI `Depends`-like marker.
     pub endpoint: Option<EndpointKind>,
+    /// Another argument count or other literal arguments could change the targets: a
+    /// catalog entry matched the callee but not these arguments (`Thread.join(timeout=0)`).
+    /// Without it, any call of the same callee and kind in the same file resolves alike.
+    pub arg_sensitive: bool,
+}
+
+/// Whether a Python call of a path outside the project reaches nothing whatever its
+/// arguments, by the catalog alone, as [`Resolver::resolve`] would find: `in_project` says
+/// whether some prefix of a path names a module of the project. A path outside the project
+/// is its own only candidate (the index's aliases, functions, classes and globals are all
+/// named under project modules), so the resolver only looks it up in the catalog.
+pub fn external_call_reaches_nothing(
+    catalog: &LanguageCatalog,
+    site: &CallSite,
+    in_project: &dyn Fn(&str) -> bool,
+) -> bool {
+    let Callee::Path(p) = &site.callee else {
+        return false;
+    };
+    if in_project(p) {
+        return false;
+    }
+    catalog.opaque.path(p, None).is_some()
+        || (catalog.offloads.path(p, None).is_none()
+            && catalog.loop_callbacks.path(p, None).is_none()
+            && catalog.endpoints.path(p, None).is_none()
+            && catalog.blocking.path(p, None).is_none())
 }
 
 pub struct Resolver<'a, 'c> {
@@ -975,7 +1002,8 @@ impl<'a, 'c> Resolver<'a, 'c> {
         }
     }
 
-    /// Resolves a call site to what it may reach.
+    /// Resolves a call site to what it may reach (see also
+    /// [`external_call_reaches_nothing`], which must agree with it).
     pub fn resolve(&self, site: &CallSite) -> Resolution<'c> {
         let mut res = Resolution::default();
         let argc = Some(site.arg_count);
@@ -998,9 +1026,15 @@ impl<'a, 'c> Resolver<'a, 'c> {
             if self.catalog.loop_callbacks.method(name, None).is_some() {
                 res.loop_callback = true;
             }
-            if let Some(api) = self.catalog.blocking.method(name, argc)
-                && api.blocks_with(&site.args)
-            {
+            let api = match self.catalog.blocking.lookup_method(name, argc) {
+                Lookup::Hit(api) if api.blocks_with(&site.args) => Some(api),
+                Lookup::Hit(_) | Lookup::OtherArgCount => {
+                    res.arg_sensitive = true;
+                    None
+                }
+                Lookup::Miss => None,
+            };
+            if let Some(api) = api {
                 res.targets.push((
                     Target::Api {
                         path: format!("<unknown>{}{name}", self.sep()),
@@ -1089,18 +1123,29 @@ impl<'a, 'c> Resolver<'a, 'c> {
             });
             let mut by_name = Vec::new();
             for ext in external {
-                if let Some(api) = self.catalog.blocking.path(&ext, argc) {
+                let by_path = self.catalog.blocking.lookup_path(&ext, argc);
+                res.arg_sensitive |= by_path == Lookup::OtherArgCount;
+                if let Lookup::Hit(api) = by_path {
                     if api.blocks_with(&site.args) {
                         targets.push(Target::Api { path: ext, api });
+                    } else {
+                        res.arg_sensitive = true;
                     }
-                } else if !matches!(site.callee, Callee::Path(_))
-                    && let Some(api) = self.catalog.blocking.method(site.callee.name(), argc)
-                    && api.blocks_with(&site.args)
-                {
+                } else if !matches!(site.callee, Callee::Path(_)) {
                     // A method of a library type the catalog does not list by path
                     // (`bucket.upload_file` on a boto3 resource): the catalog's name-only
                     // entries apply, as for an untyped receiver.
-                    by_name.push(Target::Api { path: ext, api });
+                    match self
+                        .catalog
+                        .blocking
+                        .lookup_method(site.callee.name(), argc)
+                    {
+                        Lookup::Hit(api) if api.blocks_with(&site.args) => {
+                            by_name.push(Target::Api { path: ext, api });
+                        }
+                        Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
+                        Lookup::Miss => {}
+                    }
                 }
             }
             res.targets.extend(targets.into_iter().map(|t| (t, conf)));

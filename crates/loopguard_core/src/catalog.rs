@@ -204,6 +204,32 @@ impl BlockingApi {
     }
 }
 
+/// What a [`Matcher`] lookup found.
+#[derive(Debug, PartialEq)]
+pub enum Lookup<'m, T> {
+    Hit(&'m T),
+    /// Entries match the name, but each wants another argument count.
+    OtherArgCount,
+    Miss,
+}
+
+impl<'m, T> Lookup<'m, T> {
+    pub fn hit(self) -> Option<&'m T> {
+        match self {
+            Lookup::Hit(v) => Some(v),
+            Lookup::OtherArgCount | Lookup::Miss => None,
+        }
+    }
+
+    fn miss_or_other(other: bool) -> Self {
+        if other {
+            Lookup::OtherArgCount
+        } else {
+            Lookup::Miss
+        }
+    }
+}
+
 /// A set of path patterns and method names mapped to values of `T`.
 #[derive(Debug, Clone)]
 pub struct Matcher<T> {
@@ -263,27 +289,47 @@ impl<T> Matcher<T> {
 
     /// The value for a fully resolved path (`requests.get`, `std::fs::read`).
     pub fn path(&self, path: &str, arg_count: Option<u32>) -> Option<&T> {
+        self.lookup_path(path, arg_count).hit()
+    }
+
+    /// [`Matcher::path`], telling a path no entry matches from one whose entries all want
+    /// another argument count.
+    pub fn lookup_path(&self, path: &str, arg_count: Option<u32>) -> Lookup<'_, T> {
         if self.excluded.contains(path) {
-            return None;
+            return Lookup::Miss;
         }
-        if let Some(&i) = self.exact.get(path)
-            && self.args_ok(i, arg_count)
-        {
-            return Some(&self.values[i].0);
+        let mut other = false;
+        if let Some(&i) = self.exact.get(path) {
+            if self.args_ok(i, arg_count) {
+                return Lookup::Hit(&self.values[i].0);
+            }
+            other = true;
         }
-        self.prefixes
-            .iter()
-            .find(|(p, i)| path.starts_with(p.as_str()) && self.args_ok(*i, arg_count))
-            .map(|(_, i)| &self.values[*i].0)
+        for (p, i) in &self.prefixes {
+            if path.starts_with(p.as_str()) {
+                if self.args_ok(*i, arg_count) {
+                    return Lookup::Hit(&self.values[*i].0);
+                }
+                other = true;
+            }
+        }
+        Lookup::miss_or_other(other)
     }
 
     /// The value for a method name called on a receiver of unknown type.
     pub fn method(&self, name: &str, arg_count: Option<u32>) -> Option<&T> {
-        self.methods
-            .get(name)?
-            .iter()
-            .find(|i| self.args_ok(**i, arg_count))
-            .map(|i| &self.values[*i].0)
+        self.lookup_method(name, arg_count).hit()
+    }
+
+    /// [`Matcher::method`], telling the two misses apart as [`Matcher::lookup_path`] does.
+    pub fn lookup_method(&self, name: &str, arg_count: Option<u32>) -> Lookup<'_, T> {
+        let Some(entries) = self.methods.get(name) else {
+            return Lookup::Miss;
+        };
+        match entries.iter().find(|i| self.args_ok(**i, arg_count)) {
+            Some(i) => Lookup::Hit(&self.values[*i].0),
+            None => Lookup::miss_or_other(!entries.is_empty()),
+        }
     }
 
     /// The place of a value this matcher returned (by identity, not equality), so that
@@ -558,5 +604,22 @@ mod tests {
         assert_eq!(m.path("a.bc", None), None);
         assert_eq!(m.method("recv", Some(0)), Some(&3));
         assert_eq!(m.method("recv", Some(1)), None);
+    }
+
+    #[test]
+    fn a_lookup_tells_another_argument_count_from_a_miss() {
+        let mut m: Matcher<u32> = Matcher::default();
+        m.add(1, Some(0), &["x.Lock.read".into()], &["read".into()], &[]);
+        m.add(2, Some(1), &["io.*".into()], &[], &[]);
+        assert_eq!(m.lookup_path("x.Lock.read", Some(0)), Lookup::Hit(&1));
+        assert_eq!(m.lookup_path("x.Lock.read", Some(2)), Lookup::OtherArgCount);
+        assert_eq!(
+            m.lookup_path("io.Reader.read", Some(0)),
+            Lookup::OtherArgCount
+        );
+        assert_eq!(m.lookup_path("io.Reader.read", Some(1)), Lookup::Hit(&2));
+        assert_eq!(m.lookup_path("x.Lock.write", Some(0)), Lookup::Miss);
+        assert_eq!(m.lookup_method("read", Some(3)), Lookup::OtherArgCount);
+        assert_eq!(m.lookup_method("write", Some(0)), Lookup::Miss);
     }
 }

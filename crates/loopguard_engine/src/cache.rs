@@ -156,6 +156,9 @@ pub struct KeptState {
     /// Files (places in `last_parsed`) that number their functions anew: by the number the
     /// kept resolutions use, the number now (`None`: removed).
     pub renumbered: Vec<(u32, Vec<Option<u32>>)>,
+    /// Files (places in `last_parsed`, sorted) whose kept resolutions a shift carried over
+    /// to their new facts: these replace the ones in the resolutions file.
+    pub carried: Vec<(u32, loopguard_analysis::kept::KeptFile)>,
 }
 
 /// A file that could not be used, as it was.
@@ -620,13 +623,20 @@ impl Cache {
         if self.index.results_key != Some(key) {
             return None;
         }
-        let state = self.index.kept.clone()?;
+        let mut state = self.index.kept.clone()?;
         let kind = self.run_kind("resolutions");
         let file = self.read::<ResultsFile<Vec<loopguard_analysis::kept::KeptFile>>>(&kind)?;
-        (file.magic == MAGIC
-            && file.key == state.key
-            && file.value.len() == self.index.last_parsed.len())
-        .then_some((file.value, state))
+        if file.magic != MAGIC
+            || file.key != state.key
+            || file.value.len() != self.index.last_parsed.len()
+        {
+            return None;
+        }
+        let mut list = file.value;
+        for (at, kf) in std::mem::take(&mut state.carried) {
+            *list.get_mut(at as usize)? = kf;
+        }
+        Some((list, state))
     }
 
     /// Keeps call-site resolutions beside the results stored under `key`, by file of
@@ -645,14 +655,30 @@ impl Cache {
     /// Records what a reuse of the results with shifted positions changed for the kept
     /// resolutions: the files in `dropped` no longer hold theirs, and each file in
     /// `renumbered` numbers its functions anew (by the number before the shift, the one
-    /// after). Places are in `last_parsed`.
-    pub fn shift_kept(&mut self, dropped: &[u32], renumbered: &[(u32, Vec<Option<u32>>)]) {
+    /// after). Each file in `carried` holds the kept resolutions given for its new facts.
+    /// Places are in `last_parsed`.
+    pub fn shift_kept(
+        &mut self,
+        dropped: &[u32],
+        renumbered: &[(u32, Vec<Option<u32>>)],
+        carried: Vec<(u32, loopguard_analysis::kept::KeptFile)>,
+    ) {
         let Some(state) = self.index.kept.as_mut() else {
             return;
         };
         state.dropped.extend_from_slice(dropped);
         state.dropped.sort_unstable();
         state.dropped.dedup();
+        state
+            .carried
+            .retain(|(at, _)| !dropped.contains(at) && !carried.iter().any(|(c, _)| c == at));
+        for (at, kf) in carried {
+            if let Ok(k) = state.dropped.binary_search(&at) {
+                state.dropped.remove(k);
+            }
+            state.carried.push((at, kf));
+        }
+        state.carried.sort_unstable_by_key(|(at, _)| *at);
         for (file, then) in renumbered {
             loopguard_analysis::kept::renumber(&mut state.renumbered, *file, then);
         }

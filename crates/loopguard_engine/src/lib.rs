@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use loopguard_analysis::kept;
+use loopguard_analysis::resolve::external_call_reaches_nothing;
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
-use loopguard_core::facts::{FileFacts, Language};
+use loopguard_core::facts::{CallSite, Callee, FileFacts, Language};
 use rustc_hash::FxHashSet;
 
 pub use discover::SourceFile;
@@ -465,6 +466,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                         stats: &stats,
                         settings_hash,
                         scan: &scan,
+                        catalog: &catalog,
                     };
                     let mut lowered = load::Lowered::default();
                     // Lowering the changed files keeps one core busy; the module names,
@@ -869,6 +871,7 @@ struct Deps<'a> {
     stats: &'a [Option<cache::StatKey>],
     settings_hash: u64,
     scan: &'a load::RootScan,
+    catalog: &'a Catalog,
 }
 
 /// The kept resolutions as a run over the files of the last run takes them (by place in
@@ -1026,6 +1029,13 @@ fn reuse_shifted(
     // Changed files that number their functions anew (inert functions added or removed):
     // by old number, the new one (`None`: removed), for the kept call-site resolutions.
     let mut renumberings: Vec<(usize, Vec<Option<u32>>)> = Vec::new();
+    // The kept resolutions, read when a changed file is parsed: they tell which calls reach
+    // nothing, and carry over to the new facts (see `KeptAtShift`).
+    let mut kept_at_shift: Option<Option<KeptAtShift>> = None;
+    // Changed files whose kept resolutions carried over to their new facts.
+    let mut carried: Vec<(usize, kept::KeptFile)> = Vec::new();
+    // The project's Python modules, when a shift needs to know which paths are its own.
+    let mut modules: Option<Option<PythonModules>> = None;
     let ok = (|| {
         for &p in changed {
             let i = deps[p];
@@ -1062,16 +1072,39 @@ fn reuse_shifted(
             let old = &taken.last()?.1;
             // Python: edits in functions the findings never read are allowed too (Rust's
             // demand follows every function of a parsed file, so nothing is unpinned).
+            let at_shift = kept_at_shift
+                .get_or_insert_with(|| KeptAtShift::read(c, old_key))
+                .as_ref();
+            let decoded = at_shift.and_then(|k| k.decoded(&c.index.last_parsed, &file.rel));
+            let calls = decoded.as_ref().and_then(|d| kept::KeptCalls::read(d, old));
             let moved = if file.language == Language::Python {
                 let names = names.get_or_insert_with(|| stored.names());
-                let reshaped = shift::shift_with_leeway(
-                    old,
-                    new,
-                    &shift::Leeway {
-                        pinned: list_of(&stored.pinned, i),
-                        mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
-                    },
-                )?;
+                let mut leeway = shift::Leeway {
+                    pinned: list_of(&stored.pinned, i),
+                    mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
+                    inert: None,
+                };
+                let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
+                // Calls that reach nothing, added to or removed from code the findings
+                // read, change none of them when demand reads the file as before.
+                if reshaped.is_none() {
+                    let modules = modules.get_or_insert_with(|| python_modules(c, files));
+                    let in_project = |p: &str| modules.as_ref().is_none_or(|m| m.follows(p));
+                    let python = dep.catalog.language(Language::Python);
+                    let switches = python.nonblocking_after.last_names();
+                    let inert = |site: &CallSite| {
+                        (calls.as_ref().is_some_and(|k| k.is_inert(site))
+                            || external_call_reaches_nothing(python, site, &in_project))
+                            && !may_switch(&switches, site)
+                    };
+                    leeway.inert = Some(&inert);
+                    let callbacks = dep.scan.python_callback_names();
+                    reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|_| {
+                        demand::Signature::of(old, callbacks, &in_project)
+                            == demand::Signature::of(new, callbacks, &in_project)
+                    });
+                }
+                let reshaped = reshaped?;
                 set_of(&mut stored.pinned, i, reshaped.pinned);
                 // Live functions are pinned, so each has a number in the new facts.
                 let live = list_of(&stored.live, i)
@@ -1099,6 +1132,17 @@ fn reuse_shifted(
                 &mut stored.notifications,
             ) {
                 return None;
+            }
+            let python = dep.catalog.language(Language::Python);
+            let modules = modules.as_ref().and_then(Option::as_ref);
+            let reaches_nothing = |site: &CallSite| {
+                file.language == Language::Python
+                    && modules.is_some_and(|m| {
+                        external_call_reaches_nothing(python, site, &|p| m.follows(p))
+                    })
+            };
+            if let Some(kf) = calls.and_then(|k| k.carry_over(new, &reaches_nothing)) {
+                carried.push((i, kf));
             }
             updates.push((i, new_entry, true));
         }
@@ -1133,7 +1177,12 @@ fn reuse_shifted(
         .collect();
     let dropped: Vec<u32> = changed_files
         .iter()
+        .filter(|&&i| !carried.iter().any(|(j, _)| *j == i))
         .filter_map(|&i| at.get(files[i].rel.as_str()).copied())
+        .collect();
+    let carried: Vec<(u32, kept::KeptFile)> = carried
+        .into_iter()
+        .filter_map(|(i, kf)| Some((*at.get(files[i].rel.as_str())?, kf)))
         .collect();
     let renumbered: Option<Vec<(u32, Vec<Option<u32>>)>> = renumberings
         .into_iter()
@@ -1145,12 +1194,71 @@ fn reuse_shifted(
     {
         c.store_results(key, &stored);
         match renumbered {
-            Some(renumbered) => c.shift_kept(&dropped, &renumbered),
+            Some(renumbered) => c.shift_kept(&dropped, &renumbered, carried),
             None => c.store_kept_resolutions::<()>(key, None),
         }
     }
     c.save(&|rel| by_rel.contains_key(rel));
     Some((stored, n))
+}
+
+/// The kept call-site resolutions as a shifted reuse reads them, by place in `last_parsed`.
+struct KeptAtShift {
+    list: Vec<kept::KeptFile>,
+    /// Places whose kept resolutions no longer hold (sorted).
+    dropped: Vec<u32>,
+}
+
+impl KeptAtShift {
+    fn read(c: &mut cache::Cache, key: u64) -> Option<KeptAtShift> {
+        let (list, state) = c.kept_resolutions(key)?;
+        Some(KeptAtShift {
+            list,
+            dropped: state.dropped,
+        })
+    }
+
+    /// File `rel`'s kept resolutions, decoded, if they still hold for its cached facts.
+    fn decoded(&self, last_parsed: &[String], rel: &str) -> Option<kept::DecodedKept> {
+        let at = last_parsed.iter().position(|r| r == rel)?;
+        if self.dropped.binary_search(&u32::try_from(at).ok()?).is_ok() {
+            return None;
+        }
+        self.list.get(at)?.decoded()
+    }
+}
+
+/// Whether a call may be a switch to non-blocking mode (`sock.setblocking(False)`), which
+/// changes what later calls on its receiver do: never taken as reaching nothing.
+/// `switches`: the last names of the catalog's switches, `None` when any name may be one.
+fn may_switch(switches: &Option<Vec<&str>>, site: &CallSite) -> bool {
+    match (&site.callee, switches) {
+        (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
+        (Callee::Method { .. }, None) => true,
+        _ => false,
+    }
+}
+
+/// The module names of the project's Python files, as their cache entries record them (the
+/// results key covers the file list and the entries' module names, see `reread`).
+struct PythonModules(FxHashSet<String>);
+
+impl PythonModules {
+    /// Whether demand can follow `path`: as `load::followed_by_demand`.
+    fn follows(&self, path: &str) -> bool {
+        demand::module_prefixes(path, ".").any(|prefix| self.0.contains(prefix))
+    }
+}
+
+/// [`PythonModules`] of `files`; `None` if a Python file has no entry (then every path
+/// counts as followed, which is stricter).
+fn python_modules(c: &cache::Cache, files: &[SourceFile]) -> Option<PythonModules> {
+    files
+        .iter()
+        .filter(|f| f.language == Language::Python)
+        .map(|f| c.index.entries.get(&f.rel).map(|e| e.module.clone()))
+        .collect::<Option<_>>()
+        .map(PythonModules)
 }
 
 /// A changed file read again: its cache entry, the entry it gets now (new stat key and

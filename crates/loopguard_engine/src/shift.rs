@@ -207,6 +207,11 @@ pub struct Leeway<'a> {
     pub pinned: &'a [u32],
     /// Whether a name (see [`mentioned_names`]) is mentioned anywhere in the parsed files.
     pub mentioned: &'a dyn Fn(&str) -> bool,
+    /// Calls that reach nothing (see `loopguard_analysis::kept::KeptCalls::is_inert`):
+    /// pinned functions may gain or lose those that hand nothing over, too. The caller
+    /// vouches that the file's demand signature stays as it was, so that the run's index,
+    /// which every resolution reads, does too.
+    pub inert: Option<&'a dyn Fn(&CallSite) -> bool>,
 }
 
 /// A shift that allowed for edits outside the pinned functions.
@@ -302,6 +307,15 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         f.name_span = Span::default();
         f.calls.retain(has_effects);
     };
+    // A call that reaches nothing changes no finding (no target, no role, no switch: the
+    // caller's `inert` says which), so pinned functions are compared without those, and
+    // without their own span, which no finding reads (one added last moves its end).
+    let without_inert = |f: &mut Function| {
+        if let Some(inert) = leeway.inert {
+            f.calls.retain(|c| has_effects(c) || !inert(c));
+            f.span = Span::default();
+        }
+    };
     // Removed functions leave the old side as added ones leave the new side: both views
     // number functions by their place among the paired ones.
     let mut view_of_old: Vec<Option<u32>> = vec![None; of.len()];
@@ -332,7 +346,9 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
                         *id = number(*id)?;
                     }
                 }
-                if !pinned(i) {
+                if pinned(i) {
+                    without_inert(&mut f);
+                } else {
                     unpin(&mut f);
                 }
                 Some(f)
@@ -568,7 +584,11 @@ mod tests {
             function_index(old, "handler"),
         ];
         pinned.sort_unstable();
-        Leeway { pinned, mentioned }
+        Leeway {
+            pinned,
+            mentioned,
+            inert: None,
+        }
     }
 
     fn reshape(edited: &str, mentioned: &dyn Fn(&str) -> bool) -> Option<Reshaped> {
@@ -605,6 +625,40 @@ mod tests {
     }
 
     #[test]
+    fn calls_that_reach_nothing_may_change_in_pinned_functions_when_the_caller_says_so() {
+        let edited = SERVICE.replace(
+            "    time.sleep(n)\n",
+            "    time.sleep(n)\n    _ = len('abc')\n",
+        );
+        let (old, new) = (facts(SERVICE), facts(&edited));
+        let mut pinned = Vec::new();
+        let mut leeway = leeway_for(&old, &mut pinned, &|_| false);
+        // Without the caller's word, a call added to a pinned function is an edit.
+        assert!(shift_with_leeway(&old, &new, &leeway).is_none());
+        let builtin = |c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "builtins.len");
+        leeway.inert = Some(&builtin);
+        let r = shift_with_leeway(&old, &new, &leeway).expect("inert calls allowed for");
+        // The handler's call, below the edit, moved down one line.
+        let h = function_index(&old, "handler") as usize;
+        let moved = r
+            .shift
+            .span(&old.functions[h].calls[0].span)
+            .expect("known span");
+        assert_eq!(
+            moved.start_line,
+            old.functions[h].calls[0].span.start_line + 1
+        );
+        // A call that reaches something is still an edit, and so is one that hands a
+        // callable or a parameter over, whatever the caller says of it.
+        let blocking = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    open('x')\n");
+        assert!(shift_with_leeway(&old, &facts(&blocking), &leeway).is_none());
+        let handing = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    _ = len(n)\n");
+        let every_call = |_: &CallSite| true;
+        leeway.inert = Some(&every_call);
+        assert!(shift_with_leeway(&old, &facts(&handing), &leeway).is_none());
+    }
+
+    #[test]
     fn an_inert_function_may_come_and_go_under_an_unmentioned_name() {
         let edited = SERVICE.replace(
             "\n\ndef fetch",
@@ -626,6 +680,7 @@ mod tests {
         let leeway = Leeway {
             pinned: &mut pinned,
             mentioned: &|_| false,
+            inert: None,
         };
         assert!(shift_with_leeway(&old, &facts(SERVICE), &leeway).is_some());
         // A name something mentions may be what it calls.

@@ -347,6 +347,95 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
 
+/// Calls that reach nothing (no function, no catalog entry, whatever their arguments),
+/// added to code the findings read, keep the findings: the run shifts them (`Shifted`),
+/// edit after edit, and agrees with an uncached run. Such a call repeats the callee of one
+/// the last analysis found reaching nothing, or calls a library path the catalog does not
+/// list. A call whose arguments decide
+/// (`join(timeout=0)` does not wait, `join()` does), a switch to non-blocking mode and a
+/// call that makes demand follow a path it did not follow are analysed again.
+#[test]
+fn calls_that_reach_nothing_on_the_loop_keep_the_findings() {
+    let p = Project::new();
+    p.edit(
+        "svc/util.py",
+        "import time\n\n\ndef probe():\n    time.sleep(1)\n",
+    );
+    let api = |extra: &str| {
+        format!(
+            "import logging\nimport socket\nimport threading\n\nfrom svc import util\n\
+             from svc.helpers import backoff\n\n_LOGGER = logging.getLogger(__name__)\n\
+             _WORKER = threading.Thread()\n\n\n\
+             def unused(sock: socket.socket):\n    sock.setblocking(True)\n    util.probe()\n\n\n\
+             async def handler(sock: socket.socket):\n{extra}    _LOGGER.debug('start %s', 1)\n\
+             \x20   _WORKER.join(timeout=0)\n    sock.recv(1)\n    backoff(1)\n"
+        )
+    };
+    p.edit("svc/api.py", &api(""));
+    let first = p.run();
+    assert_eq!(summary(&first), summary(&p.run_uncached()));
+    assert_eq!(first.diagnostics.len(), 2, "{:?}", summary(&first));
+    assert_finding(&first, "LG301 svc/api.py:20");
+    assert_finding(&first, "LG305 svc/api.py:21");
+
+    // A log call with other arguments: its callee reached nothing.
+    p.edit("svc/api.py", &api("    _LOGGER.debug('now %s', 2)\n"));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:22");
+    // Again, with another argument count: the kept resolutions carried over.
+    p.edit(
+        "svc/api.py",
+        &api("    _LOGGER.debug('again %s %s', 3, 4)\n    _LOGGER.debug('more')\n"),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:23");
+
+    // A library function the file never called, which the catalog does not list (the
+    // catalog alone tells, the path being outside the project), then a log call.
+    p.edit(
+        "svc/api.py",
+        &api("    _ = threading.active_count()\n    logging.info('up')\n"),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:23");
+    // One the catalog lists blocks.
+    p.edit(
+        "svc/api.py",
+        &api("    socket.create_connection(('db', 5432))\n"),
+    );
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(o.diagnostics.len(), 3, "{:?}", summary(&o));
+
+    // `join()` waits where `join(timeout=0)` does not.
+    p.edit("svc/api.py", &api("    _WORKER.join()\n"));
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_finding(&o, "LG204 svc/api.py:18");
+
+    // Each edit below against the first text, so that it is the only change.
+    p.edit("svc/api.py", &api(""));
+    p.run();
+    // A switch to non-blocking mode: the receive after it no longer blocks.
+    p.edit("svc/api.py", &api("    sock.setblocking(False)\n"));
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_eq!(o.diagnostics.len(), 1, "{:?}", summary(&o));
+
+    // `util.probe()` reached nothing while only `unused` called it: demand did not follow
+    // it. Called on the loop, it is followed, and blocks.
+    p.edit("svc/api.py", &api(""));
+    p.run();
+    p.edit("svc/api.py", &api("    util.probe()\n"));
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    assert_finding(&o, "LG305 svc/api.py:18 svc/api.py:18 svc/util.py:5");
+}
+
 /// An inline closure belongs to the body of the function it is in, even before it has a
 /// call: a blocking call added to it is analysed again and found.
 #[test]
@@ -562,7 +651,7 @@ fn runs_of_other_paths_keep_their_own_results() {
     // the other run finds the new facts cached by the first one (which parsed the file),
     // but its own results and resolutions are of the old text: the file's previous entry
     // and facts, kept for it, make the edit its own too.
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     p.run_served_as(same_files(true));
     let o = p.run_on(&staged);
     assert_eq!(o.cache, same_files(true));
@@ -604,7 +693,7 @@ fn an_edit_another_run_parsed_first_is_still_an_edit_for_this_run() {
     let p = Project::new();
     let api = "svc/api.py";
     let original = std::fs::read_to_string(p.root().join(api)).unwrap();
-    let on_loop = "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n";
+    let on_loop = "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n";
     let direct = "import time\n\n\nasync def handler():\n    time.sleep(1)\n";
     p.run();
     p.run_on(&[api]);
@@ -661,7 +750,7 @@ fn files_of_other_cache_keys_are_removed() {
     for f in stale.iter().chain([&facts, &foreign]) {
         std::fs::write(f, b"old").unwrap();
     }
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     p.run();
     for f in stale.iter().chain([&facts]) {
         assert!(!f.exists(), "{} is still there", f.display());
@@ -755,12 +844,17 @@ fn skipped_files_on_a_fresh_checkout_keep_the_results() {
 fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     let p = Project::new();
     p.run();
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    // A second call of a function the handler calls (a call that reaches nothing would
+    // be a shift, see `calls_that_reach_nothing_on_the_loop_keep_the_findings`).
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(
         summary(&o),
-        vec!["LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:5"]
+        vec![
+            "LG305 svc/api.py:5 svc/api.py:5 svc/helpers.py:5",
+            "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:5"
+        ]
     );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(p.run().cache, CacheUse::Results);
@@ -940,14 +1034,14 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     p.edit("svc/api.py", &api(""));
     p.run_served_as(CacheUse::Shifted { changed: 1 });
 
-    p.edit("svc/api.py", &api("    _ = len([])\n"));
+    p.edit("svc/api.py", &api("    backoff(0)\n"));
     let o = p.run();
     // The shifted run numbered api.py's functions anew (an inert function added); the
     // resolutions kept by the first run were carried over to its results, renumbered.
     assert_eq!(o.cache, same_files(true));
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     // This run kept its own: the next edit on the loop uses them.
-    p.edit("svc/api.py", &api("    _ = len([1])\n"));
+    p.edit("svc/api.py", &api("    backoff(2)\n"));
     p.run_served_as(same_files(true));
 
     // Then the helper the handler reaches stops blocking: analysed again, finding gone.
@@ -961,10 +1055,10 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
 
-/// A shifted reuse carries the kept resolutions on to its results (those of the shifted
-/// file dropped: calls may have changed in functions no finding reads; the others
-/// renumbered where the shifted file numbers its functions anew), so the next edit on the
-/// loop resolves only what changed.
+/// A shifted reuse carries the kept resolutions on to its results (the shifted file's
+/// carried over to its new facts when each of its calls repeats a kept one or reaches
+/// nothing, dropped otherwise; the others renumbered where the shifted file numbers its
+/// functions anew), so the next edit on the loop resolves only what changed.
 #[test]
 fn kept_resolutions_outlive_a_shifted_reuse() {
     let p = Project::new();
@@ -985,12 +1079,13 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
     p.run_served_as(CacheUse::Shifted { changed: 1 });
 
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(
         summary(&o),
         vec![
+            "LG305 svc/api.py:5 svc/api.py:5 svc/helpers.py:6",
             "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:6",
             "LG305 svc/worker.py:5 svc/worker.py:5 svc/helpers.py:6"
         ]
@@ -1006,12 +1101,13 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     );
     p.edit("svc/helpers.py", &with_spare);
     assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([2])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(2)\n    backoff(1)\n");
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(
         summary(&o),
         vec![
+            "LG305 svc/api.py:5 svc/api.py:5 svc/helpers.py:10",
             "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:10",
             "LG305 svc/worker.py:5 svc/worker.py:5 svc/helpers.py:10"
         ]
@@ -1020,13 +1116,13 @@ fn kept_resolutions_outlive_a_shifted_reuse() {
     // And removed again.
     p.edit("svc/helpers.py", &helpers("# moved\n", "len(path)"));
     assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = abs(3)\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(3)\n    backoff(1)\n");
     p.run_served_as(same_files(true));
 
     // Twice in a row, and then an edit on the loop in the file that was shifted.
     p.edit("svc/helpers.py", &helpers("# moved\n\n", "len(path)"));
     assert_eq!(p.run().cache, CacheUse::Shifted { changed: 1 });
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([1])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(4)\n    backoff(1)\n");
     assert_eq!(p.run().cache, same_files(true));
     p.edit(
         "svc/helpers.py",
@@ -1053,7 +1149,7 @@ fn same_files_with_damaged_facts_fall_back_to_parsing() {
             std::fs::write(&shard, bytes).unwrap();
         }
     }
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    _ = len([])\n    backoff(1)\n");
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert!(
