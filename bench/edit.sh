@@ -6,7 +6,11 @@
 #                                          below it moves (its facts shift, nothing else)
 #   edit.sh code python|rust BACKUP FILE   a new function appended: the file's facts change
 #   edit.sh loop python|rust BACKUP FILE   a call added as the first statement of the first
-#                                          async function: code on the loop changes
+#                                          async function: code on the loop changes (Python:
+#                                          `len`, a call that reaches nothing, so the stored
+#                                          findings are shifted)
+#   edit.sh loop_blocking python BACKUP FILE  a blocking call (`open`) added there instead:
+#                                          a new finding, the analysis runs again
 #
 # Two edits in a row (Python), with CMD (the cached check being measured) run in between,
 # so that the measured run sees the second edit against the cache the first one left:
@@ -56,6 +60,7 @@ move/python) sed -i "1a # loopguard bench edit $stamp" "$file" ;;
 code/rust) printf '\nfn _loopguard_bench_edit_%s() {}\n' "$stamp" >>"$file" ;;
 code/python) printf '\n\ndef _loopguard_bench_edit_%s():\n    return 1\n' "$stamp" >>"$file" ;;
 loop/python) insert_in_first_async_def "$file" "_ = len('$stamp')" ;;
+loop_blocking/python) insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()" ;;
 after_move/python)
     "$@" >/dev/null 2>&1 || true
     sed -i "1a # loopguard bench edit $stamp" "$file"

@@ -21,6 +21,9 @@ Edit kinds (each applied to a random file, then undone):
                      `self._thread.join`), with other arguments (none, `0`, a string,
                      `timeout=0`, `False`), as the first statement of a random function:
                      a callee that reached nothing is a shift, unless its arguments decide
+  repeat_await       `await <callee>()` of a callee the file already awaits, as the first
+                     statement of a random async function (an async function of the
+                     project called again changes no finding)
   comment            a comment line inserted before a random statement of a random
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
@@ -44,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await"]
 
 
 def dotted(node):
@@ -102,6 +105,16 @@ def edit(rng, path, kinds, trial):
         args = rng.choice(["()", "(0)", "('lg probe %d')" % trial, "(timeout=0)", "(False)"])
         lines.insert(st.lineno - 1, " " * st.col_offset + callee + args)
         what = "%s%s in %s (%s)" % (callee, args, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
+    elif kind == "repeat_await" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        awaited = [n.value.func for n in ast.walk(tree)
+                   if isinstance(n, ast.Await) and isinstance(n.value, ast.Call) and dotted(n.value.func)]
+        if not awaited:
+            return None
+        fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
+        st = fn.body[0]
+        callee = ast.unparse(rng.choice(awaited))
+        lines.insert(st.lineno - 1, " " * st.col_offset + "await %s()" % callee)
+        what = "await %s() in %s (async)" % (callee, fn.name)
     elif kind in ("sync_open", "sync_len") and sync_funcs:
         fn = rng.choice(sync_funcs)
         st = fn.body[-1]

@@ -250,8 +250,10 @@ bench_corpus() {
     # inserted after line 1, which moves all code below it (loopguard reuses its results
     # with shifted positions); a new function appended, which changes the file's facts
     # but not code the findings read (Python: results reused; Rust: analysed again); a
-    # call added to the first async function, code on the loop (analysed again from the
-    # cached facts).
+    # call added to the first async function, code on the loop (Python: a call that
+    # reaches nothing, the results reused with shifted positions; Rust: analysed again
+    # from the cached facts); for Python also a blocking call added there (analysed
+    # again from the cached facts).
     local edit="bash $BENCH/edit.sh move $lang $BACKUP $TOUCHED"
     local edit_code="bash $BENCH/edit.sh code $lang $BACKUP $TOUCHED"
     local edit_loop="bash $BENCH/edit.sh loop $lang $BACKUP $TOUCHED"
@@ -262,6 +264,9 @@ bench_corpus() {
         # Two edits in a row, as in an editor that checks on save: code on the loop changed
         # right after an edit that only moved code; a helper function added and called from
         # async code (the file defines more than before); and that helper undone (less).
+        measure "$c.lg_touch_loop_blocking" \
+            "bash $BENCH/edit.sh loop_blocking $lang $BACKUP $TOUCHED" \
+            "$lg --cache-dir $lg_cache"
         measure "$c.lg_touch_after_move" \
             "bash $BENCH/edit.sh after_move $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"

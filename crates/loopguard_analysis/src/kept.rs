@@ -33,6 +33,10 @@ pub struct KeptResolution {
     loop_callback: bool,
     endpoint: Option<EndpointKind>,
     arg_sensitive: bool,
+    /// The call changes no finding, whatever its arguments: it reaches no function but
+    /// async ones, no catalog entry, and is not an offload, a loop callback or an endpoint
+    /// marker (see [`KeptCalls`]).
+    inert: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,15 +124,17 @@ impl<'de> Deserialize<'de> for KeptFile {
 impl KeptFile {
     /// Encodes one file's resolutions (per function, per call site); `None` if one names a
     /// catalog entry that cannot be kept.
+    /// `is_async`: whether a function of the project is async.
     pub(crate) fn encode<'r, 'c: 'r>(
         functions: impl Iterator<Item = &'r [Resolution<'c>]>,
         catalog: &LanguageCatalog,
+        is_async: &dyn Fn(FnRef) -> bool,
     ) -> Option<KeptFile> {
         let file: FileResolutions = functions
             .map(|sites| {
                 sites
                     .iter()
-                    .map(|r| KeptResolution::of(r, catalog))
+                    .map(|r| KeptResolution::of(r, catalog, is_async))
                     .collect()
             })
             .collect::<Option<_>>()?;
@@ -137,7 +143,21 @@ impl KeptFile {
 }
 
 impl KeptResolution {
-    pub(crate) fn of(res: &Resolution<'_>, catalog: &LanguageCatalog) -> Option<KeptResolution> {
+    pub(crate) fn of(
+        res: &Resolution<'_>,
+        catalog: &LanguageCatalog,
+        is_async: &dyn Fn(FnRef) -> bool,
+    ) -> Option<KeptResolution> {
+        // A call of an async function makes a coroutine: no finding follows it (chains run
+        // through sync functions only, and the callee is a root of its own).
+        let inert = res
+            .targets
+            .iter()
+            .all(|(t, _)| matches!(t, Target::Function(f) if is_async(*f)))
+            && !res.offload
+            && !res.loop_callback
+            && res.endpoint.is_none()
+            && !res.arg_sensitive;
         let targets = res
             .targets
             .iter()
@@ -157,17 +177,8 @@ impl KeptResolution {
             loop_callback: res.loop_callback,
             endpoint: res.endpoint,
             arg_sensitive: res.arg_sensitive,
+            inert,
         })
-    }
-
-    /// Whether the call reaches nothing, whatever its arguments: no function, no catalog
-    /// entry, not an offload, a loop callback or an endpoint marker.
-    fn is_inert(&self) -> bool {
-        self.targets.is_empty()
-            && !self.offload
-            && !self.loop_callback
-            && self.endpoint.is_none()
-            && !self.arg_sensitive
     }
 
     /// The resolution, its functions numbered as `renumbered` says; `moved` is set when
@@ -222,9 +233,10 @@ impl KeptResolution {
 pub struct KeptCalls<'f> {
     /// By everything a resolution depends on besides the file: the kept resolution.
     exact: FxHashMap<SiteKey<'f>, &'f KeptResolution>,
-    /// By callee and call kind: whether every such call resolved to nothing whatever its
-    /// arguments ([`KeptResolution::is_inert`]), so that one with other arguments does too.
-    inert: FxHashMap<(&'f Callee, CallKind), bool>,
+    /// By callee and call kind: one of their kept resolutions if each is inert (changes no
+    /// finding whatever the arguments; targets do not depend on them then), so that a call
+    /// with other arguments resolves to it too. `None` if one is not.
+    inert: FxHashMap<(&'f Callee, CallKind), Option<&'f KeptResolution>>,
 }
 
 /// A file's kept resolutions, decoded (borrowed by [`KeptCalls`]).
@@ -254,24 +266,38 @@ impl<'f> KeptCalls<'f> {
             }
             for (res, site) in sites.iter().zip(&f.calls) {
                 out.exact.entry(SiteKey::of(site)).or_insert(res);
-                *out.inert.entry((&site.callee, site.kind)).or_insert(true) &= res.is_inert();
+                let same = out
+                    .inert
+                    .entry((&site.callee, site.kind))
+                    .or_insert(Some(res));
+                if !res.inert {
+                    *same = None;
+                }
             }
         }
         Some(out)
     }
 
-    /// Whether `site` (of the same file) resolves to nothing: a call of its callee and kind
-    /// was kept, and each one kept reached nothing whatever its arguments.
-    pub fn is_inert(&self, site: &CallSite) -> bool {
+    /// The kept resolution a call of `site`'s callee and kind (in the same file) has
+    /// whatever its arguments, if each one kept is inert.
+    fn inert_resolution(&self, site: &CallSite) -> Option<&'f KeptResolution> {
         self.inert
             .get(&(&site.callee, site.kind))
             .copied()
-            .unwrap_or(false)
+            .flatten()
+    }
+
+    /// Whether `site` (of the same file) changes no finding: calls of its callee and kind
+    /// were kept, and each was inert (reaching no function but async ones, no catalog
+    /// entry, whatever its arguments).
+    pub fn is_inert(&self, site: &CallSite) -> bool {
+        self.inert_resolution(site).is_some()
     }
 
     /// The kept resolutions of `new`, the same file with other calls, where each of its
-    /// calls repeats a kept one or reaches nothing ([`KeptCalls::is_inert`], or
-    /// `reaches_nothing`, which the caller vouches for); `None` otherwise.
+    /// calls repeats a kept one, is inert ([`KeptCalls::is_inert`]: it resolves as the
+    /// kept calls of its callee and kind do) or reaches nothing (`reaches_nothing`, which
+    /// the caller vouches for); `None` otherwise.
     pub fn carry_over(
         &self,
         new: &FileFacts,
@@ -283,6 +309,7 @@ impl<'f> KeptCalls<'f> {
             loop_callback: false,
             endpoint: None,
             arg_sensitive: false,
+            inert: true,
         };
         let file: Vec<Vec<&KeptResolution>> = new
             .functions
@@ -292,7 +319,9 @@ impl<'f> KeptCalls<'f> {
                     .iter()
                     .map(|site| match self.exact.get(&SiteKey::of(site)) {
                         Some(res) => Some(*res),
-                        None => (self.is_inert(site) || reaches_nothing(site)).then_some(&nothing),
+                        None => self
+                            .inert_resolution(site)
+                            .or_else(|| reaches_nothing(site).then_some(&nothing)),
                     })
                     .collect::<Option<Vec<_>>>()
             })
@@ -560,6 +589,7 @@ mod tests {
 
     fn resolution(targets: Vec<(KeptTarget, Confidence)>, arg_sensitive: bool) -> KeptResolution {
         KeptResolution {
+            inert: targets.is_empty() && !arg_sensitive,
             targets,
             offload: false,
             loop_callback: false,

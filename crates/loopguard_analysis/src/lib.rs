@@ -421,7 +421,8 @@ impl<'a, 'c> Analysis<'a, 'c> {
                     .catalog
                     .language(facts.language.unwrap_or(Language::Python));
                 let functions = self.resolutions[self.base[file]..end].iter();
-                kept::KeptFile::encode(functions.map(Vec::as_slice), catalog)
+                let is_async = |f: FnRef| self.index.function(f).is_async;
+                kept::KeptFile::encode(functions.map(Vec::as_slice), catalog, &is_async)
             })
             .collect::<Option<Vec<_>>>()
             .unwrap_or_default()

@@ -207,8 +207,10 @@ pub struct Leeway<'a> {
     pub pinned: &'a [u32],
     /// Whether a name (see [`mentioned_names`]) is mentioned anywhere in the parsed files.
     pub mentioned: &'a dyn Fn(&str) -> bool,
-    /// Calls that reach nothing (see `loopguard_analysis::kept::KeptCalls::is_inert`):
-    /// pinned functions may gain or lose those that hand nothing over, too. The caller
+    /// Calls that change no finding: they reach no function but async ones and no catalog
+    /// entry, whatever their arguments, and switch nothing to non-blocking mode (see
+    /// `loopguard_analysis::kept::KeptCalls::is_inert`). Pinned functions may gain or lose
+    /// those that hand nothing over, too (and awaits, while they have one). The caller
     /// vouches that the file's demand signature stays as it was, so that the run's index,
     /// which every resolution reads, does too.
     pub inert: Option<&'a dyn Fn(&CallSite) -> bool>,
@@ -307,13 +309,18 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         f.name_span = Span::default();
         f.calls.retain(has_effects);
     };
-    // A call that reaches nothing changes no finding (no target, no role, no switch: the
-    // caller's `inert` says which), so pinned functions are compared without those, and
-    // without their own span, which no finding reads (one added last moves its end).
+    // A call that reaches nothing changes no finding (no target but async functions, no
+    // role, no switch: the caller's `inert` says which), so pinned functions are compared
+    // without those; without their own span, which no finding reads (a call added last
+    // moves its end); and with their awaits only as there or not (LG501 asks whether a
+    // function awaits; an awaited call of an async function adds one).
     let without_inert = |f: &mut Function| {
         if let Some(inert) = leeway.inert {
             f.calls.retain(|c| has_effects(c) || !inert(c));
             f.span = Span::default();
+            if !f.awaits.is_empty() {
+                f.awaits = vec![Span::default()];
+            }
         }
     };
     // Removed functions leave the old side as added ones leave the new side: both views
@@ -656,6 +663,30 @@ mod tests {
         let every_call = |_: &CallSite| true;
         leeway.inert = Some(&every_call);
         assert!(shift_with_leeway(&old, &facts(&handing), &leeway).is_none());
+    }
+
+    #[test]
+    fn an_awaited_inert_call_is_allowed_for_in_a_function_that_awaits_already() {
+        let sleeps = |c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "asyncio.sleep");
+        let check = |before: &str, after: &str| {
+            let (old, new) = (facts(before), facts(after));
+            let mut pinned = (0..old.functions.len() as u32).collect::<Vec<_>>();
+            let leeway = Leeway {
+                pinned: &mut pinned,
+                mentioned: &|_| false,
+                inert: Some(&sleeps),
+            };
+            shift_with_leeway(&old, &new, &leeway).is_some()
+        };
+        let awaits = |extra: &str| {
+            format!("import asyncio\n\n\nasync def handler():\n{extra}    await asyncio.sleep(0)\n")
+        };
+        assert!(check(&awaits(""), &awaits("    await asyncio.sleep(1)\n")));
+        // A function that did not await now does: LG501 reads that.
+        let plain = "import asyncio\n\n\nasync def handler():\n    return 1\n";
+        let now_awaits =
+            "import asyncio\n\n\nasync def handler():\n    await asyncio.sleep(1)\n    return 1\n";
+        assert!(!check(plain, now_awaits));
     }
 
     #[test]

@@ -350,8 +350,8 @@ fn edits_outside_the_code_the_findings_read_reuse_the_results() {
 /// Calls that reach nothing (no function, no catalog entry, whatever their arguments),
 /// added to code the findings read, keep the findings: the run shifts them (`Shifted`),
 /// edit after edit, and agrees with an uncached run. Such a call repeats the callee of one
-/// the last analysis found reaching nothing, or calls a library path the catalog does not
-/// list. A call whose arguments decide
+/// the last analysis found reaching nothing (or only async functions), or calls a library
+/// path the catalog does not list. A call whose arguments decide
 /// (`join(timeout=0)` does not wait, `join()` does), a switch to non-blocking mode and a
 /// call that makes demand follow a path it did not follow are analysed again.
 #[test]
@@ -368,7 +368,8 @@ fn calls_that_reach_nothing_on_the_loop_keep_the_findings() {
              _WORKER = threading.Thread()\n\n\n\
              def unused(sock: socket.socket):\n    sock.setblocking(True)\n    util.probe()\n\n\n\
              async def handler(sock: socket.socket):\n{extra}    _LOGGER.debug('start %s', 1)\n\
-             \x20   _WORKER.join(timeout=0)\n    sock.recv(1)\n    backoff(1)\n"
+             \x20   _WORKER.join(timeout=0)\n    sock.recv(1)\n    backoff(1)\n    await refresh()\n\n\n\
+             async def refresh():\n    return 1\n"
         )
     };
     p.edit("svc/api.py", &api(""));
@@ -398,6 +399,10 @@ fn calls_that_reach_nothing_on_the_loop_keep_the_findings() {
     );
     let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
     assert_finding(&o, "LG305 svc/api.py:23");
+    // An async function of the project, awaited (the handler awaits already).
+    p.edit("svc/api.py", &api("    await refresh()\n"));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:22");
     // One the catalog lists blocks.
     p.edit(
         "svc/api.py",
