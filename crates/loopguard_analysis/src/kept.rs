@@ -296,32 +296,29 @@ impl<'f> KeptCalls<'f> {
 
     /// The kept resolutions of `new`, the same file with other calls, where each of its
     /// calls repeats a kept one, is inert ([`KeptCalls::is_inert`]: it resolves as the
-    /// kept calls of its callee and kind do) or reaches nothing (`reaches_nothing`, which
-    /// the caller vouches for); `None` otherwise.
-    pub fn carry_over(
+    /// kept calls of its callee and kind do) or resolves without the index (`alone`, which
+    /// the caller vouches for: a library call by the catalog alone); `None` otherwise.
+    pub fn carry_over<'c>(
         &self,
         new: &FileFacts,
-        reaches_nothing: &dyn Fn(&CallSite) -> bool,
+        alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
+        catalog: &LanguageCatalog,
     ) -> Option<KeptFile> {
-        let nothing = KeptResolution {
-            targets: Vec::new(),
-            offload: false,
-            loop_callback: false,
-            endpoint: None,
-            arg_sensitive: false,
-            inert: true,
-        };
-        let file: Vec<Vec<&KeptResolution>> = new
+        use std::borrow::Cow;
+        let file: Vec<Vec<Cow<KeptResolution>>> = new
             .functions
             .iter()
             .map(|f| {
                 f.calls
                     .iter()
                     .map(|site| match self.exact.get(&SiteKey::of(site)) {
-                        Some(res) => Some(*res),
-                        None => self
-                            .inert_resolution(site)
-                            .or_else(|| reaches_nothing(site).then_some(&nothing)),
+                        Some(res) => Some(Cow::Borrowed(*res)),
+                        None => match self.inert_resolution(site) {
+                            Some(res) => Some(Cow::Borrowed(res)),
+                            // No function targets: none is async.
+                            None => KeptResolution::of(&alone(site)?, catalog, &|_| false)
+                                .map(Cow::Owned),
+                        },
                     })
                     .collect::<Option<Vec<_>>>()
             })
@@ -626,8 +623,9 @@ mod tests {
         new.functions[0]
             .calls
             .insert(0, call("debug", &["#0='now'"]));
+        let catalog = LanguageCatalog::default();
         let carried = calls
-            .carry_over(&new, &|_| false)
+            .carry_over(&new, &|_| None, &catalog)
             .expect("every call known");
         let carried = carried.decoded().expect("decodes");
         assert_eq!(carried.0[0].len(), 4);
@@ -635,12 +633,13 @@ mod tests {
         assert_eq!(carried.0[0][3], kept.0[0][2]);
         // A call nothing was kept for, or one whose arguments decide, is not.
         new.functions[0].calls.push(call("unknown", &[]));
-        assert!(calls.carry_over(&new, &|_| false).is_none());
-        // Unless the caller knows it reaches nothing.
-        assert!(calls.carry_over(&new, &|s| s.text == "unknown").is_some());
+        assert!(calls.carry_over(&new, &|_| None, &catalog).is_none());
+        // Unless the caller resolves it alone.
+        let alone = |s: &CallSite| (s.text == "unknown").then(Resolution::default);
+        assert!(calls.carry_over(&new, &alone, &catalog).is_some());
         new.functions[0].calls.pop();
         new.functions[0].calls.push(call("join", &[]));
-        assert!(calls.carry_over(&new, &|_| false).is_none());
+        assert!(calls.carry_over(&new, &|_| None, &catalog).is_none());
         // Kept resolutions of other facts are not read.
         let mut other = old.clone();
         other.functions[0].calls.pop();

@@ -164,6 +164,10 @@ pub struct Reads {
     /// With [`analyze_reusing`]'s `keep`: every call site's resolution, per file, for a
     /// later run over the same files (empty otherwise, or if one could not be kept).
     pub resolutions: Vec<kept::KeptFile>,
+    /// The functions whose findings name a context other than `async` (`route`,
+    /// `callback`, ...), as (file, function, context), sorted: a later run that checks one
+    /// of them alone (see [`direct_findings`]) names it the same.
+    pub contexts: Vec<(u32, u32, &'static str)>,
 }
 
 /// [`analyze`], and which function bodies the findings depend on.
@@ -298,9 +302,14 @@ impl<'a, 'c> Analysis<'a, 'c> {
             let r = self.refs[id];
             out[r.file as usize].push(r.func);
         }
+        let contexts = (0..n)
+            .filter(|&id| self.context[id] != "async")
+            .map(|id| (self.refs[id].file, self.refs[id].func, self.context[id]))
+            .collect();
         Reads {
             hot: out,
             resolutions: Vec::new(),
+            contexts,
         }
     }
 
@@ -847,13 +856,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
     }
 
     fn where_text(&self, id: usize) -> String {
-        let f = self.func(id);
-        let name = display_name(f);
-        match self.roles[id] {
-            Role::OnLoop => format!("in `{name}`, which runs on the event loop"),
-            _ if f.kind == FunctionKind::AsyncBlock => format!("in an async block of `{name}`"),
-            _ => format!("in async function `{name}`"),
-        }
+        where_text(self.func(id), self.roles[id] == Role::OnLoop)
     }
 
     fn check_calls(
@@ -934,36 +937,20 @@ impl<'a, 'c> Analysis<'a, 'c> {
         chain: Vec<Hop>,
         confidence: Confidence,
     ) -> Diagnostic {
-        let info = rules::by_code(rule);
-        let category = info.map(|r| r.category).unwrap_or("blocking call");
-        let site = self.site(s);
-        let api_name = display_api(api_path, &site.text);
-        let message = if chain.is_empty() {
-            format!("{category} `{api_name}` {}", self.where_text(owner))
-        } else {
-            let depth = chain.len() - 1;
-            format!(
-                "`{}` reaches {category} `{api_name}` ({depth} call{} deep) {}",
-                site.text,
-                if depth == 1 { "" } else { "s" },
-                self.where_text(owner)
-            )
-        };
-        Diagnostic {
-            code: rule,
-            severity: info.map(|r| r.severity).unwrap_or(rules::Severity::Error),
-            confidence,
-            message,
-            path: self.file(s.func).path.clone(),
-            span: site.span,
-            help: Some(api.hint.clone()),
-            function: self.func(owner).qualname.clone(),
-            call: site.text.clone(),
-            api: api_name,
+        build_finding(
+            Owner {
+                function: self.func(owner),
+                place: self.where_text(owner),
+                context: self.context[owner],
+            },
+            &self.file(s.func).path,
+            self.site(s),
+            rule,
+            api_path,
+            api,
             chain,
-            related: Vec::new(),
-            context: self.context[owner].to_string(),
-        }
+            confidence,
+        )
     }
 
     fn check_guards(&self, out: &mut Vec<Diagnostic>) {
@@ -1107,6 +1094,110 @@ impl<'a, 'c> Analysis<'a, 'c> {
                 context: self.context[id].to_string(),
             });
         }
+    }
+}
+
+/// The function a finding is in, as its message and fields name it.
+struct Owner<'f> {
+    function: &'f Function,
+    /// Where its code runs (`in async function `f``), see [`where_text`].
+    place: String,
+    context: &'f str,
+}
+
+/// A finding of a call site that blocks (a catalog API, directly or through `chain`).
+#[allow(clippy::too_many_arguments)]
+fn build_finding(
+    owner: Owner,
+    path: &str,
+    site: &CallSite,
+    rule: RuleCode,
+    api_path: &str,
+    api: &BlockingApi,
+    chain: Vec<Hop>,
+    confidence: Confidence,
+) -> Diagnostic {
+    let info = rules::by_code(rule);
+    let category = info.map(|r| r.category).unwrap_or("blocking call");
+    let api_name = display_api(api_path, &site.text);
+    let message = if chain.is_empty() {
+        format!("{category} `{api_name}` {}", owner.place)
+    } else {
+        let depth = chain.len() - 1;
+        format!(
+            "`{}` reaches {category} `{api_name}` ({depth} call{} deep) {}",
+            site.text,
+            if depth == 1 { "" } else { "s" },
+            owner.place
+        )
+    };
+    Diagnostic {
+        code: rule,
+        severity: info.map(|r| r.severity).unwrap_or(rules::Severity::Error),
+        confidence,
+        message,
+        path: path.to_string(),
+        span: site.span,
+        help: Some(api.hint.clone()),
+        function: owner.function.qualname.clone(),
+        call: site.text.clone(),
+        api: api_name,
+        chain,
+        related: Vec::new(),
+        context: owner.context.to_string(),
+    }
+}
+
+/// The findings `check_calls` gives a call site in the body of async function `owner` (not
+/// a closure or an async block, and not offloaded: its role is `Async`) whose resolution
+/// holds only catalog APIs, as `resolution` (see `resolve::external_call_resolution`);
+/// `context` is the function's context word ([`Reads::contexts`]).
+pub fn direct_findings(
+    owner: &Function,
+    path: &str,
+    site: &CallSite,
+    resolution: &Resolution,
+    context: &str,
+) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    if site.awaited {
+        return out;
+    }
+    for (t, conf) in &resolution.targets {
+        if let Target::Api {
+            path: api_path,
+            api,
+        } = t
+            && !out.iter().any(|d| d.code == api.rule)
+        {
+            out.push(build_finding(
+                Owner {
+                    function: owner,
+                    place: where_text(owner, false),
+                    context,
+                },
+                path,
+                site,
+                api.rule,
+                api_path,
+                api,
+                Vec::new(),
+                (*conf).max(api.confidence),
+            ));
+        }
+    }
+    out
+}
+
+/// Where a function's code runs, as findings in it say.
+fn where_text(f: &Function, on_loop: bool) -> String {
+    let name = display_name(f);
+    if on_loop {
+        format!("in `{name}`, which runs on the event loop")
+    } else if f.kind == FunctionKind::AsyncBlock {
+        format!("in an async block of `{name}`")
+    } else {
+        format!("in async function `{name}`")
     }
 }
 

@@ -738,6 +738,46 @@ pub fn external_call_reaches_nothing(
             && catalog.blocking.path(p, None).is_none())
 }
 
+/// The resolution of a Python call of a path outside the project, by the catalog alone (see
+/// [`external_call_reaches_nothing`]), when it can only hold blocking APIs: `None` for a
+/// path of the project, another callee, or an offload, loop-callback or endpoint path.
+pub fn external_call_resolution<'c>(
+    catalog: &'c LanguageCatalog,
+    site: &CallSite,
+    in_project: &dyn Fn(&str) -> bool,
+) -> Option<Resolution<'c>> {
+    let Callee::Path(p) = &site.callee else {
+        return None;
+    };
+    if in_project(p)
+        || catalog.offloads.path(p, None).is_some()
+        || catalog.loop_callbacks.path(p, None).is_some()
+        || catalog.endpoints.path(p, None).is_some()
+    {
+        return None;
+    }
+    let mut res = Resolution::default();
+    // An attribute read of a library path runs no code we know of.
+    if catalog.opaque.path(p, None).is_some() || site.kind == CallKind::Property {
+        return Some(res);
+    }
+    // As `Resolver::resolve` does for an external candidate (`Certain`: the path itself).
+    match catalog.blocking.lookup_path(p, Some(site.arg_count)) {
+        Lookup::Hit(api) if api.blocks_with(&site.args) => {
+            res.targets.push((
+                Target::Api {
+                    path: p.clone(),
+                    api,
+                },
+                Confidence::Certain,
+            ));
+        }
+        Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
+        Lookup::Miss => {}
+    }
+    Some(res)
+}
+
 pub struct Resolver<'a, 'c> {
     pub index: &'a Index<'a>,
     pub catalog: &'c LanguageCatalog,

@@ -20,12 +20,14 @@ use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loopguard_analysis::direct_findings;
 use loopguard_analysis::kept;
-use loopguard_analysis::resolve::external_call_reaches_nothing;
+use loopguard_analysis::resolve::{external_call_reaches_nothing, external_call_resolution};
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
-use loopguard_core::facts::{CallSite, Callee, FileFacts, Language};
+use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, FunctionKind, Language};
+use loopguard_core::span::Span;
 use rustc_hash::FxHashSet;
 
 pub use discover::SourceFile;
@@ -235,6 +237,9 @@ pub(crate) struct StoredResults {
     /// The hashes of every name the parsed files mention ([`shift::mentioned_names`]),
     /// sorted, each stored as its difference from the one before (short varints).
     name_deltas: Vec<u32>,
+    /// By file (as `pinned`): the functions whose findings name a context other than
+    /// `async` (`loopguard_analysis::Reads::contexts`), with it, sorted by function.
+    contexts: Vec<(u32, Vec<(u32, String)>)>,
 }
 
 impl StoredResults {
@@ -319,6 +324,25 @@ fn pinned_functions(
         })
         .filter(|(_, fns)| !fns.is_empty())
         .collect()
+}
+
+/// [`StoredResults::contexts`] of the analysis' contexts (by place among the parsed files).
+fn contexts_by_file(
+    parsed_ids: &[usize],
+    contexts: &[(u32, u32, &'static str)],
+) -> Vec<(u32, Vec<(u32, String)>)> {
+    let mut out: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
+    for &(at, func, context) in contexts {
+        let Some(&file) = parsed_ids.get(at as usize) else {
+            continue;
+        };
+        let file = file as u32;
+        match out.last_mut() {
+            Some((f, list)) if *f == file => list.push((func, context.to_string())),
+            _ => out.push((file, vec![(func, context.to_string())])),
+        }
+    }
+    out
 }
 
 /// The names the parsed files mention (sorted hashes), which the stored results need
@@ -467,6 +491,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                         settings_hash,
                         scan: &scan,
                         catalog: &catalog,
+                        root: &root,
                     };
                     let mut lowered = load::Lowered::default();
                     // Lowering the changed files keeps one core busy; the module names,
@@ -613,6 +638,11 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
             Vec::new()
         },
         name_deltas: Vec::new(),
+        contexts: if with_cache {
+            contexts_by_file(&parsed_ids, &reads.contexts)
+        } else {
+            Vec::new()
+        },
     };
     stored.set_names(&names);
     if let Some(c) = cache.as_mut() {
@@ -872,6 +902,7 @@ struct Deps<'a> {
     settings_hash: u64,
     scan: &'a load::RootScan,
     catalog: &'a Catalog,
+    root: &'a Path,
 }
 
 /// The kept resolutions as a run over the files of the last run takes them (by place in
@@ -1077,25 +1108,35 @@ fn reuse_shifted(
                 .as_ref();
             let decoded = at_shift.and_then(|k| k.decoded(&c.index.last_parsed, &file.rel));
             let calls = decoded.as_ref().and_then(|d| kept::KeptCalls::read(d, old));
+            // Findings this run makes again itself (see `rechecked`), filtered as a run's are.
+            let mut remade: Vec<Diagnostic> = Vec::new();
             let moved = if file.language == Language::Python {
                 let names = names.get_or_insert_with(|| stored.names());
+                let old_pinned = list_of(&stored.pinned, i).to_vec();
                 let mut leeway = shift::Leeway {
-                    pinned: list_of(&stored.pinned, i),
+                    pinned: &old_pinned,
                     mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
                     inert: None,
                 };
                 let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
-                // Calls that reach nothing, added to or removed from code the findings
-                // read, change none of them when demand reads the file as before.
+                // Calls that change no finding, added to or removed from code the findings
+                // read, and library calls in async functions, whose findings this run makes
+                // again: when demand reads the file as before, every other finding stays.
                 if reshaped.is_none() {
                     let modules = modules.get_or_insert_with(|| python_modules(c, files));
                     let in_project = |p: &str| modules.as_ref().is_none_or(|m| m.follows(p));
                     let python = dep.catalog.language(Language::Python);
                     let switches = python.nonblocking_after.last_names();
-                    let inert = |site: &CallSite| {
-                        (calls.as_ref().is_some_and(|k| k.is_inert(site))
+                    let direct = |f: &Function, site: &CallSite| {
+                        rechecked(f)
+                            && !shift::has_effects(site)
+                            && external_call_resolution(python, site, &in_project).is_some()
+                    };
+                    let inert = |f: &Function, site: &CallSite| {
+                        ((calls.as_ref().is_some_and(|k| k.is_inert(site))
                             || external_call_reaches_nothing(python, site, &in_project))
-                            && !may_switch(&switches, site)
+                            && !may_switch(&switches, site))
+                            || direct(f, site)
                     };
                     leeway.inert = Some(&inert);
                     let callbacks = dep.scan.python_callback_names();
@@ -1103,6 +1144,51 @@ fn reuse_shifted(
                         demand::Signature::of(old, callbacks, &in_project)
                             == demand::Signature::of(new, callbacks, &in_project)
                     });
+                    if let Some(r) = &reshaped {
+                        // The findings of the old library calls go (their resolutions hold
+                        // catalog APIs only: `related` is empty, as it is not for a guard).
+                        let gone: Vec<Span> = (0u32..)
+                            .zip(&old.functions)
+                            .filter(|(k, _)| old_pinned.binary_search(k).is_ok())
+                            .flat_map(|(_, f)| f.calls.iter().filter(|s| direct(f, s)))
+                            .map(|s| s.span)
+                            .collect();
+                        stored.diagnostics.retain(|d| {
+                            !(d.path == file.rel
+                                && d.chain.is_empty()
+                                && d.related.is_empty()
+                                && gone.contains(&d.span))
+                        });
+                        let mut old_of_new: Vec<Option<u32>> = vec![None; new.functions.len()];
+                        for (k, j) in (0u32..).zip(&r.new_of_old) {
+                            if let Some(slot) = j.and_then(|j| old_of_new.get_mut(j as usize)) {
+                                *slot = Some(k);
+                            }
+                        }
+                        let contexts = list_of_contexts(&stored.contexts, i);
+                        let mut made = Vec::new();
+                        for (j, f) in (0u32..).zip(&new.functions) {
+                            if r.pinned.binary_search(&j).is_err() || !rechecked(f) {
+                                continue;
+                            }
+                            let context = old_of_new[j as usize]
+                                .and_then(|k| contexts.iter().find(|(g, _)| *g == k))
+                                .map_or("async", |(_, c)| c.as_str());
+                            for site in f.calls.iter().filter(|s| direct(f, s)) {
+                                let res = external_call_resolution(python, site, &in_project)?;
+                                made.extend(direct_findings(f, &file.rel, site, &res, context));
+                            }
+                        }
+                        if !made.is_empty() {
+                            let filter = filter::Filter::new(config, dep.root).ok()?;
+                            let requested: FxHashSet<&str> = file
+                                .requested
+                                .then_some(file.rel.as_str())
+                                .into_iter()
+                                .collect();
+                            remade = filter.apply(made, std::slice::from_ref(new), &requested);
+                        }
+                    }
                 }
                 let reshaped = reshaped?;
                 set_of(&mut stored.pinned, i, reshaped.pinned);
@@ -1115,6 +1201,7 @@ fn reuse_shifted(
                 if reshaped.new_of_old.len() != new.functions.len()
                     || (0..).zip(&reshaped.new_of_old).any(|(k, j)| *j != Some(k))
                 {
+                    renumber_contexts(&mut stored.contexts, i, &reshaped.new_of_old);
                     renumberings.push((i, reshaped.new_of_old.clone()));
                 }
                 // What the new text mentions is mentioned from now on (a superset is safe).
@@ -1133,15 +1220,15 @@ fn reuse_shifted(
             ) {
                 return None;
             }
+            stored.diagnostics.append(&mut remade);
             let python = dep.catalog.language(Language::Python);
             let modules = modules.as_ref().and_then(Option::as_ref);
-            let reaches_nothing = |site: &CallSite| {
-                file.language == Language::Python
-                    && modules.is_some_and(|m| {
-                        external_call_reaches_nothing(python, site, &|p| m.follows(p))
-                    })
+            let alone = |site: &CallSite| {
+                let m = modules.filter(|_| file.language == Language::Python)?;
+                external_call_resolution(python, site, &|p| m.follows(p))
             };
-            if let Some(kf) = calls.and_then(|k| k.carry_over(new, &reaches_nothing)) {
+            let catalog = dep.catalog.language(file.language);
+            if let Some(kf) = calls.and_then(|k| k.carry_over(new, &alone, catalog)) {
                 carried.push((i, kf));
             }
             updates.push((i, new_entry, true));
@@ -1225,6 +1312,39 @@ impl KeptAtShift {
             return None;
         }
         self.list.get(at)?.decoded()
+    }
+}
+
+/// Whether a shifted reuse makes the findings of `f`'s library calls again itself
+/// (`loopguard_analysis::direct_findings`): an async function (not a closure or an async
+/// block: its role is `Async`) that awaits, so that LG501, which reads a function's calls
+/// as a whole, cannot apply to it.
+fn rechecked(f: &Function) -> bool {
+    f.is_async
+        && matches!(f.kind, FunctionKind::Function | FunctionKind::Method)
+        && (!f.awaits.is_empty() || f.has_async_syntax)
+}
+
+/// The contexts of `file` in [`StoredResults::contexts`] (empty if it has none).
+fn list_of_contexts(lists: &[(u32, Vec<(u32, String)>)], file: usize) -> &[(u32, String)] {
+    lists
+        .binary_search_by_key(&file, |(f, _)| *f as usize)
+        .map_or(&[], |i| &lists[i].1)
+}
+
+/// Renumbers the functions of `file` in [`StoredResults::contexts`] (`new_of_old`: by old
+/// number, the new one; `None`: removed).
+fn renumber_contexts(
+    lists: &mut [(u32, Vec<(u32, String)>)],
+    file: usize,
+    new_of_old: &[Option<u32>],
+) {
+    if let Ok(at) = lists.binary_search_by_key(&file, |(f, _)| *f as usize) {
+        let list = std::mem::take(&mut lists[at].1);
+        lists[at].1 = list
+            .into_iter()
+            .filter_map(|(k, c)| Some((new_of_old.get(k as usize).copied().flatten()?, c)))
+            .collect();
     }
 }
 

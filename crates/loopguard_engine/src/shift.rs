@@ -199,6 +199,10 @@ pub fn shift(old: &FileFacts, new: &FileFacts) -> Option<Shift> {
     (moved? == new.suppressions).then_some(shift)
 }
 
+/// Whether the caller accounts for the findings of a call of a pinned function (see
+/// [`Leeway::inert`]).
+pub type CallsAccountedFor<'a> = dyn Fn(&Function, &CallSite) -> bool + 'a;
+
 /// What may change in a file's functions, beyond a shift, without changing the stored
 /// findings (see [`shift_with_leeway`]).
 pub struct Leeway<'a> {
@@ -207,13 +211,15 @@ pub struct Leeway<'a> {
     pub pinned: &'a [u32],
     /// Whether a name (see [`mentioned_names`]) is mentioned anywhere in the parsed files.
     pub mentioned: &'a dyn Fn(&str) -> bool,
-    /// Calls that change no finding: they reach no function but async ones and no catalog
-    /// entry, whatever their arguments, and switch nothing to non-blocking mode (see
-    /// `loopguard_analysis::kept::KeptCalls::is_inert`). Pinned functions may gain or lose
-    /// those that hand nothing over, too (and awaits, while they have one). The caller
-    /// vouches that the file's demand signature stays as it was, so that the run's index,
-    /// which every resolution reads, does too.
-    pub inert: Option<&'a dyn Fn(&CallSite) -> bool>,
+    /// Calls of a pinned function (given) whose findings the caller accounts for: those
+    /// that change no finding (they reach no function but async ones and no catalog entry,
+    /// whatever their arguments, and switch nothing to non-blocking mode: see
+    /// `loopguard_analysis::kept::KeptCalls::is_inert`), and those whose findings it makes
+    /// again itself. Pinned functions may gain or lose those that hand nothing over, too
+    /// (and awaits, while they have one). The caller vouches that the file's demand
+    /// signature stays as it was, so that the run's index, which every resolution reads,
+    /// does too.
+    pub inert: Option<&'a CallsAccountedFor<'a>>,
 }
 
 /// A shift that allowed for edits outside the pinned functions.
@@ -229,7 +235,7 @@ pub struct Reshaped {
 /// A call that says something about where other code runs (a closure or callable handed
 /// over, a parameter passed on): the roles of functions and offload wrappers come from
 /// these, in every function, reached or not.
-fn has_effects(c: &CallSite) -> bool {
+pub fn has_effects(c: &CallSite) -> bool {
     !c.closure_args.is_empty() || !c.callable_args.is_empty() || !c.param_args.is_empty()
 }
 
@@ -316,7 +322,13 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
     // function awaits; an awaited call of an async function adds one).
     let without_inert = |f: &mut Function| {
         if let Some(inert) = leeway.inert {
-            f.calls.retain(|c| has_effects(c) || !inert(c));
+            let keep: Vec<bool> = f
+                .calls
+                .iter()
+                .map(|c| has_effects(c) || !inert(f, c))
+                .collect();
+            let mut keep = keep.into_iter();
+            f.calls.retain(|_| keep.next().unwrap_or(true));
             f.span = Span::default();
             if !f.awaits.is_empty() {
                 f.awaits = vec![Span::default()];
@@ -642,7 +654,7 @@ mod tests {
         let mut leeway = leeway_for(&old, &mut pinned, &|_| false);
         // Without the caller's word, a call added to a pinned function is an edit.
         assert!(shift_with_leeway(&old, &new, &leeway).is_none());
-        let builtin = |c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "builtins.len");
+        let builtin = |_: &Function, c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "builtins.len");
         leeway.inert = Some(&builtin);
         let r = shift_with_leeway(&old, &new, &leeway).expect("inert calls allowed for");
         // The handler's call, below the edit, moved down one line.
@@ -660,14 +672,14 @@ mod tests {
         let blocking = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    open('x')\n");
         assert!(shift_with_leeway(&old, &facts(&blocking), &leeway).is_none());
         let handing = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    _ = len(n)\n");
-        let every_call = |_: &CallSite| true;
+        let every_call = |_: &Function, _: &CallSite| true;
         leeway.inert = Some(&every_call);
         assert!(shift_with_leeway(&old, &facts(&handing), &leeway).is_none());
     }
 
     #[test]
     fn an_awaited_inert_call_is_allowed_for_in_a_function_that_awaits_already() {
-        let sleeps = |c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "asyncio.sleep");
+        let sleeps = |_: &Function, c: &CallSite| matches!(&c.callee, Callee::Path(p) if p == "asyncio.sleep");
         let check = |before: &str, after: &str| {
             let (old, new) = (facts(before), facts(after));
             let mut pinned = (0..old.functions.len() as u32).collect::<Vec<_>>();

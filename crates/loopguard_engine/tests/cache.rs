@@ -403,14 +403,13 @@ fn calls_that_reach_nothing_on_the_loop_keep_the_findings() {
     p.edit("svc/api.py", &api("    await refresh()\n"));
     let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
     assert_finding(&o, "LG305 svc/api.py:22");
-    // One the catalog lists blocks.
+    // One the catalog lists blocks: in an async function that awaits, the run makes its
+    // finding itself (see `blocking_library_calls_added_to_async_code_are_found_as_a_shift`).
     p.edit(
         "svc/api.py",
         &api("    socket.create_connection(('db', 5432))\n"),
     );
-    let o = p.run();
-    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
     assert_eq!(o.diagnostics.len(), 3, "{:?}", summary(&o));
 
     // `join()` waits where `join(timeout=0)` does not.
@@ -439,6 +438,70 @@ fn calls_that_reach_nothing_on_the_loop_keep_the_findings() {
     assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_finding(&o, "LG305 svc/api.py:18 svc/api.py:18 svc/util.py:5");
+}
+
+/// A library call the catalog lists, added to or removed from an async function that
+/// awaits, changes only that call's findings: the run makes them itself from the catalog
+/// (`Shifted`), with the function's context (a FastAPI route here), and they are those of
+/// an uncached run, field by field. In an async function that never awaits (LG501 reads
+/// such a function as a whole) the analysis runs.
+#[test]
+fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
+    let p = Project::new();
+    let routes = |in_items: &str, in_idle: &str| {
+        format!(
+            "import time\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
+             async def fetch():\n    return 1\n\n\n\
+             @app.get('/items')\nasync def items():\n{in_items}    await fetch()\n    return []\n\n\n\
+             @app.get('/idle')\nasync def idle():\n{in_idle}    return 2\n"
+        )
+    };
+    let same_as_uncached = |o: &Outcome| {
+        assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+    };
+    p.edit("svc/routes.py", &routes("", ""));
+    p.run();
+
+    p.edit("svc/routes.py", &routes("    time.sleep(1)\n", ""));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    assert_finding(&o, "LG305 svc/routes.py:14");
+    assert_eq!(
+        o.diagnostics
+            .iter()
+            .filter(|d| d.context == "route")
+            .count(),
+        1
+    );
+
+    p.edit(
+        "svc/routes.py",
+        &routes("    time.sleep(1)\n    time.sleep(2)\n", ""),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    assert_finding(&o, "LG305 svc/routes.py:15");
+
+    p.edit("svc/routes.py", &routes("    time.sleep(2)\n", ""));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+
+    p.edit("svc/routes.py", &routes("", ""));
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    assert!(!summary(&o).iter().any(|s| s.contains("routes.py")));
+
+    // `idle` never awaits: analysed (a route that never awaits but blocks is LG501 too).
+    p.edit("svc/routes.py", &routes("", "    time.sleep(1)\n"));
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    assert_finding(&o, "LG305 svc/routes.py:20");
+    assert_finding(&o, "LG501 svc/routes.py:19");
 }
 
 /// An inline closure belongs to the body of the function it is in, even before it has a
