@@ -21,6 +21,10 @@ Edit kinds (each applied to a random file, then undone):
                      `self._thread.join`), with other arguments (none, `0`, a string,
                      `timeout=0`, `False`), as the first statement of a random function:
                      a callee that reached nothing is a shift, unless its arguments decide
+  library_call       `open("/dev/null")`, `time.sleep(0)` or `subprocess.run(["true"])` as
+                     the first statement of a random function (a library call the catalog
+                     lists: in an async function that awaits, the run makes its findings
+                     itself)
   repeat_await       `await <callee>()` of a callee the file already awaits, as the first
                      statement of a random async function (an async function of the
                      project called again changes no finding)
@@ -47,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call"]
 
 
 def dotted(node):
@@ -95,6 +99,12 @@ def edit(rng, path, kinds, trial):
         stmt = 'open("/dev/null").close()' if kind == "open" else "_ = len([])"
         lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
         what = "%s in %s (%s)" % (kind, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
+    elif kind == "library_call" and funcs:
+        fn = rng.choice(funcs)
+        st = fn.body[0]
+        stmt = rng.choice(['open("/dev/null")', "time.sleep(0)", 'subprocess.run(["true"])'])
+        lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
+        what = "%s in %s (%s)" % (stmt, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
     elif kind == "repeat_call" and funcs:
         callees = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call) and dotted(n.func)]
         if not callees:
