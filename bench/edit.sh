@@ -5,12 +5,17 @@
 #   edit.sh move python|rust BACKUP FILE   a comment line inserted after line 1: all code
 #                                          below it moves (its facts shift, nothing else)
 #   edit.sh code python|rust BACKUP FILE   a new function appended: the file's facts change
-#   edit.sh loop python|rust BACKUP FILE   a call added as the first statement of the first
+#   edit.sh loop python|rust BACKUP FILE [CMD...]
+#                                          a call added as the first statement of the first
 #                                          async function: code on the loop changes (Python:
 #                                          `len`, a call that reaches nothing, so the stored
-#                                          findings are shifted)
-#   edit.sh loop_blocking python BACKUP FILE  a blocking call (`open`) added there instead:
-#                                          a new finding, the analysis runs again
+#                                          findings are shifted). With CMD, CMD runs on the
+#                                          file as it was first, so that the measured run
+#                                          sees the call added, not the last run's call with
+#                                          another literal in it
+#   edit.sh loop_blocking python BACKUP FILE [CMD...]
+#                                          a blocking call (`open(..).close()`) added there
+#                                          instead: a new finding
 #
 # Two edits in a row (Python), with CMD (the cached check being measured) run in between,
 # so that the measured run sees the second edit against the cache the first one left:
@@ -59,8 +64,14 @@ move/rust) sed -i "1a // loopguard bench edit $stamp" "$file" ;;
 move/python) sed -i "1a # loopguard bench edit $stamp" "$file" ;;
 code/rust) printf '\nfn _loopguard_bench_edit_%s() {}\n' "$stamp" >>"$file" ;;
 code/python) printf '\n\ndef _loopguard_bench_edit_%s():\n    return 1\n' "$stamp" >>"$file" ;;
-loop/python) insert_in_first_async_def "$file" "_ = len('$stamp')" ;;
-loop_blocking/python) insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()" ;;
+loop/python)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "_ = len('$stamp')"
+    ;;
+loop_blocking/python)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()"
+    ;;
 after_move/python)
     "$@" >/dev/null 2>&1 || true
     sed -i "1a # loopguard bench edit $stamp" "$file"
@@ -80,6 +91,7 @@ undo_helper/python)
     cp "$backup" "$file"
     ;;
 loop/rust)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
     # After the opening line of the first `async fn` whose body starts on that line.
     line=$(grep -n -m1 -E '^\s*(pub(\([a-z]+\))? )?async fn .*\{\s*$' "$file" | cut -d: -f1)
     [ -n "$line" ] || { echo "edit.sh: no async fn in $file" >&2; exit 2; }
