@@ -715,67 +715,92 @@ pub struct Resolution<'c> {
     pub arg_sensitive: bool,
 }
 
-/// Whether a Python call of a path outside the project reaches nothing whatever its
-/// arguments, by the catalog alone, as [`Resolver::resolve`] would find: `in_project` says
-/// whether some prefix of a path names a module of the project. A path outside the project
-/// is its own only candidate (the index's aliases, functions, classes and globals are all
-/// named under project modules), so the resolver only looks it up in the catalog.
-pub fn external_call_reaches_nothing(
-    catalog: &LanguageCatalog,
-    site: &CallSite,
-    in_project: &dyn Fn(&str) -> bool,
-) -> bool {
-    let Callee::Path(p) = &site.callee else {
-        return false;
-    };
-    if in_project(p) {
-        return false;
-    }
-    catalog.opaque.path(p, None).is_some()
-        || (catalog.offloads.path(p, None).is_none()
-            && catalog.loop_callbacks.path(p, None).is_none()
-            && catalog.endpoints.path(p, None).is_none()
-            && catalog.blocking.path(p, None).is_none())
-}
-
-/// The resolution of a Python call of a path outside the project, by the catalog alone (see
-/// [`external_call_reaches_nothing`]), when it can only hold blocking APIs: `None` for a
-/// path of the project, another callee, or an offload, loop-callback or endpoint path.
+/// The resolution of a Python call outside the project, by the catalog alone, as
+/// [`Resolver::resolve`] would find it, when it can only hold blocking APIs: a call of a
+/// path outside the project (no prefix of it names a module of the project: `in_project`
+/// says; such a path is its own only candidate, since the index's aliases, functions,
+/// classes and globals are all named under project modules), or of a method of a
+/// library type the receiver names (`sock: socket.socket`, then `sock.recv(1)`) or a library
+/// call returns (`open(p).close()`: the catalog's constructed type, or the class a
+/// capitalized path names). `None` for anything else: a path of the project, a receiver of
+/// another kind, or an offload, loop-callback or endpoint path.
 pub fn external_call_resolution<'c>(
     catalog: &'c LanguageCatalog,
     site: &CallSite,
     in_project: &dyn Fn(&str) -> bool,
 ) -> Option<Resolution<'c>> {
-    let Callee::Path(p) = &site.callee else {
-        return None;
+    let path = match &site.callee {
+        Callee::Path(p) => p.clone(),
+        Callee::Method { receiver, name } => {
+            let ty = external_type(catalog, receiver, in_project)?;
+            format!("{ty}.{name}")
+        }
+        Callee::Super { .. } | Callee::UnknownMethod { .. } => return None,
     };
-    if in_project(p)
-        || catalog.offloads.path(p, None).is_some()
-        || catalog.loop_callbacks.path(p, None).is_some()
-        || catalog.endpoints.path(p, None).is_some()
+    if in_project(&path)
+        || catalog.offloads.path(&path, None).is_some()
+        || catalog.loop_callbacks.path(&path, None).is_some()
+        || catalog.endpoints.path(&path, None).is_some()
     {
         return None;
     }
     let mut res = Resolution::default();
     // An attribute read of a library path runs no code we know of.
-    if catalog.opaque.path(p, None).is_some() || site.kind == CallKind::Property {
+    if catalog.opaque.path(&path, None).is_some() || site.kind == CallKind::Property {
         return Some(res);
     }
-    // As `Resolver::resolve` does for an external candidate (`Certain`: the path itself).
-    match catalog.blocking.lookup_path(p, Some(site.arg_count)) {
+    // As `Resolver::resolve` does for an external candidate (`Certain`: the path itself,
+    // or the type of the receiver), with the name-only entries for a method.
+    let argc = Some(site.arg_count);
+    match catalog.blocking.lookup_path(&path, argc) {
         Lookup::Hit(api) if api.blocks_with(&site.args) => {
-            res.targets.push((
-                Target::Api {
-                    path: p.clone(),
-                    api,
-                },
-                Confidence::Certain,
-            ));
+            res.targets
+                .push((Target::Api { path, api }, Confidence::Certain));
         }
-        Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
-        Lookup::Miss => {}
+        Lookup::Hit(_) => res.arg_sensitive = true,
+        by_path => {
+            res.arg_sensitive |= by_path == Lookup::OtherArgCount;
+            if !matches!(site.callee, Callee::Path(_)) {
+                match catalog.blocking.lookup_method(site.callee.name(), argc) {
+                    Lookup::Hit(api) if api.blocks_with(&site.args) => {
+                        res.targets
+                            .push((Target::Api { path, api }, Confidence::Likely));
+                    }
+                    Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
+                    Lookup::Miss => {}
+                }
+            }
+        }
     }
     Some(res)
+}
+
+/// The library type a receiver denotes by the catalog alone (see
+/// [`external_call_resolution`]): as `Resolver::type_of` finds it when neither the path nor
+/// the type is the project's.
+fn external_type(
+    catalog: &LanguageCatalog,
+    receiver: &TypeRef,
+    in_project: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let ty = match receiver {
+        TypeRef::Named(p) if !in_project(p) => p.clone(),
+        TypeRef::Returned(callee) => match callee.as_ref() {
+            Callee::Path(p) if !in_project(p) => match catalog.constructed_type(p) {
+                Some(t) => t,
+                None => {
+                    let (_, last) = rsplit_path(p, ".")?;
+                    if !last.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        return None;
+                    }
+                    p.clone()
+                }
+            },
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (!in_project(&ty)).then_some(ty)
 }
 
 pub struct Resolver<'a, 'c> {
@@ -1042,8 +1067,8 @@ impl<'a, 'c> Resolver<'a, 'c> {
         }
     }
 
-    /// Resolves a call site to what it may reach (see also
-    /// [`external_call_reaches_nothing`], which must agree with it).
+    /// Resolves a call site to what it may reach (see also [`external_call_resolution`],
+    /// which must agree with it).
     pub fn resolve(&self, site: &CallSite) -> Resolution<'c> {
         let mut res = Resolution::default();
         let argc = Some(site.arg_count);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use loopguard_analysis::direct_findings;
 use loopguard_analysis::kept;
-use loopguard_analysis::resolve::{external_call_reaches_nothing, external_call_resolution};
+use loopguard_analysis::resolve::external_call_resolution;
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
@@ -1127,15 +1127,27 @@ fn reuse_shifted(
                     let in_project = |p: &str| modules.as_ref().is_none_or(|m| m.follows(p));
                     let python = dep.catalog.language(Language::Python);
                     let switches = python.nonblocking_after.last_names();
+                    let switch = |site: &CallSite| may_switch(&switches, site);
+                    // A method call's findings after a switch on its receiver are dropped
+                    // (`sock.setblocking(False)`): not made here in such a function.
+                    let method_in_switching = |f: &Function, site: &CallSite| {
+                        matches!(site.callee, Callee::Method { .. }) && f.calls.iter().any(switch)
+                    };
                     let direct = |f: &Function, site: &CallSite| {
                         rechecked(f)
                             && !shift::has_effects(site)
+                            && !switch(site)
+                            && !method_in_switching(f, site)
                             && external_call_resolution(python, site, &in_project).is_some()
                     };
+                    // Reaches nothing whatever its arguments.
+                    let library_inert = |site: &CallSite| {
+                        external_call_resolution(python, site, &in_project)
+                            .is_some_and(|r| r.targets.is_empty() && !r.arg_sensitive)
+                    };
                     let inert = |f: &Function, site: &CallSite| {
-                        ((calls.as_ref().is_some_and(|k| k.is_inert(site))
-                            || external_call_reaches_nothing(python, site, &in_project))
-                            && !may_switch(&switches, site))
+                        ((calls.as_ref().is_some_and(|k| k.is_inert(site)) || library_inert(site))
+                            && !switch(site))
                             || direct(f, site)
                     };
                     leeway.inert = Some(&inert);
