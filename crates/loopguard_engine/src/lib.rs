@@ -1157,19 +1157,28 @@ fn reuse_shifted(
                             == demand::Signature::of(new, callbacks, &in_project)
                     });
                     if let Some(r) = &reshaped {
-                        // The findings of the old library calls go (their resolutions hold
-                        // catalog APIs only: `related` is empty, as it is not for a guard).
-                        let gone: Vec<Span> = (0u32..)
-                            .zip(&old.functions)
-                            .filter(|(k, _)| old_pinned.binary_search(k).is_ok())
-                            .flat_map(|(_, f)| f.calls.iter().filter(|s| direct(f, s)))
-                            .map(|s| s.span)
-                            .collect();
+                        // The findings of the old library calls go: each is known by its
+                        // place, rule and message (which names the API and the function),
+                        // so that no other finding at the same place goes with it.
+                        let mut gone: Vec<(Span, &str, String)> = Vec::new();
+                        for (k, f) in (0u32..).zip(&old.functions) {
+                            if old_pinned.binary_search(&k).is_err() {
+                                continue;
+                            }
+                            for site in f.calls.iter().filter(|s| direct(f, s)) {
+                                let res = external_call_resolution(python, site, &in_project)?;
+                                for d in direct_findings(f, &file.rel, site, &res, "async") {
+                                    gone.push((d.span, d.code, d.message));
+                                }
+                            }
+                        }
                         stored.diagnostics.retain(|d| {
                             !(d.path == file.rel
                                 && d.chain.is_empty()
                                 && d.related.is_empty()
-                                && gone.contains(&d.span))
+                                && gone.iter().any(|(span, code, message)| {
+                                    d.span == *span && d.code == *code && d.message == *message
+                                }))
                         });
                         let mut old_of_new: Vec<Option<u32>> = vec![None; new.functions.len()];
                         for (k, j) in (0u32..).zip(&r.new_of_old) {
