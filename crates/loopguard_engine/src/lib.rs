@@ -1157,58 +1157,19 @@ fn reuse_shifted(
                             == demand::Signature::of(new, callbacks, &in_project)
                     });
                     if let Some(r) = &reshaped {
-                        // The findings of the old library calls go: each is known by its
-                        // place, rule and message (which names the API and the function),
-                        // so that no other finding at the same place goes with it.
-                        let mut gone: Vec<(Span, &str, String)> = Vec::new();
-                        for (k, f) in (0u32..).zip(&old.functions) {
-                            if old_pinned.binary_search(&k).is_err() {
-                                continue;
-                            }
-                            for site in f.calls.iter().filter(|s| direct(f, s)) {
-                                let res = external_call_resolution(python, site, &in_project)?;
-                                for d in direct_findings(f, &file.rel, site, &res, "async") {
-                                    gone.push((d.span, d.code, d.message));
-                                }
-                            }
-                        }
-                        stored.diagnostics.retain(|d| {
-                            !(d.path == file.rel
-                                && d.chain.is_empty()
-                                && d.related.is_empty()
-                                && gone.iter().any(|(span, code, message)| {
-                                    d.span == *span && d.code == *code && d.message == *message
-                                }))
-                        });
-                        let mut old_of_new: Vec<Option<u32>> = vec![None; new.functions.len()];
-                        for (k, j) in (0u32..).zip(&r.new_of_old) {
-                            if let Some(slot) = j.and_then(|j| old_of_new.get_mut(j as usize)) {
-                                *slot = Some(k);
-                            }
-                        }
-                        let contexts = list_of_contexts(&stored.contexts, i);
-                        let mut made = Vec::new();
-                        for (j, f) in (0u32..).zip(&new.functions) {
-                            if r.pinned.binary_search(&j).is_err() || !rechecked(f) {
-                                continue;
-                            }
-                            let context = old_of_new[j as usize]
-                                .and_then(|k| contexts.iter().find(|(g, _)| *g == k))
-                                .map_or("async", |(_, c)| c.as_str());
-                            for site in f.calls.iter().filter(|s| direct(f, s)) {
-                                let res = external_call_resolution(python, site, &in_project)?;
-                                made.extend(direct_findings(f, &file.rel, site, &res, context));
-                            }
-                        }
-                        if !made.is_empty() {
-                            let filter = filter::Filter::new(config, dep.root).ok()?;
-                            let requested: FxHashSet<&str> = file
-                                .requested
-                                .then_some(file.rel.as_str())
-                                .into_iter()
-                                .collect();
-                            remade = filter.apply(made, std::slice::from_ref(new), &requested);
-                        }
+                        let library = LibraryCalls {
+                            direct: &direct,
+                            resolve: &|site| external_call_resolution(python, site, &in_project),
+                        };
+                        remade = remake_library_findings(
+                            &mut stored,
+                            i,
+                            file,
+                            (old, new),
+                            (&old_pinned, r),
+                            &library,
+                            &filter::Filter::new(config, dep.root).ok()?,
+                        )?;
                     }
                 }
                 let reshaped = reshaped?;
@@ -1334,6 +1295,81 @@ impl KeptAtShift {
         }
         self.list.get(at)?.decoded()
     }
+}
+
+/// The library calls whose findings a shifted reuse makes again (see [`rechecked`]).
+struct LibraryCalls<'a> {
+    /// Whether a call of a (rechecked) function is one.
+    direct: &'a dyn Fn(&Function, &CallSite) -> bool,
+    /// Its resolution, by the catalog alone.
+    resolve: &'a dyn Fn(&CallSite) -> Option<loopguard_analysis::resolve::Resolution<'a>>,
+}
+
+/// Drops from `stored` the findings of the library calls in the pinned, rechecked functions
+/// of `file`'s old facts and returns those of its new facts, made again and filtered as a
+/// run filters its findings; `None` if one cannot be made. `pinned`: the old facts' pinned
+/// functions, and the reshape that numbers the new ones.
+fn remake_library_findings(
+    stored: &mut StoredResults,
+    i: usize,
+    file: &SourceFile,
+    (old, new): (&FileFacts, &FileFacts),
+    (old_pinned, r): (&[u32], &shift::Reshaped),
+    calls: &LibraryCalls,
+    filter: &filter::Filter,
+) -> Option<Vec<Diagnostic>> {
+    // The findings of the old library calls go: each is known by its place, rule and
+    // message (which names the API and the function), so that no other finding at the
+    // same place goes with it.
+    let mut gone: Vec<(Span, &str, String)> = Vec::new();
+    for (k, f) in (0u32..).zip(&old.functions) {
+        if old_pinned.binary_search(&k).is_err() {
+            continue;
+        }
+        for site in f.calls.iter().filter(|s| (calls.direct)(f, s)) {
+            let res = (calls.resolve)(site)?;
+            for d in direct_findings(f, &file.rel, site, &res, "async") {
+                gone.push((d.span, d.code, d.message));
+            }
+        }
+    }
+    stored.diagnostics.retain(|d| {
+        !(d.path == file.rel
+            && d.chain.is_empty()
+            && d.related.is_empty()
+            && gone.iter().any(|(span, code, message)| {
+                d.span == *span && d.code == *code && d.message == *message
+            }))
+    });
+    let mut old_of_new: Vec<Option<u32>> = vec![None; new.functions.len()];
+    for (k, j) in (0u32..).zip(&r.new_of_old) {
+        if let Some(slot) = j.and_then(|j| old_of_new.get_mut(j as usize)) {
+            *slot = Some(k);
+        }
+    }
+    let contexts = list_of_contexts(&stored.contexts, i);
+    let mut made = Vec::new();
+    for (j, f) in (0u32..).zip(&new.functions) {
+        if r.pinned.binary_search(&j).is_err() || !rechecked(f) {
+            continue;
+        }
+        let context = old_of_new[j as usize]
+            .and_then(|k| contexts.iter().find(|(g, _)| *g == k))
+            .map_or("async", |(_, c)| c.as_str());
+        for site in f.calls.iter().filter(|s| (calls.direct)(f, s)) {
+            let res = (calls.resolve)(site)?;
+            made.extend(direct_findings(f, &file.rel, site, &res, context));
+        }
+    }
+    if made.is_empty() {
+        return Some(made);
+    }
+    let requested: FxHashSet<&str> = file
+        .requested
+        .then_some(file.rel.as_str())
+        .into_iter()
+        .collect();
+    Some(filter.apply(made, std::slice::from_ref(new), &requested))
 }
 
 /// Whether a shifted reuse makes the findings of `f`'s library calls again itself
