@@ -440,7 +440,6 @@ impl<'a, 'c> Analysis<'a, 'c> {
     /// After `sock.setblocking(False)` (a catalog `nonblocking-after` switch), later calls
     /// on the same receiver in the same function do not block.
     fn drop_calls_on_nonblocking_receivers(&mut self) {
-        use loopguard_core::facts::Callee;
         // A switch is a method call whose name ends a switch path (a method's candidate
         // paths are `Type.name`): other functions are skipped without resolving anything.
         let catalog = self.catalog;
@@ -452,11 +451,7 @@ impl<'a, 'c> Analysis<'a, 'c> {
                 Language::Python => &python_names,
                 Language::Rust => &rust_names,
             };
-            match (&site.callee, names) {
-                (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
-                (Callee::Method { .. }, None) => true,
-                _ => false,
-            }
+            may_switch(names, site)
         };
         // The functions with a possible switch, found in parallel (every call site is
         // looked at; few functions have one).
@@ -1094,6 +1089,19 @@ impl<'a, 'c> Analysis<'a, 'c> {
                 context: self.context[id].to_string(),
             });
         }
+    }
+}
+
+/// Whether a call may be a switch to non-blocking mode (`sock.setblocking(False)`), after
+/// which later calls on its receiver do not block: a method call whose name ends one of the
+/// catalog's switch paths. `names`: those last names (`Matcher::last_names` of
+/// `nonblocking_after`), `None` when any name may be one.
+pub fn may_switch(names: &Option<Vec<&str>>, site: &CallSite) -> bool {
+    use loopguard_core::facts::Callee;
+    match (&site.callee, names) {
+        (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
+        (Callee::Method { .. }, None) => true,
+        _ => false,
     }
 }
 

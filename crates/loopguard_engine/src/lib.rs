@@ -20,9 +20,9 @@ use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use loopguard_analysis::direct_findings;
 use loopguard_analysis::kept;
 use loopguard_analysis::resolve::external_call_resolution;
+use loopguard_analysis::{direct_findings, may_switch};
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
@@ -1402,17 +1402,6 @@ fn renumber_contexts(
             .into_iter()
             .filter_map(|(k, c)| Some((new_of_old.get(k as usize).copied().flatten()?, c)))
             .collect();
-    }
-}
-
-/// Whether a call may be a switch to non-blocking mode (`sock.setblocking(False)`), which
-/// changes what later calls on its receiver do: never taken as reaching nothing.
-/// `switches`: the last names of the catalog's switches, `None` when any name may be one.
-fn may_switch(switches: &Option<Vec<&str>>, site: &CallSite) -> bool {
-    match (&site.callee, switches) {
-        (Callee::Method { name, .. }, Some(names)) => names.contains(&name.as_str()),
-        (Callee::Method { .. }, None) => true,
-        _ => false,
     }
 }
 
