@@ -16,6 +16,11 @@
 #   edit.sh loop_blocking python BACKUP FILE [CMD...]
 #                                          a blocking call (`open(..).close()`) added there
 #                                          instead: a new finding
+#   edit.sh loop_project python BACKUP FILE [CMD...]
+#                                          the file's first one-line call statement on
+#                                          `self` in an async function (`self.set_state(..)`
+#                                          in HA's core.py), copied there instead: a call of
+#                                          a project function the file already calls
 #
 # Two edits in a row (Python), with CMD (the cached check being measured) run in between,
 # so that the measured run sees the second edit against the cache the first one left:
@@ -71,6 +76,32 @@ loop/python)
 loop_blocking/python)
     [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
     insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()"
+    ;;
+loop_project/python)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
+    stmt=$(python3 - "$file" <<'PY'
+import re, sys
+# No parser (any Python version): the enclosing `def` by indentation.
+defs = []
+call = re.compile(r"^(\s+)(self\.[\w.]+\((?:[^()]|\([^()]*\))*\))\s*$")
+for line in open(sys.argv[1]).read().split("\n"):
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    indent = len(line) - len(line.lstrip())
+    while defs and defs[-1][0] >= indent:
+        defs.pop()
+    d = re.match(r"\s*(async\s+)?def ", line)
+    if d:
+        defs.append((indent, bool(d.group(1))))
+        continue
+    m = call.match(line)
+    if m and defs and defs[-1][1]:
+        print(m.group(2))
+        sys.exit(0)
+sys.exit(1)
+PY
+) || { echo "edit.sh: no call statement on self in an async function of $file" >&2; exit 2; }
+    insert_in_first_async_def "$file" "$stmt"
     ;;
 after_move/python)
     "$@" >/dev/null 2>&1 || true

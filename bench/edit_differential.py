@@ -28,6 +28,11 @@ Edit kinds (each applied to a random file, then undone):
   repeat_await       `await <callee>()` of a callee the file already awaits, as the first
                      statement of a random async function (an async function of the
                      project called again changes no finding)
+  repeat_stmt        a one-line call statement of the file (`self._update()`,
+                     `helper(x)`), copied as it is to the start of a random async function:
+                     a call of a project function the file already makes, in an async
+                     function that awaits, whose findings the run makes from the chains
+                     kept with the resolutions
   comment            a comment line inserted before a random statement of a random
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
@@ -51,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt"]
 
 
 def dotted(node):
@@ -125,6 +130,17 @@ def edit(rng, path, kinds, trial):
         callee = ast.unparse(rng.choice(awaited))
         lines.insert(st.lineno - 1, " " * st.col_offset + "await %s()" % callee)
         what = "await %s() in %s (async)" % (callee, fn.name)
+    elif kind == "repeat_stmt" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        stmts = [n for n in ast.walk(tree)
+                 if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+                 and n.lineno == n.end_lineno]
+        if not stmts:
+            return None
+        fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
+        st = fn.body[0]
+        copied = lines[rng.choice(stmts).lineno - 1].strip()
+        lines.insert(st.lineno - 1, " " * st.col_offset + copied)
+        what = "%s in %s (async)" % (copied, fn.name)
     elif kind in ("sync_open", "sync_len") and sync_funcs:
         fn = rng.choice(sync_funcs)
         st = fn.body[-1]

@@ -28,11 +28,11 @@ use crate::resolve::{Resolution, Target};
 /// A [`Resolution`] as kept between runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeptResolution {
-    targets: Vec<(KeptTarget, Confidence)>,
-    offload: bool,
-    loop_callback: bool,
-    endpoint: Option<EndpointKind>,
-    arg_sensitive: bool,
+    pub(crate) targets: Vec<(KeptTarget, Confidence)>,
+    pub(crate) offload: bool,
+    pub(crate) loop_callback: bool,
+    pub(crate) endpoint: Option<EndpointKind>,
+    pub(crate) arg_sensitive: bool,
     /// The call changes no finding, whatever its arguments: it reaches no function but
     /// async ones, no catalog entry, and is not an offload, a loop callback or an endpoint
     /// marker (see [`KeptCalls`]).
@@ -40,7 +40,7 @@ pub struct KeptResolution {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum KeptTarget {
+pub(crate) enum KeptTarget {
     /// File (its place among the run's files) and function.
     Function(u32, u32),
     /// The resolved path and the entry's place in the language's blocking APIs.
@@ -237,6 +237,10 @@ pub struct KeptCalls<'f> {
     /// finding whatever the arguments; targets do not depend on them then), so that a call
     /// with other arguments resolves to it too. `None` if one is not.
     inert: FxHashMap<(&'f Callee, CallKind), Option<&'f KeptResolution>>,
+    /// By callee and call kind: their kept resolution if each is the same, reaches
+    /// functions only, and no arguments decided it, so that a call with other arguments
+    /// resolves to it too. `None` if not.
+    alike: FxHashMap<(&'f Callee, CallKind), Option<&'f KeptResolution>>,
 }
 
 /// A file's kept resolutions, decoded (borrowed by [`KeptCalls`]).
@@ -259,6 +263,7 @@ impl<'f> KeptCalls<'f> {
         let mut out = KeptCalls {
             exact: FxHashMap::default(),
             inert: FxHashMap::default(),
+            alike: FxHashMap::default(),
         };
         for (sites, f) in kept.0.iter().zip(&facts.functions) {
             if sites.len() != f.calls.len() {
@@ -272,6 +277,16 @@ impl<'f> KeptCalls<'f> {
                     .or_insert(Some(res));
                 if !res.inert {
                     *same = None;
+                }
+                // An API target may have matched an entry for this argument count only.
+                let args_free = !res.arg_sensitive
+                    && (res.targets.iter()).all(|(t, _)| matches!(t, KeptTarget::Function(..)));
+                let alike = out
+                    .alike
+                    .entry((&site.callee, site.kind))
+                    .or_insert(Some(res));
+                if !args_free || alike.is_some_and(|r| r != res) {
+                    *alike = None;
                 }
             }
         }
@@ -287,6 +302,20 @@ impl<'f> KeptCalls<'f> {
             .flatten()
     }
 
+    /// The kept resolution `site` (of the same file) has: that of a kept call with the
+    /// same callee, kind and arguments, or the one every kept call of its callee and kind
+    /// has when no arguments decided it and it reaches functions only.
+    pub fn repeated(&self, site: &CallSite) -> Option<&'f KeptResolution> {
+        match self.exact.get(&SiteKey::of(site)) {
+            Some(res) => Some(*res),
+            None => self
+                .alike
+                .get(&(&site.callee, site.kind))
+                .copied()
+                .flatten(),
+        }
+    }
+
     /// Whether `site` (of the same file) changes no finding: calls of its callee and kind
     /// were kept, and each was inert (reaching no function but async ones, no catalog
     /// entry, whatever its arguments).
@@ -295,7 +324,7 @@ impl<'f> KeptCalls<'f> {
     }
 
     /// The kept resolutions of `new`, the same file with other calls, where each of its
-    /// calls repeats a kept one, is inert ([`KeptCalls::is_inert`]: it resolves as the
+    /// calls repeats a kept one ([`KeptCalls::repeated`]), is inert ([`KeptCalls::is_inert`]: it resolves as the
     /// kept calls of its callee and kind do) or resolves without the index (`alone`, which
     /// the caller vouches for: a library call by the catalog alone); `None` otherwise.
     pub fn carry_over<'c>(
@@ -311,8 +340,8 @@ impl<'f> KeptCalls<'f> {
             .map(|f| {
                 f.calls
                     .iter()
-                    .map(|site| match self.exact.get(&SiteKey::of(site)) {
-                        Some(res) => Some(Cow::Borrowed(*res)),
+                    .map(|site| match self.repeated(site) {
+                        Some(res) => Some(Cow::Borrowed(res)),
                         None => match self.inert_resolution(site) {
                             Some(res) => Some(Cow::Borrowed(res)),
                             // No function targets: none is async.
@@ -644,6 +673,45 @@ mod tests {
         let mut other = old.clone();
         other.functions[0].calls.pop();
         assert!(KeptCalls::read(&kept, &other).is_none());
+    }
+
+    #[test]
+    fn a_repeated_call_resolves_as_its_callee_did_when_no_argument_could_decide() {
+        let mut old = file(&["handler"]);
+        old.functions[0].calls = vec![
+            call("fetch", &["#0=1"]),
+            call("sleep", &["#0=1"]),
+            call("join", &["timeout=0"]),
+            call("load", &["#0=1"]),
+            call("load", &["#0=2"]),
+        ];
+        let function = |f| vec![(KeptTarget::Function(1, f), Confidence::Likely)];
+        let api = vec![(KeptTarget::Api("time.sleep".into(), 0), Confidence::Certain)];
+        let kept = DecodedKept(vec![vec![
+            resolution(function(0), false),
+            resolution(api, false),
+            resolution(Vec::new(), true),
+            resolution(function(1), false),
+            resolution(function(2), false),
+        ]]);
+        let calls = KeptCalls::read(&kept, &old).expect("fits the facts");
+        // Functions only, no argument decided: any arguments.
+        assert_eq!(calls.repeated(&call("fetch", &[])), Some(&kept.0[0][0]));
+        // A catalog entry may match this argument count only: the same arguments only.
+        assert_eq!(
+            calls.repeated(&call("sleep", &["#0=1"])),
+            Some(&kept.0[0][1])
+        );
+        assert_eq!(calls.repeated(&call("sleep", &["#0=2"])), None);
+        assert_eq!(calls.repeated(&call("sleep", &[])), None);
+        // Arguments decided, or calls of one callee resolved differently.
+        assert_eq!(calls.repeated(&call("join", &[])), None);
+        assert_eq!(
+            calls.repeated(&call("load", &["#0=2"])),
+            Some(&kept.0[0][4])
+        );
+        assert_eq!(calls.repeated(&call("load", &[])), None);
+        assert_eq!(calls.repeated(&call("unknown", &[])), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! 5. Checks: blocking calls reached from async context (LG1xx-LG3xx with chains), guards
 //!    held across awaits (LG202/LG203), sync work in async endpoints (LG501).
 
+pub mod chains;
 pub mod index;
 pub mod kept;
 pub mod resolve;
@@ -168,6 +169,9 @@ pub struct Reads {
     /// `callback`, ...), as (file, function, context), sorted: a later run that checks one
     /// of them alone (see [`direct_findings`]) names it the same.
     pub contexts: Vec<(u32, u32, &'static str)>,
+    /// With `keep`: per file, each function in `hot` and its witness chains if it is a
+    /// plain sync function (see [`chains`]); empty otherwise.
+    pub chains: chains::KeptChains,
 }
 
 /// [`analyze`], and which function bodies the findings depend on.
@@ -240,6 +244,9 @@ pub fn analyze_reusing(
         || a.reads(),
     );
     reads.resolutions = kept;
+    if keep {
+        reads.chains = a.kept_chains(&reads.hot, &witnesses);
+    }
     a.free_in_parallel(witnesses);
     (out, reads)
 }
@@ -310,7 +317,47 @@ impl<'a, 'c> Analysis<'a, 'c> {
             hot: out,
             resolutions: Vec::new(),
             contexts,
+            chains: Vec::new(),
         }
+    }
+
+    /// [`Reads::chains`]: each function in `hot` with its chains, as `check_calls` follows
+    /// them. A function whose chain cannot be kept is left out (a later run then cannot
+    /// make the findings of a call of it).
+    fn kept_chains(
+        &self,
+        hot: &[Vec<u32>],
+        witnesses: &[Vec<(RuleCode, Witness<'c>)>],
+    ) -> chains::KeptChains {
+        use chains::{HotFunction, KeptChain};
+        let kept = |id: usize| -> Option<HotFunction> {
+            if self.roles[id] != Role::Sync {
+                return Some(HotFunction::NoChain);
+            }
+            let lang = self.index.language(self.refs[id]);
+            let blocking = &self.catalog.language(lang).blocking;
+            witnesses[id]
+                .iter()
+                .map(|(rule, w)| {
+                    let (hops, api_path, api) = self.chain_from(id, rule, witnesses)?;
+                    Some(KeptChain {
+                        api: blocking.index_of(api)?,
+                        api_path,
+                        confidence: w.confidence,
+                        hops,
+                    })
+                })
+                .collect::<Option<_>>()
+                .map(HotFunction::Sync)
+        };
+        (hot.iter().enumerate())
+            .map(|(file, funcs)| {
+                funcs
+                    .iter()
+                    .filter_map(|&func| Some((func, kept(self.base[file] + func as usize)?)))
+                    .collect()
+            })
+            .collect()
     }
 
     fn id(&self, r: FnRef) -> usize {

@@ -414,3 +414,128 @@ fn reads_are_code_on_the_loop_what_it_reaches_and_its_inline_closures() {
     assert_eq!(d.len(), 1);
     assert_eq!(reads.hot, vec![vec![0, 1, 2, 3]]);
 }
+
+/// The findings of a call made from the kept resolutions and chains are those the analysis
+/// gives it: for a call of a sync function, its chain with one hop in front; for a catalog
+/// API, the direct finding; for a sync function that blocks nowhere, none.
+#[test]
+fn kept_chains_make_the_findings_the_analysis_makes() {
+    use crate::chains::{HotFunction, KeptCallTargets, hot_function, kept_call_findings};
+    let routes = file(
+        "app/routes.py",
+        "app.routes",
+        vec![
+            func(
+                "app.routes.a",
+                true,
+                vec![
+                    call(path("app.services.get_agent"), 10, "get_agent"),
+                    call(path("time.sleep"), 11, "time.sleep"),
+                ],
+            ),
+            func(
+                "app.routes.b",
+                true,
+                vec![
+                    call(path("app.services.get_agent"), 20, "get_agent"),
+                    call(path("app.services.fine"), 21, "fine"),
+                ],
+            ),
+        ],
+    );
+    let conn = TypeRef::Returned(Box::new(path("sqlite3.connect")));
+    let services = file(
+        "app/services.py",
+        "app.services",
+        vec![
+            func(
+                "app.services.get_agent",
+                false,
+                vec![call(path("app.services._query"), 4, "_query")],
+            ),
+            func(
+                "app.services._query",
+                false,
+                vec![call(
+                    Callee::Method {
+                        receiver: conn,
+                        name: "execute".into(),
+                    },
+                    8,
+                    "conn.execute",
+                )],
+            ),
+            func("app.services.fine", false, Vec::new()),
+        ],
+    );
+    let files = [routes, services];
+    let catalog = catalog();
+    let (diagnostics, reads) = crate::analyze_reusing(
+        &files,
+        &catalog,
+        &Options::default(),
+        &crate::kept::Prior::default(),
+        true,
+    );
+    assert_eq!(
+        hot_function(&reads.chains, 0, 1),
+        Some(&HotFunction::NoChain)
+    );
+    assert_eq!(
+        hot_function(&reads.chains, 1, 2),
+        Some(&HotFunction::Sync(Vec::new()))
+    );
+    let decoded = reads.resolutions[0].decoded().expect("kept");
+    let calls = crate::kept::KeptCalls::read(&decoded, &files[0]).expect("fits");
+    let function = |f, g| hot_function(&reads.chains, f, g);
+    let targets = KeptCallTargets {
+        function: &function,
+        move_hop: &|_| true,
+        direct_only: false,
+    };
+    let python = catalog.language(Language::Python);
+    let mut made = 0;
+    for owner in &files[0].functions {
+        for site in &owner.calls {
+            let kept = calls.repeated(site).expect("kept");
+            let got = kept_call_findings(
+                owner,
+                "app/routes.py",
+                site,
+                kept,
+                python,
+                &targets,
+                "async",
+            )
+            .expect("every target known");
+            let expected: Vec<_> = diagnostics
+                .iter()
+                .filter(|d| d.span == site.span)
+                .cloned()
+                .collect();
+            assert_eq!(got, expected, "{}", site.text);
+            made += got.len();
+        }
+    }
+    // `get_agent` twice (a chain of 3 hops), `time.sleep` once; `fine` blocks nowhere.
+    assert_eq!(made, 3);
+    // A function no run vouches for stops them from being made.
+    let unknown = KeptCallTargets {
+        function: &|_, _| None,
+        ..targets
+    };
+    let site = &files[0].functions[1].calls[0];
+    let kept = calls.repeated(site).expect("kept");
+    assert!(
+        kept_call_findings(
+            &files[0].functions[1],
+            "app/routes.py",
+            site,
+            kept,
+            python,
+            &unknown,
+            "async"
+        )
+        .is_none()
+    );
+}

@@ -652,6 +652,32 @@ impl Cache {
         self.dirty = true;
     }
 
+    /// The chains kept with the call-site resolutions (see
+    /// `loopguard_analysis::chains`), by file of `last_parsed`, if the resolutions are kept
+    /// for the results stored under `key`.
+    pub fn kept_chains(&mut self, key: u64) -> Option<loopguard_analysis::chains::KeptChains> {
+        if self.index.results_key != Some(key) {
+            return None;
+        }
+        let state_key = self.index.kept.as_ref()?.key;
+        let kind = self.run_kind("chains");
+        let file = self.read::<ResultsFile<loopguard_analysis::chains::KeptChains>>(&kind)?;
+        (file.magic == MAGIC && file.key == state_key).then_some(file.value)
+    }
+
+    /// Keeps the chains beside the kept resolutions (after [`Cache::store_kept_resolutions`],
+    /// or after a shift moved some of their hops), under the key those were kept with.
+    pub fn store_kept_chains(&mut self, chains: &loopguard_analysis::chains::KeptChains) {
+        let Some(state_key) = self.index.kept.as_ref().map(|k| k.key) else {
+            return;
+        };
+        let kind = self.run_kind("chains");
+        if !self.store_keyed(&kind, state_key, chains) {
+            // A file left from before would be taken for these resolutions' chains.
+            let _ = std::fs::remove_file(self.path(&kind));
+        }
+    }
+
     /// Records what a reuse of the results with shifted positions changed for the kept
     /// resolutions: the files in `dropped` no longer hold theirs, and each file in
     /// `renumbered` numbers its functions anew (by the number before the shift, the one
@@ -831,7 +857,7 @@ impl Cache {
             .collect();
         let run_kept = |name: &str| {
             // `results.<run>-<key>.bin`: a run's own file, kept while the index names it.
-            let run = ["results.", "resolutions."]
+            let run = ["results.", "resolutions.", "chains."]
                 .iter()
                 .find_map(|p| name.strip_prefix(p))
                 .and_then(|rest| rest.strip_suffix(&suffix));
@@ -839,7 +865,7 @@ impl Cache {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = ["index-", "facts-", "results", "resolutions"]
+            let ours = ["index-", "facts-", "results", "resolutions", "chains"]
                 .iter()
                 .any(|p| name.starts_with(p))
                 && name.ends_with(".bin");

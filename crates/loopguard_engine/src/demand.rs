@@ -67,6 +67,77 @@ mod tests {
         let v: Vec<_> = module_prefixes("k::db::Pool", "::").collect();
         assert_eq!(v, vec!["k::db::Pool", "k::db", "k"]);
     }
+
+    /// A project path mentioned by one more live function of the file, or by one fewer
+    /// while another still mentions it, leaves demand as it was; one a function demand did
+    /// not reach mentions, or one no live function mentioned before, does not.
+    #[test]
+    fn live_functions_count_their_paths_together() {
+        let facts = |calls: [&[&str]; 3]| {
+            let mut f = FileFacts {
+                path: "app/h.py".into(),
+                module: "app.h".into(),
+                ..Default::default()
+            };
+            for (name, callees) in ["a", "b", "cold"].into_iter().zip(calls) {
+                f.functions.push(loopguard_core::facts::Function {
+                    qualname: format!("app.h.{name}"),
+                    name: name.into(),
+                    is_async: name != "cold",
+                    calls: (callees.iter())
+                        .map(|c| loopguard_core::facts::CallSite {
+                            callee: Callee::Path((*c).into()),
+                            kind: loopguard_core::facts::CallKind::Call,
+                            span: Default::default(),
+                            awaited: false,
+                            arg_count: 0,
+                            closure_args: Vec::new(),
+                            callable_args: Vec::new(),
+                            param_args: Vec::new(),
+                            args: Vec::new(),
+                            text: (*c).into(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+            }
+            f
+        };
+        let followed = |p: &str| p.starts_with("app.");
+        let was = facts([&["app.db.load"], &[], &["app.db.save"]]);
+        let live = [0, 1];
+        let same = |now: &FileFacts| {
+            Signature::of(&was, None, &followed).pooling_live(&live)
+                == Signature::of(now, None, &followed).pooling_live(&live)
+        };
+        // Repeated in the other live function, or moved there.
+        assert!(same(&facts([
+            &["app.db.load"],
+            &["app.db.load"],
+            &["app.db.save"]
+        ])));
+        assert!(same(&facts([&[], &["app.db.load"], &["app.db.save"]])));
+        // A path outside the project is not followed at all.
+        assert!(same(&facts([
+            &["app.db.load", "json.dumps"],
+            &[],
+            &["app.db.save"]
+        ])));
+        // A new project path, one gone, or a change in a function demand did not reach.
+        assert!(!same(&facts([
+            &["app.db.load", "app.db.save"],
+            &[],
+            &["app.db.save"]
+        ])));
+        assert!(!same(&facts([&[], &[], &["app.db.save"]])));
+        assert!(!same(&facts([&["app.db.load"], &[], &["app.db.load"]])));
+        // Counted per function, as before, without `pooling_live`.
+        let moved = facts([&[], &["app.db.load"], &["app.db.save"]]);
+        assert_ne!(
+            Signature::of(&was, None, &followed),
+            Signature::of(&moved, None, &followed)
+        );
+    }
 }
 
 /// A callee or a type one function's facts refer to.
@@ -273,6 +344,8 @@ pub struct Signature<'f> {
     aliases: Vec<(&'f str, &'f str)>,
     /// Name and the paths of its type.
     globals: Vec<(&'f str, Vec<&'f str>)>,
+    /// The paths live functions mention, together (see [`Signature::pooling_live`]).
+    live_paths: Vec<&'f str>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -340,7 +413,24 @@ impl<'f> Signature<'f> {
                 .iter()
                 .map(|g| (g.name.as_str(), type_paths_of(&g.ty)))
                 .collect(),
+            live_paths: Vec::new(),
         }
+    }
+
+    /// The signature with the paths of the functions in `live` (those demand reached in
+    /// the file) counted together rather than per function: demand needs every path a
+    /// live function mentions, whichever live function of the file mentions it, so a
+    /// call of a project function moved or repeated among them leaves its outcome as it
+    /// was. The other functions count per function: demand may reach them later.
+    pub fn pooling_live(mut self, live: &[u32]) -> Signature<'f> {
+        for &f in live {
+            if let Some(func) = self.functions.get_mut(f as usize) {
+                self.live_paths.append(&mut func.paths);
+            }
+        }
+        self.live_paths.sort_unstable();
+        self.live_paths.dedup();
+        self
     }
 }
 

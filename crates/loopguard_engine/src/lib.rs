@@ -20,14 +20,14 @@ use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loopguard_analysis::chains::{self, HotFunction, hot_function};
 use loopguard_analysis::kept;
 use loopguard_analysis::resolve::external_call_resolution;
 use loopguard_analysis::{direct_findings, may_switch};
 use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{self, Config};
-use loopguard_core::diagnostic::{Confidence, Diagnostic, Notification, NotificationLevel};
+use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop, Notification, NotificationLevel};
 use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, FunctionKind, Language};
-use loopguard_core::span::Span;
 use rustc_hash::FxHashSet;
 
 pub use discover::SourceFile;
@@ -662,6 +662,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
             c.store_results(key, &stored);
             let kept = Some(&reads.resolutions).filter(|r| !r.is_empty());
             c.store_kept_resolutions(key, kept);
+            c.store_kept_chains(&reads.chains);
         }
         // The facts go back into the cache (moved, not copied) before it is saved.
         for (&i, f) in parsed_ids.iter().zip(facts) {
@@ -1067,6 +1068,15 @@ fn reuse_shifted(
     let mut carried: Vec<(usize, kept::KeptFile)> = Vec::new();
     // The project's Python modules, when a shift needs to know which paths are its own.
     let mut modules: Option<Option<PythonModules>> = None;
+    // The chains kept with the resolutions (see `loopguard_analysis::chains`), read when a
+    // call of a project function is added or removed in an async function, or at the end
+    // (their hops in the changed files move with them).
+    let single = changed.len() == 1;
+    let mut project_chains: Option<Option<chains::KeptChains>> = None;
+    // By place in `last_parsed`: the file's index in `files`.
+    let mut places: Option<Vec<Option<usize>>> = None;
+    // Each changed file's shift, for the chains' hops.
+    let mut shifts: Vec<(String, shift::Shift)> = Vec::new();
     let ok = (|| {
         for &p in changed {
             let i = deps[p];
@@ -1133,12 +1143,45 @@ fn reuse_shifted(
                     let method_in_switching = |f: &Function, site: &CallSite| {
                         matches!(site.callee, Callee::Method { .. }) && f.calls.iter().any(switch)
                     };
+                    // Functions of the project a kept resolution names, with their
+                    // chains: only those the last analysing run read and that are pinned
+                    // still (their calls changed since only in ways that change no chain),
+                    // and only when this file alone changed (a chain through another
+                    // changed file would need that file's shift too).
+                    if single && project_chains.is_none() {
+                        project_chains = Some(c.kept_chains(old_key));
+                    }
+                    let hot = project_chains.as_ref().and_then(Option::as_ref);
+                    let places = places.get_or_insert_with(|| {
+                        (c.index.last_parsed.iter())
+                            .map(|rel| by_rel.get(rel.as_str()).copied())
+                            .collect::<Vec<_>>()
+                    });
+                    let pinned_lists = &stored.pinned;
+                    let vouched = |place: u32, func: u32| -> Option<&HotFunction> {
+                        let now = match at_shift?.renumbered.iter().find(|(f, _)| *f == place) {
+                            Some((_, new_of_old)) => (*new_of_old.get(func as usize)?)?,
+                            None => func,
+                        };
+                        let file = (*places.get(place as usize)?)?;
+                        list_of(pinned_lists, file).binary_search(&now).ok()?;
+                        hot_function(hot?, place, func)
+                    };
+                    let project_call = |site: &CallSite| {
+                        calls
+                            .as_ref()
+                            .and_then(|k| k.repeated(site))
+                            .is_some_and(|res| {
+                                hot.is_some() && chains::reaches_only_known(res, &vouched)
+                            })
+                    };
                     let direct = |f: &Function, site: &CallSite| {
                         rechecked(f)
-                            && !shift::has_effects(site)
+                            && !shift::passes_code(site)
                             && !switch(site)
                             && !method_in_switching(f, site)
-                            && external_call_resolution(python, site, &in_project).is_some()
+                            && (external_call_resolution(python, site, &in_project).is_some()
+                                || project_call(site))
                     };
                     // Reaches nothing whatever its arguments.
                     let library_inert = |site: &CallSite| {
@@ -1152,22 +1195,53 @@ fn reuse_shifted(
                     };
                     leeway.inert = Some(&inert);
                     let callbacks = dep.scan.python_callback_names();
-                    reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|_| {
-                        demand::Signature::of(old, callbacks, &in_project)
-                            == demand::Signature::of(new, callbacks, &in_project)
+                    let live_lists = &stored.live;
+                    reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|r| {
+                        let live = list_of(live_lists, i);
+                        // Live functions are pinned, so each has a number in the new facts.
+                        let live_now = (live.iter())
+                            .map(|&f| r.new_of_old.get(f as usize).copied().flatten())
+                            .collect::<Option<Vec<u32>>>();
+                        live_now.is_some_and(|live_now| {
+                            demand::Signature::of(old, callbacks, &in_project).pooling_live(live)
+                                == demand::Signature::of(new, callbacks, &in_project)
+                                    .pooling_live(&live_now)
+                        })
                     });
                     if let Some(r) = &reshaped {
-                        let library = LibraryCalls {
+                        let findings =
+                            |f: &Function,
+                             site: &CallSite,
+                             context: &str,
+                             move_hop: &dyn Fn(&mut Hop) -> bool| {
+                                if let Some(res) =
+                                    external_call_resolution(python, site, &in_project)
+                                {
+                                    return Some(direct_findings(
+                                        f, &file.rel, site, &res, context,
+                                    ));
+                                }
+                                let targets = chains::KeptCallTargets {
+                                    function: &vouched,
+                                    move_hop,
+                                    direct_only: config.direct_only,
+                                };
+                                let res = calls.as_ref()?.repeated(site)?;
+                                chains::kept_call_findings(
+                                    f, &file.rel, site, res, python, &targets, context,
+                                )
+                            };
+                        let rechecked_calls = RecheckedCalls {
                             direct: &direct,
-                            resolve: &|site| external_call_resolution(python, site, &in_project),
+                            findings: &findings,
                         };
-                        remade = remake_library_findings(
-                            &mut stored,
+                        remade = remake_call_findings(
+                            (&mut stored.diagnostics, &stored.contexts),
                             i,
                             file,
                             (old, new),
                             (&old_pinned, r),
-                            &library,
+                            &rechecked_calls,
                             &filter::Filter::new(config, dep.root).ok()?,
                         )?;
                     }
@@ -1202,6 +1276,7 @@ fn reuse_shifted(
             ) {
                 return None;
             }
+            shifts.push((file.rel.clone(), moved));
             stored.diagnostics.append(&mut remade);
             let python = dep.catalog.language(Language::Python);
             let modules = modules.as_ref().and_then(Option::as_ref);
@@ -1261,9 +1336,25 @@ fn reuse_shifted(
     if let Some((key, still)) = key_over(c, files, deps, stats, dep.settings_hash)
         && still.is_empty()
     {
+        // Read under the key the results had (storing the new ones changes it).
+        let mut chains = project_chains.unwrap_or_else(|| c.kept_chains(old_key));
         c.store_results(key, &stored);
         match renumbered {
-            Some(renumbered) => c.shift_kept(&dropped, &renumbered, carried),
+            Some(renumbered) => {
+                c.shift_kept(&dropped, &renumbered, carried);
+                if let Some(chains) = chains.as_mut() {
+                    let moved = |hop: &Hop| match shifts.iter().find(|(rel, _)| *rel == hop.path) {
+                        Some((_, s)) => s.span(&hop.span).map(Some),
+                        None => Some(None),
+                    };
+                    match chains::move_hops(chains, &moved) {
+                        Some(false) => {}
+                        Some(true) => c.store_kept_chains(chains),
+                        // Forgotten: a later shift then makes no chain findings.
+                        None => c.store_kept_chains(&chains::KeptChains::new()),
+                    }
+                }
+            }
             None => c.store_kept_resolutions::<()>(key, None),
         }
     }
@@ -1276,6 +1367,8 @@ struct KeptAtShift {
     list: Vec<kept::KeptFile>,
     /// Places whose kept resolutions no longer hold (sorted).
     dropped: Vec<u32>,
+    /// Places that number their functions anew (see `cache::KeptState::renumbered`).
+    renumbered: Vec<(u32, Vec<Option<u32>>)>,
 }
 
 impl KeptAtShift {
@@ -1284,6 +1377,7 @@ impl KeptAtShift {
         Some(KeptAtShift {
             list,
             dropped: state.dropped,
+            renumbered: state.renumbered,
         })
     }
 
@@ -1297,48 +1391,55 @@ impl KeptAtShift {
     }
 }
 
-/// The library calls whose findings a shifted reuse makes again (see [`rechecked`]).
-struct LibraryCalls<'a> {
+/// The findings of a call in a function with the given context word, the hops of kept
+/// chains moved as the given function says; `None` if they cannot be made.
+type CallFindings<'a> =
+    dyn Fn(&Function, &CallSite, &str, &dyn Fn(&mut Hop) -> bool) -> Option<Vec<Diagnostic>> + 'a;
+
+/// Per file, per function: the context word of its findings (see [`StoredResults`]).
+type Contexts = [(u32, Vec<(u32, String)>)];
+
+/// The calls whose findings a shifted reuse makes again (see [`rechecked`]): library calls
+/// the catalog resolves alone, and calls that repeat a kept resolution reaching functions
+/// whose chains are kept (see `loopguard_analysis::chains`).
+struct RecheckedCalls<'a> {
     /// Whether a call of a (rechecked) function is one.
     direct: &'a dyn Fn(&Function, &CallSite) -> bool,
-    /// Its resolution, by the catalog alone.
-    resolve: &'a dyn Fn(&CallSite) -> Option<loopguard_analysis::resolve::Resolution<'a>>,
+    /// Its findings.
+    findings: &'a CallFindings<'a>,
 }
 
-/// Drops from `stored` the findings of the library calls in the pinned, rechecked functions
-/// of `file`'s old facts and returns those of its new facts, made again and filtered as a
-/// run filters its findings; `None` if one cannot be made. `pinned`: the old facts' pinned
-/// functions, and the reshape that numbers the new ones.
-fn remake_library_findings(
-    stored: &mut StoredResults,
+/// Drops from `diagnostics` the findings of the rechecked calls in the pinned, rechecked
+/// functions of `file`'s old facts and returns those of its new facts, made again and
+/// filtered as a run filters its findings; `None` if one cannot be made. `pinned`: the old
+/// facts' pinned functions, and the reshape that numbers the new ones and moves their
+/// positions.
+fn remake_call_findings(
+    (diagnostics, contexts): (&mut Vec<Diagnostic>, &Contexts),
     i: usize,
     file: &SourceFile,
     (old, new): (&FileFacts, &FileFacts),
     (old_pinned, r): (&[u32], &shift::Reshaped),
-    calls: &LibraryCalls,
+    calls: &RecheckedCalls,
     filter: &filter::Filter,
 ) -> Option<Vec<Diagnostic>> {
-    // The findings of the old library calls go: each is known by its place, rule and
-    // message (which names the API and the function), so that no other finding at the
-    // same place goes with it.
-    let mut gone: Vec<(Span, &str, String)> = Vec::new();
+    // The findings of the old calls go: each is known by its place, rule, message (which
+    // names the API, the call and the function) and chain, so that no other finding at
+    // the same place goes with it.
+    let mut gone: Vec<Diagnostic> = Vec::new();
     for (k, f) in (0u32..).zip(&old.functions) {
         if old_pinned.binary_search(&k).is_err() {
             continue;
         }
         for site in f.calls.iter().filter(|s| (calls.direct)(f, s)) {
-            let res = (calls.resolve)(site)?;
-            for d in direct_findings(f, &file.rel, site, &res, "async") {
-                gone.push((d.span, d.code, d.message));
-            }
+            gone.extend((calls.findings)(f, site, "async", &|_| true)?);
         }
     }
-    stored.diagnostics.retain(|d| {
+    diagnostics.retain(|d| {
         !(d.path == file.rel
-            && d.chain.is_empty()
             && d.related.is_empty()
-            && gone.iter().any(|(span, code, message)| {
-                d.span == *span && d.code == *code && d.message == *message
+            && gone.iter().any(|g| {
+                d.span == g.span && d.code == g.code && d.message == g.message && d.chain == g.chain
             }))
     });
     let mut old_of_new: Vec<Option<u32>> = vec![None; new.functions.len()];
@@ -1347,7 +1448,20 @@ fn remake_library_findings(
             *slot = Some(k);
         }
     }
-    let contexts = list_of_contexts(&stored.contexts, i);
+    // A hop of a kept chain in this file is where the old facts had it.
+    let move_hop = |hop: &mut Hop| {
+        if hop.path != file.rel {
+            return true;
+        }
+        match r.shift.span(&hop.span) {
+            Some(span) => {
+                hop.span = span;
+                true
+            }
+            None => false,
+        }
+    };
+    let contexts = list_of_contexts(contexts, i);
     let mut made = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
         if r.pinned.binary_search(&j).is_err() || !rechecked(f) {
@@ -1357,8 +1471,7 @@ fn remake_library_findings(
             .and_then(|k| contexts.iter().find(|(g, _)| *g == k))
             .map_or("async", |(_, c)| c.as_str());
         for site in f.calls.iter().filter(|s| (calls.direct)(f, s)) {
-            let res = (calls.resolve)(site)?;
-            made.extend(direct_findings(f, &file.rel, site, &res, context));
+            made.extend((calls.findings)(f, site, context, &move_hop)?);
         }
     }
     if made.is_empty() {

@@ -215,8 +215,9 @@ pub struct Leeway<'a> {
     /// that change no finding (they reach no function but async ones and no catalog entry,
     /// whatever their arguments, and switch nothing to non-blocking mode: see
     /// `loopguard_analysis::kept::KeptCalls::is_inert`), and those whose findings it makes
-    /// again itself. Pinned functions may gain or lose those that hand nothing over, too
-    /// (and awaits, while they have one). The caller vouches that the file's demand
+    /// again itself. Pinned functions may gain or lose those that pass no code over
+    /// ([`passes_code`]; the caller vouches that a callable passed by reference is not
+    /// scheduled on the loop), too (and awaits, while they have one). The caller vouches that the file's demand
     /// signature stays as it was, so that the run's index, which every resolution reads,
     /// does too.
     pub inert: Option<&'a CallsAccountedFor<'a>>,
@@ -236,7 +237,15 @@ pub struct Reshaped {
 /// over, a parameter passed on): the roles of functions and offload wrappers come from
 /// these, in every function, reached or not.
 pub fn has_effects(c: &CallSite) -> bool {
-    !c.closure_args.is_empty() || !c.callable_args.is_empty() || !c.param_args.is_empty()
+    passes_code(c) || !c.callable_args.is_empty()
+}
+
+/// A call that hands over code that may run as part of it or set roles whatever the call
+/// resolves to: a closure (its calls count for the caller, or run off the loop), or a
+/// parameter of its function (which makes that function an offload wrapper). A callable
+/// passed by reference sets a role only when the call schedules it on the loop.
+pub fn passes_code(c: &CallSite) -> bool {
+    !c.closure_args.is_empty() || !c.param_args.is_empty()
 }
 
 /// Like [`shift`], with leeway for code the findings never read: the stored findings hold
@@ -316,7 +325,8 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         f.calls.retain(has_effects);
     };
     // A call that reaches nothing changes no finding (no target but async functions, no
-    // role, no switch: the caller's `inert` says which), so pinned functions are compared
+    // role, no switch: the caller's `inert` says which; a callable it passes by reference
+    // sets no role, since it schedules nothing on the loop), so pinned functions are compared
     // without those; without their own span, which no finding reads (a call added last
     // moves its end); and with their awaits only as there or not (LG501 asks whether a
     // function awaits; an awaited call of an async function adds one).
@@ -325,7 +335,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             let keep: Vec<bool> = f
                 .calls
                 .iter()
-                .map(|c| has_effects(c) || !inert(f, c))
+                .map(|c| passes_code(c) || !inert(f, c))
                 .collect();
             let mut keep = keep.into_iter();
             f.calls.retain(|_| keep.next().unwrap_or(true));

@@ -518,6 +518,121 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
     assert_finding(&o, "LG501 svc/routes.py:19");
 }
 
+/// A call of a project function the file already calls, added to or removed from an async
+/// function that awaits, is a shift: the run makes its findings from the chains kept with
+/// the resolutions (the called function's chain with one hop in front), the chain's hops in
+/// the edited file moved with it.
+#[test]
+fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
+    let p = Project::new();
+    write(
+        p.root(),
+        "svc/store.py",
+        "import requests\n\n\nclass Store:\n    def load(self):\n        return self._fetch()\n\n\
+         \n    def _fetch(self):\n        return requests.get('http://db')\n\n\
+         \n    def fine(self):\n        return 1\n",
+    );
+    let routes = |top: &str, in_items: &str, in_idle: &str| {
+        format!(
+            "{top}from svc.helpers import backoff\nfrom svc.store import Store\n\nstore = Store()\n\n\n\
+             def local_wait():\n    backoff(2)\n\n\n\
+             def cold():\n    return store.load()\n\n\n\
+             def setup():\n    cold()\n\n\n\
+             async def fetch():\n    return 1\n\n\n\
+             async def items():\n{in_items}    local_wait()\n    await fetch()\n    return []\n\n\n\
+             async def idle():\n{in_idle}    store.fine()\n    backoff(1)\n    return 2\n\n\n\
+             async def watch():\n    await fetch()\n"
+        )
+    };
+    let shifted = |top: &str, in_items: &str, in_idle: &str| {
+        p.edit("svc/routes.py", &routes(top, in_items, in_idle));
+        p.run_served_as(CacheUse::Shifted { changed: 1 })
+    };
+    let analysed = |top: &str, in_items: &str, in_idle: &str| {
+        p.edit("svc/routes.py", &routes(top, in_items, in_idle));
+        let o = p.run();
+        assert!(
+            !matches!(o.cache, CacheUse::Shifted { .. }),
+            "{:?}",
+            o.cache
+        );
+        assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+        o
+    };
+    p.edit("svc/routes.py", &routes("", "", ""));
+    let base = summary(&p.run());
+    assert!(
+        base.contains(
+            &"LG305 svc/routes.py:24 svc/routes.py:24 svc/routes.py:8 svc/helpers.py:5".to_string()
+        ),
+        "{base:?}"
+    );
+
+    // `backoff` is called in `idle` already: a second call, in `items`, with another argument.
+    let o = shifted("", "    backoff(3)\n", "");
+    assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+    assert_finding(
+        &o,
+        "LG305 svc/routes.py:24 svc/routes.py:24 svc/helpers.py:5",
+    );
+    // A function of this very file: its chain's hop here is where the new facts have it.
+    let o = shifted("", "    backoff(3)\n    local_wait()\n", "");
+    assert_finding(
+        &o,
+        "LG305 svc/routes.py:25 svc/routes.py:25 svc/routes.py:8 svc/helpers.py:5",
+    );
+    // Code moved above the chain's hop, then the call once more: the kept chain moved too.
+    shifted("# routes\n", "    backoff(3)\n    local_wait()\n", "");
+    let o = shifted(
+        "# routes\n",
+        "    backoff(3)\n    local_wait()\n    local_wait()\n",
+        "",
+    );
+    assert_finding(
+        &o,
+        "LG305 svc/routes.py:27 svc/routes.py:27 svc/routes.py:9 svc/helpers.py:5",
+    );
+    // A call of a method that blocks nowhere, and all of them removed again.
+    shifted("# routes\n", "    store.fine()\n", "");
+    let o = shifted("# routes\n", "", "");
+    assert_eq!(summary(&o).len(), base.len());
+
+    // With the chain's own file moved in the same run, the findings are not made from the
+    // kept chains (their hops there would need that file's shift first).
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "# helpers\nimport time\n\n\ndef backoff(n):\n    time.sleep(n)\n",
+    );
+    p.edit(
+        "svc/routes.py",
+        &routes("# routes\n", "", "").replace(
+            "async def watch():\n",
+            "async def watch():\n    backoff(3)\n",
+        ),
+    );
+    let o = p.run();
+    assert!(
+        !matches!(o.cache, CacheUse::Shifted { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+    assert_finding(
+        &o,
+        "LG305 svc/routes.py:37 svc/routes.py:37 svc/helpers.py:6",
+    );
+
+    // Not shifts: a function no finding read (`cold` runs only from `setup`), and a call in
+    // a function that never awaits (it could become LG501).
+    let o = analysed("# routes\n", "    cold()\n", "");
+    assert_finding(
+        &o,
+        "LG301 svc/routes.py:25 svc/routes.py:25 svc/routes.py:13",
+    );
+    analysed("# routes\n", "    cold()\n", "    backoff(4)\n");
+}
+
 /// An inline closure belongs to the body of the function it is in, even before it has a
 /// call: a blocking call added to it is analysed again and found.
 #[test]
