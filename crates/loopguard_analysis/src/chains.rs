@@ -14,8 +14,8 @@ use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop};
 use loopguard_core::facts::{CallSite, Function};
 use serde::{Deserialize, Serialize};
 
+use crate::async_finding;
 use crate::kept::{KeptResolution, KeptTarget};
-use crate::{Owner, build_finding, where_text};
 
 /// What a later run may take of a function the findings read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,17 +121,12 @@ pub fn kept_call_findings(
         return Some(out);
     }
     let finding = |rule, api_path: &str, api, chain, confidence| {
-        build_finding(
-            Owner {
-                function: owner,
-                place: where_text(owner, false),
-                context,
-            },
+        async_finding(
+            owner,
+            context,
             path,
             site,
-            rule,
-            api_path,
-            api,
+            (rule, api_path, api),
             chain,
             confidence,
         )

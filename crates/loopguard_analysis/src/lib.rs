@@ -1225,23 +1225,45 @@ pub fn direct_findings(
         } = t
             && !out.iter().any(|d| d.code == api.rule)
         {
-            out.push(build_finding(
-                Owner {
-                    function: owner,
-                    place: where_text(owner, false),
-                    context,
-                },
+            out.push(async_finding(
+                owner,
+                context,
                 path,
                 site,
-                api.rule,
-                api_path,
-                api,
+                (api.rule, api_path, api),
                 Vec::new(),
                 (*conf).max(api.confidence),
             ));
         }
     }
     out
+}
+
+/// [`build_finding`] for a call in the body of async function `owner` (role `Async`), whose
+/// findings say `context`; `api`: the rule, the path it was resolved as, and the entry.
+pub(crate) fn async_finding(
+    owner: &Function,
+    context: &str,
+    path: &str,
+    site: &CallSite,
+    (rule, api_path, api): (RuleCode, &str, &BlockingApi),
+    chain: Vec<Hop>,
+    confidence: Confidence,
+) -> Diagnostic {
+    build_finding(
+        Owner {
+            function: owner,
+            place: where_text(owner, false),
+            context,
+        },
+        path,
+        site,
+        rule,
+        api_path,
+        api,
+        chain,
+        confidence,
+    )
 }
 
 /// Where a function's code runs, as findings in it say.

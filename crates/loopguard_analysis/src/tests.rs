@@ -141,6 +141,31 @@ fn awaited_and_sync_context_calls_are_not_findings() {
     assert!(run(&[f]).is_empty());
 }
 
+/// app/services.py: `def get_agent(): return _query()` (line 4) and `def _query():
+/// sqlite3.connect(..).execute(..)` (line 8).
+fn get_agent_and_query() -> [Function; 2] {
+    let conn = TypeRef::Returned(Box::new(path("sqlite3.connect")));
+    [
+        func(
+            "app.services.get_agent",
+            false,
+            vec![call(path("app.services._query"), 4, "_query")],
+        ),
+        func(
+            "app.services._query",
+            false,
+            vec![call(
+                Callee::Method {
+                    receiver: conn,
+                    name: "execute".into(),
+                },
+                8,
+                "conn.execute",
+            )],
+        ),
+    ]
+}
+
 #[test]
 fn chain_through_helpers_across_modules_and_aliases() {
     // app/routes.py: async def get_agent(): service.get_agent()  (imported via package alias)
@@ -160,28 +185,13 @@ fn chain_through_helpers_across_modules_and_aliases() {
         name: "get_agent".into(),
         target: "app.services.get_agent".into(),
     });
-    let conn = TypeRef::Returned(Box::new(path("sqlite3.connect")));
+    let [get_agent, query] = get_agent_and_query();
     let services = file(
         "app/services.py",
         "app.services",
         vec![
-            func(
-                "app.services.get_agent",
-                false,
-                vec![call(path("app.services._query"), 4, "_query")],
-            ),
-            func(
-                "app.services._query",
-                false,
-                vec![call(
-                    Callee::Method {
-                        receiver: conn,
-                        name: "execute".into(),
-                    },
-                    8,
-                    "conn.execute",
-                )],
-            ),
+            get_agent,
+            query,
             // A cycle must not hang the fixed point.
             func(
                 "app.services.loop_a",
@@ -443,28 +453,13 @@ fn kept_chains_make_the_findings_the_analysis_makes() {
             ),
         ],
     );
-    let conn = TypeRef::Returned(Box::new(path("sqlite3.connect")));
+    let [get_agent, query] = get_agent_and_query();
     let services = file(
         "app/services.py",
         "app.services",
         vec![
-            func(
-                "app.services.get_agent",
-                false,
-                vec![call(path("app.services._query"), 4, "_query")],
-            ),
-            func(
-                "app.services._query",
-                false,
-                vec![call(
-                    Callee::Method {
-                        receiver: conn,
-                        name: "execute".into(),
-                    },
-                    8,
-                    "conn.execute",
-                )],
-            ),
+            get_agent,
+            query,
             func("app.services.fine", false, Vec::new()),
         ],
     );

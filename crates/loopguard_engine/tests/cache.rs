@@ -548,8 +548,8 @@ fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
         p.edit("svc/routes.py", &routes(top, in_items, in_idle));
         p.run_served_as(CacheUse::Shifted { changed: 1 })
     };
-    let analysed = |top: &str, in_items: &str, in_idle: &str| {
-        p.edit("svc/routes.py", &routes(top, in_items, in_idle));
+    let analysed_text = |text: &str| {
+        p.edit("svc/routes.py", text);
         let o = p.run();
         assert!(
             !matches!(o.cache, CacheUse::Shifted { .. }),
@@ -559,6 +559,8 @@ fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
         assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
         o
     };
+    let analysed =
+        |top: &str, in_items: &str, in_idle: &str| analysed_text(&routes(top, in_items, in_idle));
     p.edit("svc/routes.py", &routes("", "", ""));
     let base = summary(&p.run());
     assert!(
@@ -604,20 +606,10 @@ fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
         "svc/helpers.py",
         "# helpers\nimport time\n\n\ndef backoff(n):\n    time.sleep(n)\n",
     );
-    p.edit(
-        "svc/routes.py",
-        &routes("# routes\n", "", "").replace(
-            "async def watch():\n",
-            "async def watch():\n    backoff(3)\n",
-        ),
-    );
-    let o = p.run();
-    assert!(
-        !matches!(o.cache, CacheUse::Shifted { .. }),
-        "{:?}",
-        o.cache
-    );
-    assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+    let o = analysed_text(&routes("# routes\n", "", "").replace(
+        "async def watch():\n",
+        "async def watch():\n    backoff(3)\n",
+    ));
     assert_finding(
         &o,
         "LG305 svc/routes.py:37 svc/routes.py:37 svc/helpers.py:6",
