@@ -80,7 +80,7 @@ def run(lg, corpus, extra):
                 how = "same-files+kept"
             elif "analysed again" in line:
                 how = "same-files"
-            elif "leave the findings as they were" in line:
+            elif "matched to their cached facts" in line:
                 how = "shifted"
             else:
                 how = "reused"

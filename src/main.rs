@@ -368,7 +368,7 @@ fn cache_use(how: loopguard_engine::CacheUse) -> String {
             "nothing changed ({files} file(s) with a new modification time, contents as cached), stored findings reused"
         ),
         CacheUse::Shifted { changed } => format!(
-            "{changed} changed file(s) leave the findings as they were, stored findings reused"
+            "{changed} changed file(s) matched to their cached facts, stored findings reused without the analysis (positions moved, findings of changed calls made again)"
         ),
         CacheUse::Facts {
             parsed,

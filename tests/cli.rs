@@ -581,7 +581,7 @@ fn statistics_tell_how_the_cache_served_the_run() {
         .unwrap();
     let stderr = run();
     assert!(
-        stderr.contains("1 changed file(s) leave the findings as they were"),
+        stderr.contains("1 changed file(s) matched to their cached facts"),
         "{stderr}"
     );
 }
