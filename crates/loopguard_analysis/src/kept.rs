@@ -233,13 +233,10 @@ impl KeptResolution {
 pub struct KeptCalls<'f> {
     /// By everything a resolution depends on besides the file: the kept resolution.
     exact: FxHashMap<SiteKey<'f>, &'f KeptResolution>,
-    /// By callee and call kind: one of their kept resolutions if each is inert (changes no
-    /// finding whatever the arguments; targets do not depend on them then), so that a call
-    /// with other arguments resolves to it too. `None` if one is not.
-    inert: FxHashMap<(&'f Callee, CallKind), Option<&'f KeptResolution>>,
     /// By callee and call kind: their kept resolution if each is the same, reaches
     /// functions only, and no arguments decided it, so that a call with other arguments
-    /// resolves to it too. `None` if not.
+    /// resolves to it too. `None` if not. (An inert resolution is one of these: no
+    /// argument decided it, so every call of its callee and kind resolved to it.)
     alike: FxHashMap<(&'f Callee, CallKind), Option<&'f KeptResolution>>,
 }
 
@@ -262,7 +259,6 @@ impl<'f> KeptCalls<'f> {
         }
         let mut out = KeptCalls {
             exact: FxHashMap::default(),
-            inert: FxHashMap::default(),
             alike: FxHashMap::default(),
         };
         for (sites, f) in kept.0.iter().zip(&facts.functions) {
@@ -271,13 +267,6 @@ impl<'f> KeptCalls<'f> {
             }
             for (res, site) in sites.iter().zip(&f.calls) {
                 out.exact.entry(SiteKey::of(site)).or_insert(res);
-                let same = out
-                    .inert
-                    .entry((&site.callee, site.kind))
-                    .or_insert(Some(res));
-                if !res.inert {
-                    *same = None;
-                }
                 // An API target may have matched an entry for this argument count only.
                 let args_free = !res.arg_sensitive
                     && (res.targets.iter()).all(|(t, _)| matches!(t, KeptTarget::Function(..)));
@@ -291,15 +280,6 @@ impl<'f> KeptCalls<'f> {
             }
         }
         Some(out)
-    }
-
-    /// The kept resolution a call of `site`'s callee and kind (in the same file) has
-    /// whatever its arguments, if each one kept is inert.
-    fn inert_resolution(&self, site: &CallSite) -> Option<&'f KeptResolution> {
-        self.inert
-            .get(&(&site.callee, site.kind))
-            .copied()
-            .flatten()
     }
 
     /// The kept resolution `site` (of the same file) has: that of a kept call with the
@@ -320,13 +300,16 @@ impl<'f> KeptCalls<'f> {
     /// were kept, and each was inert (reaching no function but async ones, no catalog
     /// entry, whatever its arguments).
     pub fn is_inert(&self, site: &CallSite) -> bool {
-        self.inert_resolution(site).is_some()
+        (self.alike.get(&(&site.callee, site.kind)))
+            .copied()
+            .flatten()
+            .is_some_and(|res| res.inert)
     }
 
     /// The kept resolutions of `new`, the same file with other calls, where each of its
-    /// calls repeats a kept one ([`KeptCalls::repeated`]), is inert ([`KeptCalls::is_inert`]: it resolves as the
-    /// kept calls of its callee and kind do) or resolves without the index (`alone`, which
-    /// the caller vouches for: a library call by the catalog alone); `None` otherwise.
+    /// calls repeats a kept one ([`KeptCalls::repeated`], inert ones included) or resolves
+    /// without the index (`alone`, which the caller vouches for: a library call by the
+    /// catalog alone); `None` otherwise.
     pub fn carry_over<'c>(
         &self,
         new: &FileFacts,
@@ -334,24 +317,21 @@ impl<'f> KeptCalls<'f> {
         catalog: &LanguageCatalog,
     ) -> Option<KeptFile> {
         use std::borrow::Cow;
-        let file: Vec<Vec<Cow<KeptResolution>>> = new
-            .functions
-            .iter()
-            .map(|f| {
-                f.calls
-                    .iter()
-                    .map(|site| match self.repeated(site) {
-                        Some(res) => Some(Cow::Borrowed(res)),
-                        None => match self.inert_resolution(site) {
+        let file: Vec<Vec<Cow<KeptResolution>>> =
+            new.functions
+                .iter()
+                .map(|f| {
+                    f.calls
+                        .iter()
+                        .map(|site| match self.repeated(site) {
                             Some(res) => Some(Cow::Borrowed(res)),
                             // No function targets: none is async.
                             None => KeptResolution::of(&alone(site)?, catalog, &|_| false)
                                 .map(Cow::Owned),
-                        },
-                    })
-                    .collect::<Option<Vec<_>>>()
-            })
-            .collect::<Option<_>>()?;
+                        })
+                        .collect::<Option<Vec<_>>>()
+                })
+                .collect::<Option<_>>()?;
         postcard::to_allocvec(&file).ok().map(KeptFile)
     }
 }
