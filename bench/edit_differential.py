@@ -56,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io"]
 
 
 def dotted(node):
@@ -153,6 +153,30 @@ def edit(rng, path, kinds, trial):
         lines.insert(st.lineno - 1, " " * st.col_offset + "_lg_helper_%d()" % trial)
         lines.append('\n\ndef _lg_helper_%d():\n    return open("/dev/null")\n' % trial)
         what = "helper called from %s (async)" % fn.name
+    elif kind == "helper_io" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        # A helper added and called from async code, in one of several shapes: a parameter
+        # passed on, a method of what a library call returns, a second call of it from sync
+        # code, or it handed to the loop by reference.
+        fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
+        st = fn.body[0]
+        name = "_lg_helper_%d" % trial
+        shape = rng.choice(["read", "read", "sync_caller", "call_soon", "two_calls"])
+        indent = " " * st.col_offset
+        calls = [indent + '%s("/dev/null")' % name]
+        if shape == "call_soon":
+            calls.append(indent + "asyncio.get_running_loop().call_soon(%s, '/dev/null')" % name)
+        if shape == "two_calls":
+            calls.append(indent + '%s("/dev/zero")' % name)
+        lines[st.lineno - 1:st.lineno - 1] = calls
+        if shape == "sync_caller" and sync_funcs:
+            sync = rng.choice(sync_funcs)
+            last = sync.body[-1]
+            at = last.lineno - 1
+            if at >= st.lineno - 1:
+                at += len(calls)
+            lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
+        lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
+        what = "helper (%s) called from %s (async)" % (shape, fn.name)
     elif kind == "comment" and funcs:
         fn = rng.choice(funcs)
         st = rng.choice(fn.body)

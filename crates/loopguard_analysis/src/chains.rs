@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::async_finding;
 use crate::kept::{KeptResolution, KeptTarget};
+use crate::resolve::{Resolution, Target};
 
 /// What a later run may take of a function the findings read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,60 @@ pub fn hot_function(chains: &KeptChains, file: u32, func: u32) -> Option<&HotFun
     Some(&list[at].1)
 }
 
+/// The chains `summaries` gives plain sync function `func` of the file at `path` when each
+/// of its calls resolves as `resolutions` says (in order) and none reaches a function of
+/// the project: per rule, its first call of an API of that rule, one hop long. `None` if
+/// a call reaches a function (its chain would need that function's) or an entry is not
+/// one of `catalog`'s blocking APIs.
+pub fn local_chains(
+    func: &Function,
+    path: &str,
+    resolutions: &[Resolution<'_>],
+    catalog: &LanguageCatalog,
+) -> Option<HotFunction> {
+    let mut chains: Vec<(loopguard_core::rules::RuleCode, KeptChain)> = Vec::new();
+    if func.calls.len() != resolutions.len() {
+        return None;
+    }
+    for (site, res) in func.calls.iter().zip(resolutions) {
+        // An awaited call runs nothing here (`summaries` skips it).
+        if site.awaited {
+            continue;
+        }
+        for (target, conf) in &res.targets {
+            let Target::Api {
+                path: api_path,
+                api,
+            } = target
+            else {
+                return None;
+            };
+            if chains.iter().any(|(r, _)| *r == api.rule) {
+                continue;
+            }
+            chains.push((
+                api.rule,
+                KeptChain {
+                    api: catalog.blocking.index_of(api)?,
+                    api_path: api_path.clone(),
+                    confidence: (*conf).max(api.confidence),
+                    hops: vec![Hop {
+                        function: func.qualname.clone(),
+                        path: path.to_owned(),
+                        span: site.span,
+                        call: site.text.clone(),
+                    }],
+                },
+            ));
+        }
+    }
+    // `summaries` sorts a function's witnesses by rule; `check_calls` follows that order.
+    chains.sort_by_key(|(r, _)| *r);
+    Some(HotFunction::Sync(
+        chains.into_iter().map(|(_, c)| c).collect(),
+    ))
+}
+
 /// Where a call's kept resolution leads, for [`kept_call_findings`].
 pub struct KeptCallTargets<'a, 'h> {
     /// The function a kept target names, if the caller vouches for it (the findings read
@@ -76,6 +131,35 @@ pub fn reaches_only_known<'a>(
             KeptTarget::Function(file, func) => function(*file, *func).is_some(),
             KeptTarget::Api(..) => true,
         })
+}
+
+/// The findings `check_calls` gives call `site` in the body of async function `owner` (as
+/// for [`kept_call_findings`]) when the call reaches plain sync function `helper` of the
+/// same file and nothing else (`Certain`), `helper` holding that function's chains as
+/// [`local_chains`] made them (in the new facts: nothing to move).
+pub fn helper_call_findings(
+    owner: &Function,
+    path: &str,
+    site: &CallSite,
+    helper: &HotFunction,
+    catalog: &LanguageCatalog,
+    direct_only: bool,
+    context: &str,
+) -> Option<Vec<Diagnostic>> {
+    let kept = KeptResolution {
+        targets: vec![(KeptTarget::Function(0, 0), Confidence::Certain)],
+        offload: false,
+        loop_callback: false,
+        endpoint: None,
+        arg_sensitive: false,
+        inert: false,
+    };
+    let targets = KeptCallTargets {
+        function: &|_, _| Some(helper),
+        move_hop: &|_| true,
+        direct_only,
+    };
+    kept_call_findings(owner, path, site, &kept, catalog, &targets, context)
 }
 
 /// Moves the hops of `chains` in files that a shifted reuse moved: `moved` gives a hop's

@@ -36,7 +36,7 @@ pub struct KeptResolution {
     /// The call changes no finding, whatever its arguments: it reaches no function but
     /// async ones, no catalog entry, and is not an offload, a loop callback or an endpoint
     /// marker (see [`KeptCalls`]).
-    inert: bool,
+    pub(crate) inert: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -722,8 +722,11 @@ pub struct Resolution<'c> {
 /// classes and globals are all named under project modules), or of a method of a
 /// library type the receiver names (`sock: socket.socket`, then `sock.recv(1)`) or a library
 /// call returns (`open(p).close()`: the catalog's constructed type, or the class a
-/// capitalized path names). `None` for anything else: a path of the project, a receiver of
-/// another kind, or an offload, loop-callback or endpoint path.
+/// capitalized path names). A method whose receiver has no type the resolver could derive
+/// (a name it does not know, or a library call that returns no known type:
+/// `open(p).read()`) resolves by its name ([`by_name_alone`]). `None` for anything else: a
+/// path of the project, a receiver of another kind, an offload, loop-callback or endpoint
+/// path, or a name the project-wide fallback by name may resolve.
 pub fn external_call_resolution<'c>(
     catalog: &'c LanguageCatalog,
     site: &CallSite,
@@ -731,11 +734,15 @@ pub fn external_call_resolution<'c>(
 ) -> Option<Resolution<'c>> {
     let path = match &site.callee {
         Callee::Path(p) => p.clone(),
-        Callee::Method { receiver, name } => {
-            let ty = external_type(catalog, receiver, in_project)?;
-            format!("{ty}.{name}")
-        }
-        Callee::Super { .. } | Callee::UnknownMethod { .. } => return None,
+        Callee::Method { receiver, name } => match external_type(catalog, receiver, in_project) {
+            Some(ty) => format!("{ty}.{name}"),
+            None if untyped_alone(receiver, in_project) => {
+                return by_name_alone(catalog, site, name);
+            }
+            None => return None,
+        },
+        Callee::UnknownMethod { name } => return by_name_alone(catalog, site, name),
+        Callee::Super { .. } => return None,
     };
     if in_project(&path)
         || catalog.offloads.path(&path, None).is_some()
@@ -778,6 +785,60 @@ pub fn external_call_resolution<'c>(
 /// The library type a receiver denotes by the catalog alone (see
 /// [`external_call_resolution`]): as `Resolver::type_of` finds it when neither the path nor
 /// the type is the project's.
+/// Whether [`Resolver::type_of`] finds no type for `receiver` whatever the project
+/// defines: the value a call of a library path returns when the catalog names no type
+/// for it and the path does not look like a class (as `Resolver::returned_type` decides).
+fn untyped_alone(receiver: &TypeRef, in_project: &dyn Fn(&str) -> bool) -> bool {
+    match receiver {
+        TypeRef::Returned(callee) => match callee.as_ref() {
+            Callee::Path(p) if !in_project(p) => !rsplit_path(p, ".")
+                .is_some_and(|(_, last)| last.starts_with(|c: char| c.is_ascii_uppercase())),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The resolution of a Python method call `name` on a receiver of unknown type, as
+/// [`Resolver::resolve`] finds it by name, when the index cannot change it: the catalog's
+/// name-only entries, and no fallback to the project's one class with such a method
+/// (an attribute read, a dunder, or a name too common to guess by). `None` when that
+/// fallback may apply, or the name is an offload or a loop callback.
+fn by_name_alone<'c>(
+    catalog: &'c LanguageCatalog,
+    site: &CallSite,
+    name: &str,
+) -> Option<Resolution<'c>> {
+    let mut res = Resolution::default();
+    if site.kind == CallKind::Property {
+        return Some(res);
+    }
+    if catalog.offloads.method(name, None).is_some()
+        || catalog.loop_callbacks.method(name, None).is_some()
+    {
+        return None;
+    }
+    match catalog.blocking.lookup_method(name, Some(site.arg_count)) {
+        Lookup::Hit(api) if api.blocks_with(&site.args) => {
+            res.targets.push((
+                Target::Api {
+                    path: format!("<unknown>.{name}"),
+                    api,
+                },
+                Confidence::Likely,
+            ));
+            return Some(res);
+        }
+        Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
+        Lookup::Miss => {}
+    }
+    let guessed = site.kind == CallKind::Call
+        && !name.starts_with("__")
+        && !FALLBACK_STOPLIST.contains(&name)
+        && PY_COMMON_METHODS.binary_search(&name).is_err();
+    (!guessed).then_some(res)
+}
+
 fn external_type(
     catalog: &LanguageCatalog,
     receiver: &TypeRef,

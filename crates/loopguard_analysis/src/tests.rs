@@ -534,3 +534,66 @@ fn kept_chains_make_the_findings_the_analysis_makes() {
         .is_none()
     );
 }
+
+/// A helper whose calls the catalog resolves alone: the chains made from those resolutions
+/// (`chains::local_chains`) give a call of it the findings the analysis gives it, one per
+/// rule from the helper's first call of that rule; a method on an unknown receiver resolves
+/// alone only when no project class could be guessed for it by name.
+#[test]
+fn local_chains_of_a_helper_make_the_findings_the_analysis_makes() {
+    use crate::chains::{HotFunction, helper_call_findings, local_chains};
+    use crate::resolve::external_call_resolution;
+    let unknown = |name: &str| Callee::UnknownMethod { name: name.into() };
+    let helper = func(
+        "app.jobs._load",
+        false,
+        vec![
+            call(path("time.sleep"), 31, "time.sleep"),
+            call(path("sqlite3.connect"), 32, "sqlite3.connect"),
+            call(path("time.sleep"), 33, "time.sleep"),
+            call(unknown("close"), 34, "conn.close"),
+        ],
+    );
+    let handler = func(
+        "app.jobs.handler",
+        true,
+        vec![call(path("app.jobs._load"), 10, "_load")],
+    );
+    let files = [file("app/jobs.py", "app.jobs", vec![handler, helper])];
+    let expected = run(&files);
+    let catalog = catalog();
+    let python = catalog.language(Language::Python);
+    let in_project = |p: &str| p.starts_with("app.");
+    let helper = &files[0].functions[1];
+    let resolutions: Vec<_> = (helper.calls.iter())
+        .map(|s| external_call_resolution(python, s, &in_project).expect("a library call"))
+        .collect();
+    let chains = local_chains(helper, "app/jobs.py", &resolutions, python).expect("APIs only");
+    let HotFunction::Sync(list) = &chains else {
+        panic!("a sync helper has chains");
+    };
+    assert_eq!(list.len(), 2);
+    let owner = &files[0].functions[0];
+    let mut got = helper_call_findings(
+        owner,
+        "app/jobs.py",
+        &owner.calls[0],
+        &chains,
+        python,
+        false,
+        "async",
+    )
+    .expect("made");
+    got.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(got, expected);
+    // The first `time.sleep`, not the second.
+    assert!(
+        got.iter()
+            .any(|d| d.chain.last().map(|h| h.span) == Some(span(31)))
+    );
+    // `x.fetch_rows()` may be the one project class with such a method: only the index knows.
+    let guessed = call(unknown("fetch_rows"), 40, "x.fetch_rows");
+    assert!(external_call_resolution(python, &guessed, &in_project).is_none());
+    // A helper of the project is not a library call.
+    assert!(external_call_resolution(python, &owner.calls[0], &in_project).is_none());
+}

@@ -138,6 +138,68 @@ mod tests {
             Signature::of(&moved, None, &followed)
         );
     }
+
+    /// A sync helper added to the file and called from a live function leaves demand as it
+    /// was when it mentions no followed path itself: the signature without it, and without
+    /// the paths naming it, is the old one. One that mentions a followed path, or seeds
+    /// demand, does not.
+    #[test]
+    fn an_added_helper_that_follows_nothing_leaves_the_signature() {
+        use loopguard_core::facts::{CallKind, CallSite, Function};
+        let site = |c: &str| CallSite {
+            callee: Callee::Path(c.into()),
+            kind: CallKind::Call,
+            span: Default::default(),
+            awaited: false,
+            arg_count: 0,
+            closure_args: Vec::new(),
+            callable_args: Vec::new(),
+            param_args: Vec::new(),
+            args: Vec::new(),
+            text: c.into(),
+        };
+        let function = |name: &str, is_async: bool, calls: &[&str]| Function {
+            qualname: format!("app.h.{name}"),
+            name: name.into(),
+            is_async,
+            calls: calls.iter().map(|c| site(c)).collect(),
+            ..Default::default()
+        };
+        let facts = |functions: Vec<Function>| FileFacts {
+            path: "app/h.py".into(),
+            module: "app.h".into(),
+            functions,
+            ..Default::default()
+        };
+        let followed = |p: &str| p.starts_with("app.");
+        let was = facts(vec![
+            function("a", true, &["app.db.load"]),
+            function("cold", false, &["app.db.save"]),
+        ]);
+        let now = |helper: Function| {
+            facts(vec![
+                function("a", true, &["app.db.load", "app.h._helper"]),
+                helper,
+                function("cold", false, &["app.db.save"]),
+            ])
+        };
+        let old = Signature::of(&was, None, &followed).pooling_live(&[0]);
+        let same = |now: &FileFacts| {
+            Signature::of(now, None, &followed)
+                .pooling_live(&[0])
+                .leaving_out(&[1])
+                .is_some_and(|s| s == old)
+        };
+        assert!(same(&now(function("_helper", false, &["builtins.open"]))));
+        assert!(!same(&now(function("_helper", false, &["app.db.save"]))));
+        assert!(!same(&now(function("_helper", true, &[]))));
+        // Without leaving it out, the helper and the path naming it count.
+        assert_ne!(
+            Signature::of(&now(function("_helper", false, &[])), None, &followed)
+                .pooling_live(&[0]),
+            old
+        );
+    }
 }
 
 /// A callee or a type one function's facts refer to.
@@ -431,6 +493,43 @@ impl<'f> Signature<'f> {
         self.live_paths.sort_unstable();
         self.live_paths.dedup();
         self
+    }
+
+    /// The signature without the functions `added` (sorted numbers) and without the paths
+    /// that name them, numbered as if they were not there; `None` unless each of them
+    /// seeds nothing, mentions no path demand follows and encloses no function. Demand
+    /// reaching such a function (a call of it) finds its file parsed and follows nothing
+    /// from it, so its outcome is that of the signature without it.
+    pub fn leaving_out(mut self, added: &[u32]) -> Option<Signature<'f>> {
+        if added.is_empty() {
+            return Some(self);
+        }
+        let mut names: Vec<&'f str> = Vec::new();
+        for &a in added {
+            let func = self.functions.get(a as usize)?;
+            if func.seeds || !func.paths.is_empty() {
+                return None;
+            }
+            names.push(func.qualname);
+        }
+        let before = |p: u32| added.partition_point(|&a| a < p) as u32;
+        let mut kept = Vec::with_capacity(self.functions.len());
+        for (k, mut func) in (0u32..).zip(std::mem::take(&mut self.functions)) {
+            if added.binary_search(&k).is_ok() {
+                continue;
+            }
+            if let Some(p) = func.parent {
+                if added.binary_search(&p).is_ok() {
+                    return None;
+                }
+                func.parent = Some(p - before(p));
+            }
+            func.paths.retain(|p| !names.contains(p));
+            kept.push(func);
+        }
+        self.functions = kept;
+        self.live_paths.retain(|p| !names.contains(p));
+        Some(self)
     }
 }
 

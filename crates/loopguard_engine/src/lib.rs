@@ -22,12 +22,14 @@ use std::sync::Arc;
 
 use loopguard_analysis::chains::{self, HotFunction, hot_function};
 use loopguard_analysis::kept;
-use loopguard_analysis::resolve::external_call_resolution;
+use loopguard_analysis::resolve::{Resolution, external_call_resolution};
 use loopguard_analysis::{direct_findings, may_switch};
-use loopguard_core::catalog::Catalog;
+use loopguard_core::catalog::{Catalog, LanguageCatalog};
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop, Notification, NotificationLevel};
-use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, FunctionKind, Language};
+use loopguard_core::facts::{
+    CallKind, CallSite, Callee, FileFacts, Function, FunctionKind, Language,
+};
 use rustc_hash::FxHashSet;
 
 pub use discover::SourceFile;
@@ -1127,8 +1129,12 @@ fn reuse_shifted(
                     pinned: &old_pinned,
                     mentioned: &|n| names.binary_search(&shift::name_hash(n)).is_ok(),
                     inert: None,
+                    added: &[],
+                    removed: &[],
                 };
                 let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
+                // Helpers the edit added and calls from async code: pinned from now on.
+                let mut pinned_helpers: Vec<u32> = Vec::new();
                 // Calls that change no finding, added to or removed from code the findings
                 // read, and library calls in async functions, whose findings this run makes
                 // again: when demand reads the file as before, every other finding stays.
@@ -1143,6 +1149,41 @@ fn reuse_shifted(
                     let method_in_switching = |f: &Function, site: &CallSite| {
                         matches!(site.callee, Callee::Method { .. }) && f.calls.iter().any(switch)
                     };
+                    // Plain sync helpers this edit added, or removed, and calls from async
+                    // functions, with their chains (see `local_helpers`).
+                    let helpers = |(with, without): (&FileFacts, &FileFacts)| match &*modules {
+                        Some(m) if single => local_helpers(
+                            (without, with),
+                            leeway.mentioned,
+                            m.unique(&new.module),
+                            python,
+                            &|site| external_call_resolution(python, site, &in_project),
+                            &switch,
+                        ),
+                        _ => Vec::new(),
+                    };
+                    let (added_helpers, removed_helpers) =
+                        (helpers((new, old)), helpers((old, new)));
+                    // A call of one: the helper's chains.
+                    let helper_of = |site: &CallSite| -> Option<&HotFunction> {
+                        let Callee::Path(p) = &site.callee else {
+                            return None;
+                        };
+                        if site.kind != CallKind::Call {
+                            return None;
+                        }
+                        let named = |facts: &FileFacts, j: u32| {
+                            facts
+                                .functions
+                                .get(j as usize)
+                                .is_some_and(|h| h.qualname == *p)
+                        };
+                        (added_helpers.iter().find(|(j, _)| named(new, *j)))
+                            .or_else(|| removed_helpers.iter().find(|(j, _)| named(old, *j)))
+                            .map(|(_, chains)| chains)
+                    };
+                    let added: Vec<u32> = added_helpers.iter().map(|(j, _)| *j).collect();
+                    let removed: Vec<u32> = removed_helpers.iter().map(|(j, _)| *j).collect();
                     // Functions of the project a kept resolution names, with their
                     // chains: only those the last analysing run read and that are pinned
                     // still (their calls changed since only in ways that change no chain),
@@ -1181,7 +1222,8 @@ fn reuse_shifted(
                             && !switch(site)
                             && !method_in_switching(f, site)
                             && (external_call_resolution(python, site, &in_project).is_some()
-                                || project_call(site))
+                                || project_call(site)
+                                || helper_of(site).is_some())
                     };
                     // Reaches nothing whatever its arguments.
                     let library_inert = |site: &CallSite| {
@@ -1194,6 +1236,8 @@ fn reuse_shifted(
                             || direct(f, site)
                     };
                     leeway.inert = Some(&inert);
+                    leeway.added = &added;
+                    leeway.removed = &removed;
                     let callbacks = dep.scan.python_callback_names();
                     let live_lists = &stored.live;
                     reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|r| {
@@ -1202,11 +1246,26 @@ fn reuse_shifted(
                         let live_now = (live.iter())
                             .map(|&f| r.new_of_old.get(f as usize).copied().flatten())
                             .collect::<Option<Vec<u32>>>();
-                        live_now.is_some_and(|live_now| {
-                            demand::Signature::of(old, callbacks, &in_project).pooling_live(live)
-                                == demand::Signature::of(new, callbacks, &in_project)
-                                    .pooling_live(&live_now)
-                        })
+                        // A function that calls a helper added or removed has its findings
+                        // made again only if it is pinned.
+                        let pinned_callers = |facts: &FileFacts, pinned: &[u32]| {
+                            (0u32..).zip(&facts.functions).all(|(j, g)| {
+                                !g.calls.iter().any(|c| helper_of(c).is_some())
+                                    || pinned.contains(&j)
+                            })
+                        };
+                        pinned_callers(old, &old_pinned)
+                            && pinned_callers(new, &r.pinned)
+                            && live_now.is_some_and(|live_now| {
+                                let before = demand::Signature::of(old, callbacks, &in_project)
+                                    .pooling_live(live)
+                                    .leaving_out(&removed);
+                                before.is_some()
+                                    && before
+                                        == demand::Signature::of(new, callbacks, &in_project)
+                                            .pooling_live(&live_now)
+                                            .leaving_out(&added)
+                            })
                     });
                     if let Some(r) = &reshaped {
                         let findings =
@@ -1220,6 +1279,17 @@ fn reuse_shifted(
                                     return Some(direct_findings(
                                         f, &file.rel, site, &res, context,
                                     ));
+                                }
+                                if let Some(helper) = helper_of(site) {
+                                    return chains::helper_call_findings(
+                                        f,
+                                        &file.rel,
+                                        site,
+                                        helper,
+                                        python,
+                                        config.direct_only,
+                                        context,
+                                    );
                                 }
                                 let targets = chains::KeptCallTargets {
                                     function: &vouched,
@@ -1244,10 +1314,15 @@ fn reuse_shifted(
                             &rechecked_calls,
                             &filter::Filter::new(config, dep.root).ok()?,
                         )?;
+                        pinned_helpers = added;
                     }
                 }
                 let reshaped = reshaped?;
-                set_of(&mut stored.pinned, i, reshaped.pinned);
+                let mut pinned = reshaped.pinned;
+                pinned.extend(&pinned_helpers);
+                pinned.sort_unstable();
+                pinned.dedup();
+                set_of(&mut stored.pinned, i, pinned);
                 // Live functions are pinned, so each has a number in the new facts.
                 let live = list_of(&stored.live, i)
                     .iter()
@@ -1260,8 +1335,17 @@ fn reuse_shifted(
                     renumber_contexts(&mut stored.contexts, i, &reshaped.new_of_old);
                     renumberings.push((i, reshaped.new_of_old.clone()));
                 }
-                // What the new text mentions is mentioned from now on (a superset is safe).
-                names.extend(shift::mention_hashes(new));
+                // What the new text mentions is mentioned from now on (a superset is safe),
+                // bar the names of the helpers added here: only the calls made again here
+                // name them (see `local_helpers`), so that a later shift may remove them too.
+                let helper_names: Vec<&str> = (pinned_helpers.iter())
+                    .filter_map(|&j| Some(new.functions.get(j as usize)?.name.as_str()))
+                    .collect();
+                shift::mentioned_names(new, &mut |n| {
+                    if !helper_names.contains(&n) {
+                        names.push(shift::name_hash(n));
+                    }
+                });
                 names.sort_unstable();
                 names.dedup();
                 reshaped.shift
@@ -1495,6 +1579,108 @@ fn rechecked(f: &Function) -> bool {
         && (!f.awaits.is_empty() || f.has_async_syntax)
 }
 
+/// The functions of `new` that are not in `old` (by qualified name) and are plain sync
+/// helpers whose chains a shifted reuse can make itself (`chains::local_chains`), with
+/// those chains: those an edit added (or, with the sides swapped, removed). Such a helper
+/// is a module-level `def` (no decorators, parameter defaults, nested functions, awaits,
+/// guards or attributes) under a name no file of the last run mentions, the only function
+/// of its qualified name in a module no other file goes by (`unique`); each of its calls is
+/// a library call the catalog resolves alone (`resolve_alone`) that hands nothing over and
+/// switches nothing; and the file names it only in calls of it from async functions that
+/// await (`rechecked`), whose findings the run makes again. Nothing else reaches it: its
+/// role is `Sync`, and demand follows nothing from it.
+fn local_helpers<'c>(
+    (old, new): (&FileFacts, &FileFacts),
+    mentioned: &dyn Fn(&str) -> bool,
+    unique: bool,
+    catalog: &'c LanguageCatalog,
+    resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
+    switch: &dyn Fn(&CallSite) -> bool,
+) -> Vec<(u32, HotFunction)> {
+    if !unique {
+        return Vec::new();
+    }
+    let old_names: FxHashSet<&str> = (old.functions.iter())
+        .map(|f| f.qualname.as_str())
+        .collect();
+    if (new.functions.iter()).all(|f| old_names.contains(f.qualname.as_str())) {
+        return Vec::new();
+    }
+    let in_catalog = |q: &str| {
+        catalog.opaque.path(q, None).is_some()
+            || catalog.offloads.path(q, None).is_some()
+            || catalog.loop_callbacks.path(q, None).is_some()
+            || catalog.endpoints.path(q, None).is_some()
+    };
+    let mut out: Vec<(u32, HotFunction)> = Vec::new();
+    for (j, f) in (0u32..).zip(&new.functions) {
+        let plain = !f.is_async
+            && f.kind == FunctionKind::Function
+            && f.parent.is_none()
+            && f.class.is_none()
+            && f.decorators.is_empty()
+            && f.awaits.is_empty()
+            && !f.has_async_syntax
+            && f.guards.is_empty()
+            && f.attributes.is_empty()
+            && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
+        if !plain
+            || old_names.contains(f.qualname.as_str())
+            || mentioned(&f.name)
+            || in_catalog(&f.qualname)
+            || (new.functions.iter())
+                .any(|g| g.parent == Some(j) || (g.qualname == f.qualname && !std::ptr::eq(g, f)))
+        {
+            continue;
+        }
+        let resolutions = (f.calls.iter())
+            .map(|site| {
+                // A parameter passed on makes an offload wrapper only of a function whose
+                // call offloads or reaches a wrapper: these calls do neither.
+                if !site.closure_args.is_empty() || !site.callable_args.is_empty() || switch(site) {
+                    return None;
+                }
+                let res = resolve_alone(site)?;
+                (!res.offload && !res.loop_callback && res.endpoint.is_none()).then_some(res)
+            })
+            .collect::<Option<Vec<_>>>();
+        if let Some(chains) =
+            resolutions.and_then(|r| chains::local_chains(f, &new.path, &r, catalog))
+        {
+            out.push((j, chains));
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    // Named only by calls of it in rechecked functions: each call mentions its name once.
+    let mut mentions = vec![0usize; out.len()];
+    let mut calls = vec![0usize; out.len()];
+    let name = |k: usize| &new.functions[out[k].0 as usize];
+    shift::mentioned_names(new, &mut |n| {
+        for (k, m) in mentions.iter_mut().enumerate() {
+            *m += usize::from(n == name(k).name);
+        }
+    });
+    for site in (new.functions.iter())
+        .filter(|g| rechecked(g))
+        .flat_map(|g| &g.calls)
+    {
+        if let Callee::Path(p) = &site.callee
+            && site.kind == CallKind::Call
+            && let Some(k) = (0..out.len()).find(|&k| *p == name(k).qualname)
+        {
+            calls[k] += 1;
+        }
+    }
+    let mut k = 0;
+    out.retain(|_| {
+        k += 1;
+        mentions[k - 1] == calls[k - 1]
+    });
+    out
+}
+
 /// The contexts of `file` in [`StoredResults::contexts`] (empty if it has none).
 fn list_of_contexts(lists: &[(u32, Vec<(u32, String)>)], file: usize) -> &[(u32, String)] {
     lists
@@ -1520,24 +1706,39 @@ fn renumber_contexts(
 
 /// The module names of the project's Python files, as their cache entries record them (the
 /// results key covers the file list and the entries' module names, see `reread`).
-struct PythonModules(FxHashSet<String>);
+struct PythonModules {
+    all: FxHashSet<String>,
+    /// Module names more than one file goes by.
+    repeated: FxHashSet<String>,
+}
 
 impl PythonModules {
     /// Whether demand can follow `path`: as `load::followed_by_demand`.
     fn follows(&self, path: &str) -> bool {
-        demand::module_prefixes(path, ".").any(|prefix| self.0.contains(prefix))
+        demand::module_prefixes(path, ".").any(|prefix| self.all.contains(prefix))
+    }
+
+    /// Whether no other file goes by module name `module` (then a qualified name of its
+    /// functions is theirs alone).
+    fn unique(&self, module: &str) -> bool {
+        !self.repeated.contains(module)
     }
 }
 
 /// [`PythonModules`] of `files`; `None` if a Python file has no entry (then every path
 /// counts as followed, which is stricter).
 fn python_modules(c: &cache::Cache, files: &[SourceFile]) -> Option<PythonModules> {
-    files
-        .iter()
-        .filter(|f| f.language == Language::Python)
-        .map(|f| c.index.entries.get(&f.rel).map(|e| e.module.clone()))
-        .collect::<Option<_>>()
-        .map(PythonModules)
+    let mut modules = PythonModules {
+        all: FxHashSet::default(),
+        repeated: FxHashSet::default(),
+    };
+    for f in files.iter().filter(|f| f.language == Language::Python) {
+        let module = &c.index.entries.get(&f.rel)?.module;
+        if !modules.all.insert(module.clone()) {
+            modules.repeated.insert(module.clone());
+        }
+    }
+    Some(modules)
 }
 
 /// A changed file read again: its cache entry, the entry it gets now (new stat key and

@@ -221,6 +221,13 @@ pub struct Leeway<'a> {
     /// signature stays as it was, so that the run's index, which every resolution reads,
     /// does too.
     pub inert: Option<&'a CallsAccountedFor<'a>>,
+    /// Functions of the new facts (sorted indices) that the caller vouches for as added,
+    /// whether inert or not: it makes the findings of every call of them again itself, and
+    /// numbers them among the pinned ones.
+    pub added: &'a [u32],
+    /// Functions of the old facts (sorted indices), pinned or not, that the caller vouches
+    /// for as removed in the same way.
+    pub removed: &'a [u32],
 }
 
 /// A shift that allowed for edits outside the pinned functions.
@@ -300,7 +307,8 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         if new_of_old[i].is_none() {
             // A removed pinned function was read by the findings (or by demand).
             let parent_pinned = f.parent.map(pinned);
-            if pinned(i as u32) || !inert(f, parent_pinned) {
+            let vouched = leeway.removed.binary_search(&(i as u32)).is_ok();
+            if !vouched && (pinned(i as u32) || !inert(f, parent_pinned)) {
                 return None;
             }
         }
@@ -311,7 +319,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
                 None => None,
                 Some(p) => Some(old_of_new.get(p as usize)?.is_some_and(pinned)),
             };
-            if !inert(f, parent_pinned) {
+            if leeway.added.binary_search(&(j as u32)).is_err() && !inert(f, parent_pinned) {
                 return None;
             }
         }
@@ -395,6 +403,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         pinned: leeway
             .pinned
             .iter()
+            .filter(|&i| leeway.removed.binary_search(i).is_err())
             .map(|&i| new_of_old.get(i as usize).copied().flatten())
             .collect::<Option<Vec<u32>>>()?,
         new_of_old,
@@ -617,6 +626,8 @@ mod tests {
             pinned,
             mentioned,
             inert: None,
+            added: &[],
+            removed: &[],
         }
     }
 
@@ -697,6 +708,8 @@ mod tests {
                 pinned: &mut pinned,
                 mentioned: &|_| false,
                 inert: Some(&sleeps),
+                added: &[],
+                removed: &[],
             };
             shift_with_leeway(&old, &new, &leeway).is_some()
         };
@@ -734,6 +747,8 @@ mod tests {
             pinned: &mut pinned,
             mentioned: &|_| false,
             inert: None,
+            added: &[],
+            removed: &[],
         };
         assert!(shift_with_leeway(&old, &facts(SERVICE), &leeway).is_some());
         // A name something mentions may be what it calls.

@@ -625,6 +625,88 @@ fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
     analysed("# routes\n", "    cold()\n", "    backoff(4)\n");
 }
 
+/// A plain sync helper added to a file and called from an async function that awaits, whose
+/// calls the catalog resolves alone, is a shift: the run makes the helper's chains itself.
+/// So is the same edit undone. The helper is pinned from then on (a later edit of it is
+/// analysed). A helper that other code reaches otherwise, or that calls project code, is
+/// analysed.
+#[test]
+fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
+    let p = Project::new();
+    let jobs = |before: &str, in_handler: &str, after: &str| {
+        format!(
+            "import asyncio\nimport time\n\n\ndef existing():\n    return 1\n\n\n{before}\
+             async def handler():\n{in_handler}    existing()\n    await asyncio.sleep(0)\n\n\n\
+             def setup():\n    existing()\n{after}"
+        )
+    };
+    let load = "\n\ndef _load(path):\n    with open(path) as f:\n        return f.read()\n";
+    let shifted = |before: &str, in_handler: &str, after: &str| {
+        p.edit("svc/jobs.py", &jobs(before, in_handler, after));
+        p.run_served_as(CacheUse::Shifted { changed: 1 })
+    };
+    let analysed = |before: &str, in_handler: &str, after: &str| {
+        p.edit("svc/jobs.py", &jobs(before, in_handler, after));
+        let o = p.run();
+        assert!(
+            !matches!(o.cache, CacheUse::Shifted { .. }),
+            "{:?}",
+            o.cache
+        );
+        assert_eq!(summary(&o), summary(&p.run_uncached()));
+    };
+    p.edit("svc/jobs.py", &jobs("", "", ""));
+    let base = summary(&p.run()).len();
+
+    // Appended: `open(path)` passes the parameter on, `f.read()` resolves by name alone.
+    let o = shifted("", "    _load('a.cfg')\n", load);
+    assert_finding(&o, "LG303 svc/jobs.py:10 svc/jobs.py:10 svc/jobs.py:20");
+    // Undone, and done again: the helper and its call go, then come back.
+    let o = shifted("", "", "");
+    assert_eq!(summary(&o).len(), base);
+    shifted("", "    _load('a.cfg')\n", load);
+    // A second one, with two rules (one edit in one place: a shift moves code by one
+    // offset, so the helpers go last).
+    let nap = "\n\ndef _nap():\n    time.sleep(1)\n    open('x').close()\n";
+    let calls = "    _nap()\n    _load('a.cfg')\n";
+    let o = shifted("", calls, &format!("{load}{nap}"));
+    assert_finding(&o, "LG305 svc/jobs.py:10 svc/jobs.py:10 svc/jobs.py:26");
+    assert_finding(&o, "LG303 svc/jobs.py:10 svc/jobs.py:10 svc/jobs.py:27");
+    // The helpers are pinned now: an edit of one is analysed, and its findings go.
+    let settled = format!("{load}\n\ndef _nap():\n    return 1\n");
+    analysed("", calls, &settled);
+    assert!(
+        !summary(&p.run())
+            .iter()
+            .any(|d| d.starts_with("LG305 svc/jobs"))
+    );
+
+    // Not shifts, each from the state above: a helper that sync code calls too, one handed
+    // to the loop by reference, one that calls a function of the project.
+    let with = |call: &str, helper: &str| {
+        analysed("", &format!("{calls}{call}"), &format!("{settled}{helper}"));
+        p.edit("svc/jobs.py", &jobs("", calls, &settled));
+        p.run();
+    };
+    let helper = |name: &str, body: &str| format!("\n\ndef {name}(path):\n{body}");
+    with(
+        "    _load2('a')\n",
+        &format!(
+            "{}\n\ndef warm():\n    _load2('b')\n",
+            helper("_load2", "    return open(path)\n")
+        ),
+    );
+    with(
+        "    _load3('a')\n    asyncio.get_running_loop().call_soon(_load3, 'b')\n",
+        &helper("_load3", "    return open(path)\n"),
+    );
+    with(
+        "    _load4('a')\n",
+        &helper("_load4", "    existing()\n    return open(path)\n"),
+    );
+    assert_eq!(summary(&p.run()).len(), base + 1);
+}
+
 /// An inline closure belongs to the body of the function it is in, even before it has a
 /// call: a blocking call added to it is analysed again and found.
 #[test]
