@@ -1151,16 +1151,16 @@ fn reuse_shifted(
                     };
                     // Plain sync helpers this edit added, or removed, and calls from async
                     // functions, with their chains (see `local_helpers`).
-                    let helpers = |(with, without): (&FileFacts, &FileFacts)| match &*modules {
-                        Some(m) if single => local_helpers(
+                    let unique = single && module_is_unique(c, files, &new.module);
+                    let helpers = |(with, without): (&FileFacts, &FileFacts)| {
+                        local_helpers(
                             (without, with),
                             leeway.mentioned,
-                            m.unique(&new.module),
+                            unique,
                             python,
                             &|site| external_call_resolution(python, site, &in_project),
                             &switch,
-                        ),
-                        _ => Vec::new(),
+                        )
                     };
                     let (added_helpers, removed_helpers) =
                         (helpers((new, old)), helpers((old, new)));
@@ -1706,39 +1706,40 @@ fn renumber_contexts(
 
 /// The module names of the project's Python files, as their cache entries record them (the
 /// results key covers the file list and the entries' module names, see `reread`).
-struct PythonModules {
-    all: FxHashSet<String>,
-    /// Module names more than one file goes by.
-    repeated: FxHashSet<String>,
-}
+struct PythonModules(FxHashSet<String>);
 
 impl PythonModules {
     /// Whether demand can follow `path`: as `load::followed_by_demand`.
     fn follows(&self, path: &str) -> bool {
-        demand::module_prefixes(path, ".").any(|prefix| self.all.contains(prefix))
+        demand::module_prefixes(path, ".").any(|prefix| self.0.contains(prefix))
     }
+}
 
-    /// Whether no other file goes by module name `module` (then a qualified name of its
-    /// functions is theirs alone).
-    fn unique(&self, module: &str) -> bool {
-        !self.repeated.contains(module)
-    }
+/// Whether no other Python file goes by module name `module`, as the cache entries record
+/// them (then a qualified name of its functions is theirs alone). A file without an entry
+/// (unreadable, not UTF-8, too large) was never parsed and defines nothing.
+fn module_is_unique(c: &cache::Cache, files: &[SourceFile], module: &str) -> bool {
+    (files.iter())
+        .filter(|f| f.language == Language::Python)
+        .filter(|f| {
+            c.index
+                .entries
+                .get(&f.rel)
+                .is_some_and(|e| e.module == module)
+        })
+        .count()
+        == 1
 }
 
 /// [`PythonModules`] of `files`; `None` if a Python file has no entry (then every path
 /// counts as followed, which is stricter).
 fn python_modules(c: &cache::Cache, files: &[SourceFile]) -> Option<PythonModules> {
-    let mut modules = PythonModules {
-        all: FxHashSet::default(),
-        repeated: FxHashSet::default(),
-    };
-    for f in files.iter().filter(|f| f.language == Language::Python) {
-        let module = &c.index.entries.get(&f.rel)?.module;
-        if !modules.all.insert(module.clone()) {
-            modules.repeated.insert(module.clone());
-        }
-    }
-    Some(modules)
+    files
+        .iter()
+        .filter(|f| f.language == Language::Python)
+        .map(|f| c.index.entries.get(&f.rel).map(|e| e.module.clone()))
+        .collect::<Option<_>>()
+        .map(PythonModules)
 }
 
 /// A changed file read again: its cache entry, the entry it gets now (new stat key and
