@@ -782,9 +782,6 @@ pub fn external_call_resolution<'c>(
     Some(res)
 }
 
-/// The library type a receiver denotes by the catalog alone (see
-/// [`external_call_resolution`]): as `Resolver::type_of` finds it when neither the path nor
-/// the type is the project's.
 /// Whether [`Resolver::type_of`] finds no type for `receiver` whatever the project
 /// defines: the value a call of a library path returns when the catalog names no type
 /// for it and the path does not look like a class (as `Resolver::returned_type` decides).
@@ -839,6 +836,9 @@ fn by_name_alone<'c>(
     (!guessed).then_some(res)
 }
 
+/// The library type a receiver denotes by the catalog alone (see
+/// [`external_call_resolution`]): as `Resolver::type_of` finds it when neither the path nor
+/// the type is the project's.
 fn external_type(
     catalog: &LanguageCatalog,
     receiver: &TypeRef,

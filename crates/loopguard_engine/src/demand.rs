@@ -60,6 +60,22 @@ pub fn module_prefixes<'p>(path: &'p str, sep: &'p str) -> impl Iterator<Item = 
 mod tests {
     use super::*;
 
+    /// A plain call of `path`, without arguments.
+    fn call_of(path: &str) -> loopguard_core::facts::CallSite {
+        loopguard_core::facts::CallSite {
+            callee: Callee::Path(path.into()),
+            kind: loopguard_core::facts::CallKind::Call,
+            span: Default::default(),
+            awaited: false,
+            arg_count: 0,
+            closure_args: Vec::new(),
+            callable_args: Vec::new(),
+            param_args: Vec::new(),
+            args: Vec::new(),
+            text: path.into(),
+        }
+    }
+
     #[test]
     fn prefixes() {
         let v: Vec<_> = module_prefixes("a.b.c", ".").collect();
@@ -84,20 +100,7 @@ mod tests {
                     qualname: format!("app.h.{name}"),
                     name: name.into(),
                     is_async: name != "cold",
-                    calls: (callees.iter())
-                        .map(|c| loopguard_core::facts::CallSite {
-                            callee: Callee::Path((*c).into()),
-                            kind: loopguard_core::facts::CallKind::Call,
-                            span: Default::default(),
-                            awaited: false,
-                            arg_count: 0,
-                            closure_args: Vec::new(),
-                            callable_args: Vec::new(),
-                            param_args: Vec::new(),
-                            args: Vec::new(),
-                            text: (*c).into(),
-                        })
-                        .collect(),
+                    calls: callees.iter().map(|c| call_of(c)).collect(),
                     ..Default::default()
                 });
             }
@@ -145,24 +148,12 @@ mod tests {
     /// demand, does not.
     #[test]
     fn an_added_helper_that_follows_nothing_leaves_the_signature() {
-        use loopguard_core::facts::{CallKind, CallSite, Function};
-        let site = |c: &str| CallSite {
-            callee: Callee::Path(c.into()),
-            kind: CallKind::Call,
-            span: Default::default(),
-            awaited: false,
-            arg_count: 0,
-            closure_args: Vec::new(),
-            callable_args: Vec::new(),
-            param_args: Vec::new(),
-            args: Vec::new(),
-            text: c.into(),
-        };
+        use loopguard_core::facts::Function;
         let function = |name: &str, is_async: bool, calls: &[&str]| Function {
             qualname: format!("app.h.{name}"),
             name: name.into(),
             is_async,
-            calls: calls.iter().map(|c| site(c)).collect(),
+            calls: calls.iter().map(|c| call_of(c)).collect(),
             ..Default::default()
         };
         let facts = |functions: Vec<Function>| FileFacts {

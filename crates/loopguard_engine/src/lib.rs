@@ -1614,15 +1614,9 @@ fn local_helpers<'c>(
     };
     let mut out: Vec<(u32, HotFunction)> = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
-        let plain = !f.is_async
+        let plain = shift::is_plain_sync(f)
             && f.kind == FunctionKind::Function
             && f.parent.is_none()
-            && f.class.is_none()
-            && f.decorators.is_empty()
-            && f.awaits.is_empty()
-            && !f.has_async_syntax
-            && f.guards.is_empty()
-            && f.attributes.is_empty()
             && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
         if !plain
             || old_names.contains(f.qualname.as_str())

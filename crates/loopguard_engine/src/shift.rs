@@ -240,6 +240,19 @@ pub struct Reshaped {
     pub new_of_old: Vec<Option<u32>>,
 }
 
+/// A sync function without decorators, class, guards, awaits, async syntax or attributes:
+/// one whose role is `Sync` unless a call hands it over, and that no lookup of a method or
+/// an attribute finds.
+pub fn is_plain_sync(f: &Function) -> bool {
+    !f.is_async
+        && f.decorators.is_empty()
+        && f.class.is_none()
+        && f.guards.is_empty()
+        && f.awaits.is_empty()
+        && !f.has_async_syntax
+        && f.attributes.is_empty()
+}
+
 /// A call that says something about where other code runs (a closure or callable handed
 /// over, a parameter passed on): the roles of functions and offload wrappers come from
 /// these, in every function, reached or not.
@@ -293,13 +306,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
     // Added and removed functions must be inert, and their enclosing function unpinned.
     let inert = |f: &Function, enclosing_pinned: Option<bool>| {
         !enclosing_pinned.unwrap_or(false)
-            && !f.is_async
-            && f.decorators.is_empty()
-            && f.class.is_none()
-            && f.guards.is_empty()
-            && f.awaits.is_empty()
-            && !f.has_async_syntax
-            && f.attributes.is_empty()
+            && is_plain_sync(f)
             && !f.calls.iter().any(has_effects)
             && !(leeway.mentioned)(&f.name)
     };
