@@ -494,6 +494,7 @@ fn run(settings: &Settings, resolved: Resolved, threads: usize) -> Result<Outcom
                         scan: &scan,
                         catalog: &catalog,
                         root: &root,
+                        src_roots: &src_roots,
                     };
                     let mut lowered = load::Lowered::default();
                     // Lowering the changed files keeps one core busy; the module names,
@@ -906,6 +907,9 @@ struct Deps<'a> {
     scan: &'a load::RootScan,
     catalog: &'a Catalog,
     root: &'a Path,
+    /// The configured and discovered source roots (module names of files without a cache
+    /// entry are made from them, as the load makes them).
+    src_roots: &'a [PathBuf],
 }
 
 /// The kept resolutions as a run over the files of the last run takes them (by place in
@@ -1139,7 +1143,7 @@ fn reuse_shifted(
                 // read, and library calls in async functions, whose findings this run makes
                 // again: when demand reads the file as before, every other finding stays.
                 if reshaped.is_none() {
-                    let modules = modules.get_or_insert_with(|| python_modules(c, files));
+                    let modules = modules.get_or_insert_with(|| python_modules(c, dep));
                     let in_project = |p: &str| modules.as_ref().is_none_or(|m| m.follows(p));
                     let python = dep.catalog.language(Language::Python);
                     let switches = python.nonblocking_after.last_names();
@@ -1725,15 +1729,27 @@ fn module_is_unique(c: &cache::Cache, files: &[SourceFile], module: &str) -> boo
         == 1
 }
 
-/// [`PythonModules`] of `files`; `None` if a Python file has no entry (then every path
-/// counts as followed, which is stricter).
-fn python_modules(c: &cache::Cache, files: &[SourceFile]) -> Option<PythonModules> {
-    files
-        .iter()
+/// [`PythonModules`] of the project's files: the module names their cache entries record,
+/// and for a file without one (unreadable, not UTF-8, too large: never parsed) the name the
+/// load gives it (`discover::PythonModules`, made only then), so that demand's view of
+/// which paths are the project's is the load's. Always `Some`.
+fn python_modules(c: &cache::Cache, dep: &Deps) -> Option<PythonModules> {
+    let mut namer: Option<discover::PythonModules> = None;
+    let names = (dep.files.iter())
         .filter(|f| f.language == Language::Python)
-        .map(|f| c.index.entries.get(&f.rel).map(|e| e.module.clone()))
-        .collect::<Option<_>>()
-        .map(PythonModules)
+        .map(|f| match c.index.entries.get(&f.rel) {
+            Some(e) => e.module.clone(),
+            None => {
+                namer
+                    .get_or_insert_with(|| {
+                        discover::PythonModules::new(dep.files, dep.root, dep.src_roots)
+                    })
+                    .module_of(&f.abs)
+                    .0
+            }
+        })
+        .collect();
+    Some(PythonModules(names))
 }
 
 /// A changed file read again: its cache entry, the entry it gets now (new stat key and

@@ -707,6 +707,26 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     assert_eq!(summary(&p.run()).len(), base + 1);
 }
 
+/// A file the cache has no entry for (not UTF-8, so never parsed) leaves library calls
+/// resolvable without the index: its module is named as the load names it, so a blocking
+/// call added on the loop is still a shift.
+#[test]
+fn library_calls_are_shifts_next_to_a_file_that_is_not_utf8() {
+    let p = Project::new();
+    std::fs::write(p.root().join("svc/legacy.py"), b"x = '\xff'\n").unwrap();
+    let api = |extra: &str| {
+        format!(
+            "import time\nfrom svc.helpers import backoff\n\n\nasync def handler():\n{extra}    \
+             backoff(1)\n    await tick()\n\n\nasync def tick():\n    pass\n"
+        )
+    };
+    p.edit("svc/api.py", &api(""));
+    p.run();
+    p.edit("svc/api.py", &api("    time.sleep(2)\n"));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:6");
+}
+
 /// An inline closure belongs to the body of the function it is in, even before it has a
 /// call: a blocking call added to it is analysed again and found.
 #[test]
