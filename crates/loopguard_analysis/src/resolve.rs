@@ -736,7 +736,7 @@ pub fn external_call_resolution<'c>(
         Callee::Path(p) => p.clone(),
         Callee::Method { receiver, name } => match external_type(catalog, receiver, in_project) {
             Some(ty) => format!("{ty}.{name}"),
-            None if untyped_alone(receiver, in_project) => {
+            None if untyped_alone(catalog, receiver, in_project) => {
                 return by_name_alone(catalog, site, name);
             }
             None => return None,
@@ -785,11 +785,18 @@ pub fn external_call_resolution<'c>(
 /// Whether [`Resolver::type_of`] finds no type for `receiver` whatever the project
 /// defines: the value a call of a library path returns when the catalog names no type
 /// for it and the path does not look like a class (as `Resolver::returned_type` decides).
-fn untyped_alone(receiver: &TypeRef, in_project: &dyn Fn(&str) -> bool) -> bool {
+fn untyped_alone(
+    catalog: &LanguageCatalog,
+    receiver: &TypeRef,
+    in_project: &dyn Fn(&str) -> bool,
+) -> bool {
     match receiver {
         TypeRef::Returned(callee) => match callee.as_ref() {
-            Callee::Path(p) if !in_project(p) => !rsplit_path(p, ".")
-                .is_some_and(|(_, last)| last.starts_with(|c: char| c.is_ascii_uppercase())),
+            // A constructor the catalog lists gives a type, even one of the project's.
+            Callee::Path(p) if !in_project(p) && catalog.constructed_type(p).is_none() => {
+                !rsplit_path(p, ".")
+                    .is_some_and(|(_, last)| last.starts_with(|c: char| c.is_ascii_uppercase()))
+            }
             _ => false,
         },
         _ => false,
@@ -798,42 +805,58 @@ fn untyped_alone(receiver: &TypeRef, in_project: &dyn Fn(&str) -> bool) -> bool 
 
 /// The resolution of a Python method call `name` on a receiver of unknown type, as
 /// [`Resolver::resolve`] finds it by name, when the index cannot change it: the catalog's
-/// name-only entries, and no fallback to the project's one class with such a method
-/// (an attribute read, a dunder, or a name too common to guess by). `None` when that
-/// fallback may apply, or the name is an offload or a loop callback.
+/// name-only entries, and no guess of the project's one class with such a method
+/// ([`by_name`]). `None` when that guess may apply, or the name is an offload or a loop
+/// callback.
 fn by_name_alone<'c>(
     catalog: &'c LanguageCatalog,
     site: &CallSite,
     name: &str,
 ) -> Option<Resolution<'c>> {
+    let (res, guess) = by_name(catalog, Language::Python, site, name);
+    (!guess && !res.offload && !res.loop_callback).then_some(res)
+}
+
+/// What a method call `name` on a receiver of unknown type resolves to by its name, as far
+/// as the catalog tells (an attribute read runs no code we know of; otherwise the offload
+/// and loop-callback names and the name-only blocking entries, `likely`), and whether the
+/// resolver may go on to guess the project's one class with such a method: no entry
+/// matched, a call, and not a dunder or a name too common to guess by.
+fn by_name<'c>(
+    catalog: &'c LanguageCatalog,
+    lang: Language,
+    site: &CallSite,
+    name: &str,
+) -> (Resolution<'c>, bool) {
     let mut res = Resolution::default();
     if site.kind == CallKind::Property {
-        return Some(res);
+        return (res, false);
     }
-    if catalog.offloads.method(name, None).is_some()
-        || catalog.loop_callbacks.method(name, None).is_some()
-    {
-        return None;
-    }
+    res.offload = catalog.offloads.method(name, None).is_some();
+    res.loop_callback = catalog.loop_callbacks.method(name, None).is_some();
     match catalog.blocking.lookup_method(name, Some(site.arg_count)) {
         Lookup::Hit(api) if api.blocks_with(&site.args) => {
             res.targets.push((
                 Target::Api {
-                    path: format!("<unknown>.{name}"),
+                    path: format!("<unknown>{}{name}", lang.separator()),
                     api,
                 },
                 Confidence::Likely,
             ));
-            return Some(res);
+            return (res, false);
         }
         Lookup::Hit(_) | Lookup::OtherArgCount => res.arg_sensitive = true,
         Lookup::Miss => {}
     }
-    let guessed = site.kind == CallKind::Call
+    let common = match lang {
+        Language::Python => PY_COMMON_METHODS.binary_search(&name).is_ok(),
+        Language::Rust => RS_COMMON_METHODS.binary_search(&name).is_ok(),
+    };
+    let guess = site.kind == CallKind::Call
         && !name.starts_with("__")
         && !FALLBACK_STOPLIST.contains(&name)
-        && PY_COMMON_METHODS.binary_search(&name).is_err();
-    (!guessed).then_some(res)
+        && !common;
+    (res, guess)
 }
 
 /// The library type a receiver denotes by the catalog alone (see
@@ -1142,39 +1165,8 @@ impl<'a, 'c> Resolver<'a, 'c> {
             _ => None,
         };
         if let Some(name) = unknown_name {
-            // Reading an attribute of an unknown object runs no code we know of.
-            if site.kind == CallKind::Property {
-                return res;
-            }
-            if self.catalog.offloads.method(name, None).is_some() {
-                res.offload = true;
-            }
-            if self.catalog.loop_callbacks.method(name, None).is_some() {
-                res.loop_callback = true;
-            }
-            let api = match self.catalog.blocking.lookup_method(name, argc) {
-                Lookup::Hit(api) if api.blocks_with(&site.args) => Some(api),
-                Lookup::Hit(_) | Lookup::OtherArgCount => {
-                    res.arg_sensitive = true;
-                    None
-                }
-                Lookup::Miss => None,
-            };
-            if let Some(api) = api {
-                res.targets.push((
-                    Target::Api {
-                        path: format!("<unknown>{}{name}", self.sep()),
-                        api,
-                    },
-                    Confidence::Likely,
-                ));
-            } else if site.kind == CallKind::Call
-                && !name.starts_with("__")
-                && !FALLBACK_STOPLIST.contains(&name.as_str())
-                && !match self.lang {
-                    Language::Python => PY_COMMON_METHODS.binary_search(&name.as_str()).is_ok(),
-                    Language::Rust => RS_COMMON_METHODS.binary_search(&name.as_str()).is_ok(),
-                }
+            let (mut res, guess) = by_name(self.catalog, self.lang, site, name);
+            if guess
                 && let Some(classes) = self.index.classes_by_method.get(name.as_str())
                 && classes.len() == 1
                 && let Some(info) = self.index.classes.get(classes[0])

@@ -31,6 +31,10 @@ returns = "sqlite3.Connection"
 [[constructor]]
 paths = ["threading.Lock"]
 
+[[constructor]]
+paths = ["vendor.make_client"]
+returns = "app.Client"
+
 [[offload]]
 paths = ["asyncio.to_thread"]
 methods = ["run_in_executor"]
@@ -594,6 +598,13 @@ fn local_chains_of_a_helper_make_the_findings_the_analysis_makes() {
     // `x.fetch_rows()` may be the one project class with such a method: only the index knows.
     let guessed = call(unknown("fetch_rows"), 40, "x.fetch_rows");
     assert!(external_call_resolution(python, &guessed, &in_project).is_none());
+    // Nor may a method on what a library constructor returns when that type is the
+    // project's (`vendor.make_client()` gives an `app.Client`).
+    let made = Callee::Method {
+        receiver: TypeRef::Returned(Box::new(path("vendor.make_client"))),
+        name: "close".into(),
+    };
+    assert!(external_call_resolution(python, &call(made, 41, "c.close"), &in_project).is_none());
     // A helper of the project is not a library call.
     assert!(external_call_resolution(python, &owner.calls[0], &in_project).is_none());
 }

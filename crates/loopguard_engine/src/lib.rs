@@ -1073,7 +1073,7 @@ fn reuse_shifted(
     // Changed files whose kept resolutions carried over to their new facts.
     let mut carried: Vec<(usize, kept::KeptFile)> = Vec::new();
     // The project's Python modules, when a shift needs to know which paths are its own.
-    let mut modules: Option<Option<PythonModules>> = None;
+    let mut modules: Option<PythonModules> = None;
     // The chains kept with the resolutions (see `loopguard_analysis::chains`), read when a
     // call of a project function is added or removed in an async function, or at the end
     // (their hops in the changed files move with them).
@@ -1144,7 +1144,7 @@ fn reuse_shifted(
                 // again: when demand reads the file as before, every other finding stays.
                 if reshaped.is_none() {
                     let modules = modules.get_or_insert_with(|| python_modules(c, dep));
-                    let in_project = |p: &str| modules.as_ref().is_none_or(|m| m.follows(p));
+                    let in_project = |p: &str| modules.follows(p);
                     let python = dep.catalog.language(Language::Python);
                     let switches = python.nonblocking_after.last_names();
                     let switch = |site: &CallSite| may_switch(&switches, site);
@@ -1155,7 +1155,7 @@ fn reuse_shifted(
                     };
                     // Plain sync helpers this edit added, or removed, and calls from async
                     // functions, with their chains (see `local_helpers`).
-                    let unique = single && module_is_unique(c, files, &new.module);
+                    let unique = single && modules.unique(&new.module);
                     let helpers = |(with, without): (&FileFacts, &FileFacts)| {
                         local_helpers(
                             (without, with),
@@ -1367,7 +1367,7 @@ fn reuse_shifted(
             shifts.push((file.rel.clone(), moved));
             stored.diagnostics.append(&mut remade);
             let python = dep.catalog.language(Language::Python);
-            let modules = modules.as_ref().and_then(Option::as_ref);
+            let modules = modules.as_ref();
             let alone = |site: &CallSite| {
                 let m = modules.filter(|_| file.language == Language::Python)?;
                 external_call_resolution(python, site, &|p| m.follows(p))
@@ -1702,54 +1702,56 @@ fn renumber_contexts(
     }
 }
 
-/// The module names of the project's Python files, as their cache entries record them (the
-/// results key covers the file list and the entries' module names, see `reread`).
-struct PythonModules(FxHashSet<String>);
+/// The module names of the project's Python files, as the load names them (see
+/// [`python_modules`]; the results key covers the file list and the entries' module names,
+/// see `reread`).
+struct PythonModules {
+    all: FxHashSet<String>,
+    /// Names more than one parsed file (one with a cache entry) goes by.
+    repeated: FxHashSet<String>,
+}
 
 impl PythonModules {
     /// Whether demand can follow `path`: as `load::followed_by_demand`.
     fn follows(&self, path: &str) -> bool {
-        demand::module_prefixes(path, ".").any(|prefix| self.0.contains(prefix))
+        demand::module_prefixes(path, ".").any(|prefix| self.all.contains(prefix))
+    }
+
+    /// Whether no other file that defines anything goes by module name `module` (then a
+    /// qualified name of its functions is theirs alone).
+    fn unique(&self, module: &str) -> bool {
+        !self.repeated.contains(module)
     }
 }
 
-/// Whether no other Python file goes by module name `module`, as the cache entries record
-/// them (then a qualified name of its functions is theirs alone). A file without an entry
-/// (unreadable, not UTF-8, too large) was never parsed and defines nothing.
-fn module_is_unique(c: &cache::Cache, files: &[SourceFile], module: &str) -> bool {
-    (files.iter())
-        .filter(|f| f.language == Language::Python)
-        .filter(|f| {
-            c.index
-                .entries
-                .get(&f.rel)
-                .is_some_and(|e| e.module == module)
-        })
-        .count()
-        == 1
-}
-
 /// [`PythonModules`] of the project's files: the module names their cache entries record,
-/// and for a file without one (unreadable, not UTF-8, too large: never parsed) the name the
-/// load gives it (`discover::PythonModules`, made only then), so that demand's view of
-/// which paths are the project's is the load's. Always `Some`.
-fn python_modules(c: &cache::Cache, dep: &Deps) -> Option<PythonModules> {
+/// and for a file without one (unreadable, not UTF-8, too large: never parsed, so it
+/// defines nothing) the name the load gives it (`discover::PythonModules`, made only
+/// then), so that demand's view of which paths are the project's is the load's.
+fn python_modules(c: &cache::Cache, dep: &Deps) -> PythonModules {
     let mut namer: Option<discover::PythonModules> = None;
-    let names = (dep.files.iter())
-        .filter(|f| f.language == Language::Python)
-        .map(|f| match c.index.entries.get(&f.rel) {
-            Some(e) => e.module.clone(),
-            None => {
-                namer
-                    .get_or_insert_with(|| {
-                        discover::PythonModules::new(dep.files, dep.root, dep.src_roots)
-                    })
-                    .module_of(&f.abs)
-                    .0
+    let mut modules = PythonModules {
+        all: FxHashSet::default(),
+        repeated: FxHashSet::default(),
+    };
+    let mut parsed: FxHashSet<&str> = FxHashSet::default();
+    for f in dep.files.iter().filter(|f| f.language == Language::Python) {
+        match c.index.entries.get(&f.rel) {
+            Some(e) => {
+                if !parsed.insert(e.module.as_str()) {
+                    modules.repeated.insert(e.module.clone());
+                }
+                modules.all.insert(e.module.clone());
             }
-        })
-        .collect();
-    Some(PythonModules(names))
+            None => {
+                let namer = namer.get_or_insert_with(|| {
+                    discover::PythonModules::new(dep.files, dep.root, dep.src_roots)
+                });
+                modules.all.insert(namer.module_of(&f.abs).0);
+            }
+        }
+    }
+    modules
 }
 
 /// A changed file read again: its cache entry, the entry it gets now (new stat key and
