@@ -36,6 +36,14 @@ Edit kinds (each applied to a random file, then undone):
   comment            a comment line inserted before a random statement of a random
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
+  comments2          two comment lines, each before a random statement of a random
+                     function (an edit in two places: each moves what follows it by its
+                     own offset)
+  helper_above       a new helper that reads a file, defined above the top-level statement
+                     holding a random async function, and called as that function's first
+                     statement (an edit in two places)
+  comment_and_call   a library call (as library_call) and a comment line (as comment), in
+                     two random places of the file
 
 With --also-named, each cached run of the corpus is followed by a cached run naming only
 the edited file, compared with that file's --no-cache run: the runs of two settings (paths
@@ -56,7 +64,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call"]
 
 
 def dotted(node):
@@ -177,6 +185,33 @@ def edit(rng, path, kinds, trial):
             lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
         lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
         what = "helper (%s) called from %s (async)" % (shape, fn.name)
+    elif kind in ("comments2", "comment_and_call") and funcs:
+        # Several insertions, made bottom-up so that each line number still holds.
+        inserts = []
+        for n in range(2):
+            fn = rng.choice(funcs)
+            if kind == "comment_and_call" and n == 0:
+                st = fn.body[0]
+                text = rng.choice(['open("/dev/null")', "time.sleep(0)", 'subprocess.run(["true"])'])
+            else:
+                st = rng.choice(fn.body)
+                text = "# lg probe %d.%d" % (trial, n)
+            inserts.append((st.lineno - 1, " " * st.col_offset + text, fn.name))
+        for at, text, _ in sorted(inserts, key=lambda x: -x[0]):
+            lines.insert(at, text)
+        what = "; ".join("%s in %s before line %d" % (t.strip(), name, at + 1) for at, t, name in inserts)
+    elif kind == "helper_above" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
+        top = next(t for t in tree.body
+                   if t.lineno <= fn.lineno and fn.end_lineno <= t.end_lineno)
+        decorators = getattr(top, "decorator_list", None)
+        first = (decorators[0].lineno if decorators else top.lineno) - 1
+        st = fn.body[0]
+        name = "_lg_helper_%d" % trial
+        lines.insert(st.lineno - 1, " " * st.col_offset + '%s("/dev/null")' % name)
+        lines[first:first] = ["def %s(path):" % name, "    with open(path) as f:",
+                              "        return f.read()", "", ""]
+        what = "helper above %s, called from it (async)" % fn.name
     elif kind == "comment" and funcs:
         fn = rng.choice(funcs)
         st = rng.choice(fn.body)

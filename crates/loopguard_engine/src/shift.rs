@@ -1,14 +1,16 @@
 //! Edits that only move code: when a file's new facts equal its cached facts up to an
 //! order-preserving shift of positions (a line inserted above a function, a comment or a
-//! docstring edited, a log message reworded), the findings are the cached ones with their
-//! positions shifted, and the cross-file analysis need not run again.
+//! docstring edited, a log message reworded, any number of such edits), the findings are
+//! the cached ones with their positions shifted, and the cross-file analysis need not run
+//! again.
 //!
 //! The shift must keep every comparison the analysis and the filter make between positions
 //! (a call inside a `with` block, an await after a lock, a `noqa` on the line of a finding):
-//! each endpoint of a span either stays where it was or moves by one byte and line delta,
-//! and every endpoint that stays comes before every endpoint that moves, in the old text and
-//! in the new one. Anything else (code moved into a block, an edit inside a line with calls
-//! after it, a changed call) is not a shift, and the caller runs the analysis.
+//! every endpoint of a span keeps its column, and the map from old endpoints to new ones
+//! keeps their order and their ties, by byte and by line. Each edit moves what follows it
+//! by its own delta; an edit between two endpoints changes only the distance between them.
+//! Anything else (code moved into a block, an edit inside a line with calls after it, a
+//! changed call) is not a shift, and the caller runs the analysis.
 
 use loopguard_core::diagnostic::{Diagnostic, Notification};
 use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, TypeRef};
@@ -88,24 +90,24 @@ fn points(s: &Span) -> [Point; 2] {
 #[derive(Debug)]
 pub struct Shift {
     spans: FxHashMap<Span, Span>,
-    /// Lines up to `last_kept` stay, lines from `first_moved` move by `line_delta`; lines in
-    /// between are ambiguous (the edit is somewhere there).
-    last_kept: Option<u32>,
-    first_moved: Option<u32>,
-    line_delta: i64,
+    /// Per line of the old text that holds an endpoint, ascending: the line's move (new
+    /// line minus old line). Lines between two of them move as both do when they move
+    /// alike; otherwise an edit is somewhere there and the line is ambiguous.
+    line_moves: Vec<(u32, i64)>,
 }
 
 impl Shift {
     fn line(&self, line: u32) -> Option<u32> {
-        let kept = self.last_kept.is_some_and(|k| line <= k);
-        let moved = self.first_moved.is_some_and(|m| line >= m);
-        match (kept, moved) {
-            (true, false) => Some(line),
-            (false, true) => u32::try_from(i64::from(line) + self.line_delta).ok(),
-            // Both: nothing moved by a line (delta 0) or an empty edit; neither: ambiguous.
-            (true, true) if self.line_delta == 0 => Some(line),
-            _ => None,
-        }
+        let moves = &self.line_moves;
+        let at = moves.partition_point(|&(l, _)| l < line);
+        let delta = match (at.checked_sub(1).and_then(|i| moves.get(i)), moves.get(at)) {
+            (_, Some(&(l, d))) if l == line => d,
+            (Some(&(_, before)), Some(&(_, after))) if before == after => before,
+            (Some(_), Some(_)) => return None,
+            (Some(&(_, d)), None) | (None, Some(&(_, d))) => d,
+            (None, None) => 0,
+        };
+        u32::try_from(i64::from(line) + delta).ok()
     }
 
     /// The new position of a span of the old facts; `None` for a span the facts never had
@@ -123,41 +125,36 @@ pub fn shift(old: &FileFacts, new: &FileFacts) -> Option<Shift> {
     if old_spans.len() != new_spans.len() {
         return None;
     }
-    let mut delta: Option<(i64, i64)> = None;
-    // Old coordinates: the largest kept and smallest moved endpoint (bytes, lines).
-    let mut max_kept: Option<(u32, u32)> = None;
-    let mut min_moved: Option<(u32, u32)> = None;
+    let mut pairs: Vec<(Point, Point)> = Vec::with_capacity(old_spans.len() * 2);
     for (o, n) in old_spans.iter().zip(&new_spans) {
+        // A blank span on both sides is a placeholder (a position the caller's view drops),
+        // not a place in the text.
+        if *o == Span::default() && *n == Span::default() {
+            continue;
+        }
         for (po, pn) in points(o).into_iter().zip(points(n)) {
             if po.col != pn.col {
                 return None;
             }
-            let d = (
-                i64::from(pn.byte) - i64::from(po.byte),
-                i64::from(pn.line) - i64::from(po.line),
-            );
-            if d == (0, 0) {
-                let m = max_kept.get_or_insert((po.byte, po.line));
-                *m = (m.0.max(po.byte), m.1.max(po.line));
-                continue;
-            }
-            if *delta.get_or_insert(d) != d {
-                return None;
-            }
-            let m = min_moved.get_or_insert((po.byte, po.line));
-            *m = (m.0.min(po.byte), m.1.min(po.line));
+            pairs.push((po, pn));
         }
     }
-    let (byte_delta, line_delta) = delta.unwrap_or((0, 0));
-    if let (Some((kb, kl)), Some((mb, ml))) = (max_kept, min_moved) {
-        // Kept before moved, in the old text and in the new one.
-        if kb >= mb || i64::from(kb) >= i64::from(mb) + byte_delta {
-            return None;
-        }
-        if kl > ml || i64::from(kl) > i64::from(ml) + line_delta {
+    // In old order, the new endpoints must keep every order and every tie, by byte and by
+    // line (a byte order and a line order that disagree are caught too).
+    pairs.sort_unstable_by_key(|(o, _)| (o.byte, o.line));
+    for w in pairs.windows(2) {
+        let [(oa, na), (ob, nb)] = w else { continue };
+        if oa.byte.cmp(&ob.byte) != na.byte.cmp(&nb.byte)
+            || oa.line.cmp(&ob.line) != na.line.cmp(&nb.line)
+        {
             return None;
         }
     }
+    let mut line_moves: Vec<(u32, i64)> = pairs
+        .iter()
+        .map(|(o, n)| (o.line, i64::from(n.line) - i64::from(o.line)))
+        .collect();
+    line_moves.dedup();
     // Everything but positions must be equal.
     let mut next = new_spans.iter();
     visit_spans(&mut old_copy, &mut |s| {
@@ -172,16 +169,13 @@ pub fn shift(old: &FileFacts, new: &FileFacts) -> Option<Shift> {
     }
     let mut spans = FxHashMap::default();
     for (o, n) in old_spans.into_iter().zip(new_spans) {
-        // Two equal old spans always map to equal new ones (same endpoints, same delta).
+        // Two equal old spans always map to equal new ones (same endpoints, ties kept).
         spans.insert(o, n);
     }
-    let shift = Shift {
-        spans,
-        last_kept: max_kept.map(|(_, l)| l),
-        first_moved: min_moved.map(|(_, l)| l),
-        line_delta,
-    };
-    // `noqa` comments must move with the code around them.
+    let shift = Shift { spans, line_moves };
+    // `noqa` comments must move with the code around them. The line map is one-to-one and
+    // agrees with the spans on every line a finding can be on, so equal suppressions after
+    // it mean a finding is suppressed after the shift exactly when it was before.
     if shift.spans.is_empty() {
         // No positions to tell where the edit is (and no finding can be in this file).
         return (old.suppressions == new.suppressions).then_some(shift);
@@ -560,6 +554,46 @@ mod tests {
         let moved = s.span(&call.span).expect("known span");
         assert_eq!(moved.start_line, call.span.start_line + 2);
         assert_eq!(moved.start_byte, call.span.start_byte + 13);
+    }
+
+    #[test]
+    fn edits_in_several_places_are_a_shift() {
+        // One line above the function, two more above the last call: each call moves by
+        // what is inserted above it, and the `noqa` moves with its line.
+        let edited = BASE
+            .replace("import time\n", "import time\n# one\n")
+            .replace(
+                "    time.sleep(2)",
+                "    # two\n    # three\n    time.sleep(2)",
+            );
+        let (old, new) = (facts(BASE), facts(&edited));
+        let s = shift(&old, &new).expect("a shift");
+        let handler = old.functions.iter().find(|f| f.name == "handler");
+        let calls = &handler.expect("handler").calls;
+        let first = s.span(&calls[0].span).expect("known span");
+        assert_eq!(first.start_line, calls[0].span.start_line + 1);
+        let last = calls.last().expect("calls");
+        assert_eq!(
+            s.span(&last.span).expect("known span").start_line,
+            last.span.start_line + 3
+        );
+        assert_eq!(new.suppressions[0].line, old.suppressions[0].line + 3);
+        // Blank lines after the last line of the `with` block leave the block's span as it
+        // was, and move the rest.
+        let blank = BASE
+            .replace("import time\n", "import time\n# one\n")
+            .replace("        time.sleep(1)\n", "        time.sleep(1)\n\n\n");
+        assert!(shift(&old, &facts(&blank)).is_some());
+    }
+
+    #[test]
+    fn an_edit_that_moves_a_noqa_away_from_its_code_is_not_a_shift() {
+        // A blank line above the suppressed call, and its `noqa` moved to a line of its own
+        // below it: the call moves by one line, the `noqa` by two.
+        let edited = BASE
+            .replace("    await other()\n", "    await other()\n\n")
+            .replace("  # noqa: LG301\n", "\n    # noqa: LG301\n");
+        assert!(shift(&facts(BASE), &facts(&edited)).is_none());
     }
 
     #[test]

@@ -664,9 +664,15 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     // Undone, and done again: the helper and its call go, then come back.
     let o = shifted("", "", "");
     assert_eq!(summary(&o).len(), base);
+    // Defined above its caller: an edit in two places, each moving what follows it by its
+    // own offset. Undone too.
+    let above = "def _load(path):\n    with open(path) as f:\n        return f.read()\n\n\n";
+    let o = shifted(above, "    _load('a.cfg')\n", "");
+    assert_finding(&o, "LG303 svc/jobs.py:15 svc/jobs.py:15 svc/jobs.py:10");
+    let o = shifted("", "", "");
+    assert_eq!(summary(&o).len(), base);
     shifted("", "    _load('a.cfg')\n", load);
-    // A second one, with two rules (one edit in one place: a shift moves code by one
-    // offset, so the helpers go last).
+    // A second one, with two rules.
     let nap = "\n\ndef _nap():\n    time.sleep(1)\n    open('x').close()\n";
     let calls = "    _nap()\n    _load('a.cfg')\n";
     let o = shifted("", calls, &format!("{load}{nap}"));
