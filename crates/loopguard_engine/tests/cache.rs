@@ -274,6 +274,37 @@ fn code_that_only_moved_reuses_the_results_with_shifted_positions() {
     // The cache now holds the new positions.
     assert_eq!(p.run().cache, CacheUse::Results);
     assert_eq!(summary(&p.run()), summary(&p.run_uncached()));
+
+    // Edits in two places, with another linter's `noqa` between them (it silences nothing
+    // here, so it does not have to move as the code around it): a shift.
+    let helpers = |top: &str, gap: &str| {
+        format!(
+            "{top}import time\n\n# Retry pacing.\n\n\ndef backoff(n):\n    \
+             import os  # noqa: PLC0415\n{gap}    time.sleep(n)\n"
+        )
+    };
+    p.edit("svc/helpers.py", &helpers("", ""));
+    p.run();
+    p.edit("svc/helpers.py", &helpers("# Pacing.\n", "\n"));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:6 svc/api.py:6 svc/helpers.py:10");
+    // One of loopguard's codes there ties the shift to its line: analysed.
+    p.edit(
+        "svc/helpers.py",
+        &helpers("", "").replace("PLC0415", "LG301"),
+    );
+    p.run();
+    p.edit(
+        "svc/helpers.py",
+        &helpers("# Pacing.\n", "\n").replace("PLC0415", "LG301"),
+    );
+    let o = p.run();
+    assert!(
+        !matches!(o.cache, CacheUse::Shifted { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
 }
 
 /// Edits the findings never read keep them: the cached run reuses the results
