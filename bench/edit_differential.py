@@ -44,6 +44,12 @@ Edit kinds (each applied to a random file, then undone):
                      statement (an edit in two places)
   comment_and_call   a library call (as library_call) and a comment line (as comment), in
                      two random places of the file
+  import_call        `import shelve` added before the first import, and `shelve.open(...)`
+                     as the first statement of a random function (an import of a module
+                     outside the project leads demand nowhere)
+  param_call         a call passing a parameter of a random function on (`print`, `open`,
+                     `time.sleep`, `_LOGGER.debug` where the file has one), as its first
+                     statement
 
 With --also-named, each cached run of the corpus is followed by a cached run naming only
 the edited file, compared with that file's --no-cache run: the runs of two settings (paths
@@ -64,7 +70,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call"]
 
 
 def dotted(node):
@@ -185,6 +191,29 @@ def edit(rng, path, kinds, trial):
             lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
         lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
         what = "helper (%s) called from %s (async)" % (shape, fn.name)
+    elif kind == "import_call" and funcs:
+        imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                   and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+        if not imports:
+            return None
+        fn = rng.choice(funcs)
+        st = fn.body[0]
+        lines.insert(st.lineno - 1, " " * st.col_offset + 'shelve.open("/dev/null")')
+        lines.insert(imports[0].lineno - 1, "import shelve")
+        what = "import shelve, shelve.open in %s (%s)" % (fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
+    elif kind == "param_call" and any(len(n.args.args) > (1 if n.args.args and n.args.args[0].arg in ("self", "cls") else 0) for n in funcs):
+        with_params = [n for n in funcs
+                       if len(n.args.args) > (1 if n.args.args and n.args.args[0].arg in ("self", "cls") else 0)]
+        fn = rng.choice(with_params)
+        params = [a.arg for a in fn.args.args if a.arg not in ("self", "cls")]
+        param = rng.choice(params)
+        calls = ['print("lg probe", %s)', "open(%s)", "time.sleep(%s)"]
+        if "_LOGGER" in src:
+            calls.append('_LOGGER.debug("lg probe %%s", %s)')
+        stmt = rng.choice(calls) % param
+        st = fn.body[0]
+        lines.insert(st.lineno - 1, " " * st.col_offset + stmt)
+        what = "%s in %s (%s)" % (stmt, fn.name, "async" if isinstance(fn, ast.AsyncFunctionDef) else "sync")
     elif kind in ("comments2", "comment_and_call") and funcs:
         # Several insertions, made bottom-up so that each line number still holds.
         inserts = []

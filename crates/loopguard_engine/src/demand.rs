@@ -110,8 +110,8 @@ mod tests {
         let was = facts([&["app.db.load"], &[], &["app.db.save"]]);
         let live = [0, 1];
         let same = |now: &FileFacts| {
-            Signature::of(&was, None, &followed).pooling_live(&live)
-                == Signature::of(now, None, &followed).pooling_live(&live)
+            Signature::of(&was, None, &followed, &followed).pooling_live(&live)
+                == Signature::of(now, None, &followed, &followed).pooling_live(&live)
         };
         // Repeated in the other live function, or moved there.
         assert!(same(&facts([
@@ -137,9 +137,47 @@ mod tests {
         // Counted per function, as before, without `pooling_live`.
         let moved = facts([&[], &["app.db.load"], &["app.db.save"]]);
         assert_ne!(
-            Signature::of(&was, None, &followed),
-            Signature::of(&moved, None, &followed)
+            Signature::of(&was, None, &followed, &followed),
+            Signature::of(&moved, None, &followed, &followed)
         );
+    }
+
+    /// An import of a module outside the project leads demand nowhere: added or removed, it
+    /// leaves the signature. One of a project module, of a package whose modules are the
+    /// project's, or one that hides a module-level variable does not.
+    #[test]
+    fn imports_from_outside_the_project_leave_the_signature() {
+        use loopguard_core::facts::{Alias, TypeRef, Variable};
+        let base = FileFacts {
+            path: "app/h.py".into(),
+            module: "app.h".into(),
+            globals: vec![Variable {
+                name: "client".into(),
+                ty: TypeRef::Named("app.db.Client".into()),
+                span: Default::default(),
+            }],
+            ..Default::default()
+        };
+        let followed = |p: &str| p.starts_with("app.") || p == "app";
+        // `ns` is a package without a file of its own: `ns.tools` is a module.
+        let leads_into = |p: &str| followed(p) || p == "ns";
+        let with = |name: &str, target: &str| {
+            let mut f = base.clone();
+            f.aliases.push(Alias {
+                name: name.into(),
+                target: target.into(),
+            });
+            f
+        };
+        let same = |f: &FileFacts| {
+            Signature::of(&base, None, &followed, &leads_into)
+                == Signature::of(f, None, &followed, &leads_into)
+        };
+        assert!(same(&with("time", "time")));
+        assert!(same(&with("dumps", "json.dumps")));
+        assert!(!same(&with("db", "app.db")));
+        assert!(!same(&with("ns", "ns")));
+        assert!(!same(&with("client", "json")));
     }
 
     /// A sync helper added to the file and called from a live function leaves demand as it
@@ -174,9 +212,9 @@ mod tests {
                 function("cold", false, &["app.db.save"]),
             ])
         };
-        let old = Signature::of(&was, None, &followed).pooling_live(&[0]);
+        let old = Signature::of(&was, None, &followed, &followed).pooling_live(&[0]);
         let same = |now: &FileFacts| {
-            Signature::of(now, None, &followed)
+            Signature::of(now, None, &followed, &followed)
                 .pooling_live(&[0])
                 .leaving_out(&[1])
                 .is_some_and(|s| s == old)
@@ -186,8 +224,13 @@ mod tests {
         assert!(!same(&now(function("_helper", true, &[]))));
         // Without leaving it out, the helper and the path naming it count.
         assert_ne!(
-            Signature::of(&now(function("_helper", false, &[])), None, &followed)
-                .pooling_live(&[0]),
+            Signature::of(
+                &now(function("_helper", false, &[])),
+                None,
+                &followed,
+                &followed
+            )
+            .pooling_live(&[0]),
             old
         );
     }
@@ -413,10 +456,15 @@ struct FunctionSignature<'f> {
 }
 
 impl<'f> Signature<'f> {
+    /// `followed`: whether demand can follow a path (some prefix of it names a module of
+    /// the project); `leads_into`: that, or the path is a prefix of a module's name (a
+    /// package without a file of its own), so that an alias of it may lead demand into
+    /// the project (`import pkg`, then `pkg.sub.f`).
     pub fn of(
         facts: &'f FileFacts,
         callback_names: Option<&[String]>,
         followed: &dyn Fn(&str) -> bool,
+        leads_into: &dyn Fn(&str) -> bool,
     ) -> Signature<'f> {
         let type_paths_of = |t: &'f TypeRef| {
             let mut v = Vec::new();
@@ -456,11 +504,20 @@ impl<'f> Signature<'f> {
                     (c.qualname.as_str(), c.bases.as_slice(), fields)
                 })
                 .collect(),
-            aliases: facts
-                .aliases
-                .iter()
-                .map(|a| (a.name.as_str(), a.target.as_str()))
-                .collect(),
+            // An alias of a path outside the project (`import time`) leads demand nowhere
+            // (`SymbolDemand::satisfy` needs its target, or a path under it, and drops
+            // both), unless it hides a module-level variable of the same name, whose type
+            // demand would follow.
+            aliases: {
+                let globals: HashSet<&str> =
+                    facts.globals.iter().map(|g| g.name.as_str()).collect();
+                facts
+                    .aliases
+                    .iter()
+                    .filter(|a| leads_into(&a.target) || globals.contains(a.name.as_str()))
+                    .map(|a| (a.name.as_str(), a.target.as_str()))
+                    .collect()
+            },
             globals: facts
                 .globals
                 .iter()

@@ -1220,14 +1220,20 @@ fn reuse_shifted(
                                 hot.is_some() && chains::reaches_only_known(res, &vouched)
                             })
                     };
+                    // A parameter passed on makes an offload wrapper only of a function whose
+                    // call offloads or reaches a wrapper (a project function): a call the
+                    // catalog resolves alone does neither (`_LOGGER.debug("%s", path)`).
+                    let library = |site: &CallSite| {
+                        external_call_resolution(python, site, &in_project).is_some()
+                    };
                     let direct = |f: &Function, site: &CallSite| {
                         rechecked(f)
-                            && !shift::passes_code(site)
+                            && site.closure_args.is_empty()
                             && !switch(site)
                             && !method_in_switching(f, site)
-                            && (external_call_resolution(python, site, &in_project).is_some()
-                                || project_call(site)
-                                || helper_of(site).is_some())
+                            && (library(site)
+                                || (site.param_args.is_empty()
+                                    && (project_call(site) || helper_of(site).is_some())))
                     };
                     // Reaches nothing whatever its arguments.
                     let library_inert = |site: &CallSite| {
@@ -1235,8 +1241,10 @@ fn reuse_shifted(
                             .is_some_and(|r| r.targets.is_empty() && !r.arg_sensitive)
                     };
                     let inert = |f: &Function, site: &CallSite| {
-                        ((calls.as_ref().is_some_and(|k| k.is_inert(site)) || library_inert(site))
-                            && !switch(site))
+                        ((calls.as_ref().is_some_and(|k| k.is_inert(site))
+                            && site.param_args.is_empty())
+                            || library_inert(site))
+                            && !switch(site)
                             || direct(f, site)
                     };
                     leeway.inert = Some(&inert);
@@ -1261,14 +1269,21 @@ fn reuse_shifted(
                         pinned_callers(old, &old_pinned)
                             && pinned_callers(new, &r.pinned)
                             && live_now.is_some_and(|live_now| {
-                                let before = demand::Signature::of(old, callbacks, &in_project)
-                                    .pooling_live(live)
-                                    .leaving_out(&removed);
+                                let leads = |p: &str| modules.leads_into(p);
+                                let before =
+                                    demand::Signature::of(old, callbacks, &in_project, &leads)
+                                        .pooling_live(live)
+                                        .leaving_out(&removed);
                                 before.is_some()
                                     && before
-                                        == demand::Signature::of(new, callbacks, &in_project)
-                                            .pooling_live(&live_now)
-                                            .leaving_out(&added)
+                                        == demand::Signature::of(
+                                            new,
+                                            callbacks,
+                                            &in_project,
+                                            &leads,
+                                        )
+                                        .pooling_live(&live_now)
+                                        .leaving_out(&added)
                             })
                     });
                     if let Some(r) = &reshaped {
@@ -1707,6 +1722,9 @@ fn renumber_contexts(
 /// see `reread`).
 struct PythonModules {
     all: FxHashSet<String>,
+    /// Every proper prefix of a name in `all` that is not in `all` itself (a package
+    /// without an `__init__.py`).
+    packages: FxHashSet<String>,
     /// Names more than one parsed file (one with a cache entry) goes by.
     repeated: FxHashSet<String>,
 }
@@ -1715,6 +1733,12 @@ impl PythonModules {
     /// Whether demand can follow `path`: as `load::followed_by_demand`.
     fn follows(&self, path: &str) -> bool {
         demand::module_prefixes(path, ".").any(|prefix| self.all.contains(prefix))
+    }
+
+    /// Whether demand can follow `path`, or a module's name starts with it (see
+    /// `demand::Signature::of`).
+    fn leads_into(&self, path: &str) -> bool {
+        self.follows(path) || self.packages.contains(path)
     }
 
     /// Whether no other file that defines anything goes by module name `module` (then a
@@ -1732,6 +1756,7 @@ fn python_modules(c: &cache::Cache, dep: &Deps) -> PythonModules {
     let mut namer: Option<discover::PythonModules> = None;
     let mut modules = PythonModules {
         all: FxHashSet::default(),
+        packages: FxHashSet::default(),
         repeated: FxHashSet::default(),
     };
     let mut parsed: FxHashSet<&str> = FxHashSet::default();
@@ -1751,6 +1776,7 @@ fn python_modules(c: &cache::Cache, dep: &Deps) -> PythonModules {
             }
         }
     }
+    modules.packages = load::packages_of(modules.all.iter().map(String::as_str));
     modules
 }
 

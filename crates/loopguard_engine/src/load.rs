@@ -6,7 +6,7 @@ use loopguard_core::catalog::Catalog;
 use loopguard_core::config::{Config, DEFAULT_MAX_FILE_SIZE};
 use loopguard_core::diagnostic::{Notification, NotificationLevel};
 use loopguard_core::facts::{FileFacts, Language};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::EngineError;
 use crate::cache::{Cache, CachedFacts, IndexEntry, Skipped, StatKey, content_hash};
@@ -590,6 +590,25 @@ pub fn followed_by_demand(by_module: &HashMap<(&str, Language), Vec<usize>>, pat
         .any(|prefix| by_module.contains_key(&(prefix, Language::Python)))
 }
 
+/// The proper prefixes of the module names `all` that are not in it: packages without a
+/// file of their own.
+pub fn packages_of<'m>(all: impl Iterator<Item = &'m str> + Clone) -> HashSet<String> {
+    let known: HashSet<&str> = all.clone().collect();
+    let mut packages = HashSet::default();
+    for module in all {
+        for prefix in demand::module_prefixes(module, ".").skip(1) {
+            if known.contains(prefix) {
+                // Its own prefixes were met when it was.
+                break;
+            }
+            if !packages.insert(prefix.to_owned()) {
+                break;
+            }
+        }
+    }
+    packages
+}
+
 pub fn load_project(
     files: &[SourceFile],
     infos: Vec<ModuleInfo>,
@@ -674,6 +693,14 @@ pub(crate) fn load_project_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_are_the_prefixes_no_file_goes_by() {
+        let modules = ["a", "a.b.c", "a.b.d", "ns.tools", "ns.more.x"];
+        let mut got: Vec<String> = packages_of(modules.into_iter()).into_iter().collect();
+        got.sort();
+        assert_eq!(got, ["a.b", "ns", "ns.more"]);
+    }
 
     fn scan() -> RootScan {
         RootScan::new(&Catalog::builtin().unwrap())

@@ -65,12 +65,18 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
     parsed.sort_unstable();
     let by_module = load::module_map(p.files, p.infos);
     let followed = |path: &str| load::followed_by_demand(&by_module, path);
+    let packages = load::packages_of(
+        (by_module.keys())
+            .filter(|(_, language)| *language == Language::Python)
+            .map(|(module, _)| *module),
+    );
+    let leads_into = |path: &str| followed(path) || packages.contains(path);
     let lowered = &mut retry.lowered;
 
     let mut checked: Vec<Checked> = Vec::new();
     let ok = (|| {
         for &(i, stat) in &retry.changed {
-            let step = check_changed(c, p, i, stat?, lowered, &followed);
+            let step = check_changed(c, p, i, stat?, lowered, &followed, &leads_into);
             checked.push(step?);
             let now_parsed = checked.last()?.facts.is_some();
             if now_parsed != parsed.binary_search(&i).is_ok() {
@@ -191,6 +197,7 @@ fn check_changed(
     stat: StatKey,
     lowered: &mut load::Lowered,
     followed: &dyn Fn(&str) -> bool,
+    leads_into: &dyn Fn(&str) -> bool,
 ) -> Option<Checked> {
     let file = &p.files[i];
     let info = &p.infos[i];
@@ -218,7 +225,8 @@ fn check_changed(
         }
     };
     let names = p.scan.python_callback_names();
-    if demand::Signature::of(&old, names, followed) != demand::Signature::of(&new, names, followed)
+    if demand::Signature::of(&old, names, followed, leads_into)
+        != demand::Signature::of(&new, names, followed, leads_into)
     {
         c.restore(&file.rel, old);
         // For the full load, which runs demand instead.

@@ -209,11 +209,11 @@ pub struct Leeway<'a> {
     /// that change no finding (they reach no function but async ones and no catalog entry,
     /// whatever their arguments, and switch nothing to non-blocking mode: see
     /// `loopguard_analysis::kept::KeptCalls::is_inert`), and those whose findings it makes
-    /// again itself. Pinned functions may gain or lose those that pass no code over
-    /// ([`passes_code`]; the caller vouches that a callable passed by reference is not
-    /// scheduled on the loop), too (and awaits, while they have one). The caller vouches that the file's demand
-    /// signature stays as it was, so that the run's index, which every resolution reads,
-    /// does too.
+    /// again itself. Pinned functions may gain or lose those that pass no closure over
+    /// (the caller vouches that a callable passed by reference is not scheduled on the
+    /// loop, and that a parameter passed on makes no offload wrapper), too (and awaits,
+    /// while they have one). The caller vouches that the file's demand signature stays as
+    /// it was, so that the run's index, which every resolution reads, does too.
     pub inert: Option<&'a CallsAccountedFor<'a>>,
     /// Functions of the new facts (sorted indices) that the caller vouches for as added,
     /// whether inert or not: it makes the findings of every call of them again itself, and
@@ -344,7 +344,7 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             let keep: Vec<bool> = f
                 .calls
                 .iter()
-                .map(|c| passes_code(c) || !inert(f, c))
+                .map(|c| !c.closure_args.is_empty() || !inert(f, c))
                 .collect();
             let mut keep = keep.into_iter();
             f.calls.retain(|_| keep.next().unwrap_or(true));
@@ -730,13 +730,25 @@ mod tests {
             old.functions[h].calls[0].span.start_line + 1
         );
         // A call that reaches something is still an edit, and so is one that hands a
-        // callable or a parameter over, whatever the caller says of it.
+        // closure over, whatever the caller says of it.
         let blocking = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    open('x')\n");
         assert!(shift_with_leeway(&old, &facts(&blocking), &leeway).is_none());
-        let handing = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    _ = len(n)\n");
+        let closure = SERVICE.replace(
+            "    time.sleep(n)\n",
+            "    time.sleep(n)\n    _ = len(lambda: n)\n",
+        );
         let every_call = |_: &Function, _: &CallSite| true;
         leeway.inert = Some(&every_call);
-        assert!(shift_with_leeway(&old, &facts(&handing), &leeway).is_none());
+        assert!(shift_with_leeway(&old, &facts(&closure), &leeway).is_none());
+        // A parameter passed on is the caller's to vouch for (a wrapper is made only by a
+        // call that offloads or reaches one).
+        let param = SERVICE.replace("    time.sleep(n)\n", "    time.sleep(n)\n    _ = len(n)\n");
+        assert!(shift_with_leeway(&old, &facts(&param), &leeway).is_some());
+        leeway.inert = Some(&builtin);
+        assert!(shift_with_leeway(&old, &facts(&param), &leeway).is_some());
+        let no_params = |f: &Function, c: &CallSite| c.param_args.is_empty() && builtin(f, c);
+        leeway.inert = Some(&no_params);
+        assert!(shift_with_leeway(&old, &facts(&param), &leeway).is_none());
     }
 
     #[test]

@@ -183,9 +183,10 @@ fn cold_warm_and_edited_runs_agree_with_no_cache() {
         "import subprocess\n\n\ndef backoff(n):\n    subprocess.run(['sleep', str(n)])\n",
     );
     let edited = p.run();
+    // Analysed on the same files: the new import is of a module outside the project.
     assert_eq!(
         edited.cache,
-        CacheUse::Facts {
+        CacheUse::SameFiles {
             parsed: 1,
             kept_resolutions: false
         }
@@ -495,9 +496,9 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
     let p = Project::new();
     let routes = |in_items: &str, in_idle: &str| {
         format!(
-            "import time\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
+            "import asyncio\nimport time\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
              async def fetch():\n    return 1\n\n\n\
-             @app.get('/items')\nasync def items():\n{in_items}    await fetch()\n    return []\n\n\n\
+             @app.get('/items')\nasync def items(delay=0.1):\n{in_items}    await fetch()\n    return []\n\n\n\
              @app.get('/idle')\nasync def idle():\n{in_idle}    return 2\n"
         )
     };
@@ -511,7 +512,7 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     same_as_uncached(&o);
-    assert_finding(&o, "LG305 svc/routes.py:14");
+    assert_finding(&o, "LG305 svc/routes.py:15");
     assert_eq!(
         o.diagnostics
             .iter()
@@ -527,7 +528,7 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
     let o = p.run();
     assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     same_as_uncached(&o);
-    assert_finding(&o, "LG305 svc/routes.py:15");
+    assert_finding(&o, "LG305 svc/routes.py:16");
 
     p.edit("svc/routes.py", &routes("    time.sleep(2)\n", ""));
     let o = p.run();
@@ -540,13 +541,34 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
     same_as_uncached(&o);
     assert!(!summary(&o).iter().any(|s| s.contains("routes.py")));
 
+    // A parameter passed on to library calls (a log line, a sleep) makes no offload
+    // wrapper: a shift still.
+    p.edit(
+        "svc/routes.py",
+        &routes("    print('waiting', delay)\n    time.sleep(delay)\n", ""),
+    );
+    let o = p.run();
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    assert_finding(&o, "LG305 svc/routes.py:16");
+    // Passed to an offload, it makes one: analysed.
+    p.edit(
+        "svc/routes.py",
+        &routes("    await asyncio.to_thread(time.sleep, delay)\n", ""),
+    );
+    let o = p.run();
+    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
+    same_as_uncached(&o);
+    p.edit("svc/routes.py", &routes("", ""));
+    p.run();
+
     // `idle` never awaits: analysed (a route that never awaits but blocks is LG501 too).
     p.edit("svc/routes.py", &routes("", "    time.sleep(1)\n"));
     let o = p.run();
     assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
     same_as_uncached(&o);
-    assert_finding(&o, "LG305 svc/routes.py:20");
-    assert_finding(&o, "LG501 svc/routes.py:19");
+    assert_finding(&o, "LG305 svc/routes.py:21");
+    assert_finding(&o, "LG501 svc/routes.py:20");
 }
 
 /// A call of a project function the file already calls, added to or removed from an async
@@ -1186,6 +1208,20 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     );
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(p.run().cache, CacheUse::Results);
+
+    // A module outside the project imported, and called on the loop: the import leads
+    // demand nowhere, so the same files are analysed.
+    p.edit("svc/api.py", "import shelve\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n    shelve.open('x')\n");
+    let o = p.run();
+    assert!(
+        matches!(o.cache, CacheUse::SameFiles { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_finding(&o, "LG303 svc/api.py:8");
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    p.run();
 
     // A call into a function of the project that was not mentioned before: demand runs.
     write(
