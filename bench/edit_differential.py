@@ -36,6 +36,10 @@ Edit kinds (each applied to a random file, then undone):
   comment            a comment line inserted before a random statement of a random
                      function (code moves: the stored findings are shifted, and the next
                      edit's run takes the resolutions kept across that shift)
+  helper_io          a new helper that reads a file (`with open(path) as f: return f.read()`),
+                     appended, and called as the first statement of a random async function,
+                     in one of several shapes: plain, also called from sync code, also
+                     handed to `call_soon`, called twice, or handed the caller's parameter
   comments2          two comment lines, each before a random statement of a random
                      function (an edit in two places: each moves what follows it by its
                      own offset)
@@ -170,13 +174,17 @@ def edit(rng, path, kinds, trial):
     elif kind == "helper_io" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
         # A helper added and called from async code, in one of several shapes: a parameter
         # passed on, a method of what a library call returns, a second call of it from sync
-        # code, or it handed to the loop by reference.
+        # code, it handed to the loop by reference, or the caller's own parameter passed.
         fn = rng.choice([n for n in funcs if isinstance(n, ast.AsyncFunctionDef)])
         st = fn.body[0]
         name = "_lg_helper_%d" % trial
-        shape = rng.choice(["read", "read", "sync_caller", "call_soon", "two_calls"])
+        shape = rng.choice(["read", "read", "sync_caller", "call_soon", "two_calls", "param"])
         indent = " " * st.col_offset
-        calls = [indent + '%s("/dev/null")' % name]
+        params = [a.arg for a in fn.args.args if a.arg not in ("self", "cls")]
+        if shape == "param" and params:
+            calls = [indent + "%s(%s)" % (name, rng.choice(params))]
+        else:
+            calls = [indent + '%s("/dev/null")' % name]
         if shape == "call_soon":
             calls.append(indent + "asyncio.get_running_loop().call_soon(%s, '/dev/null')" % name)
         if shape == "two_calls":

@@ -1221,8 +1221,9 @@ fn reuse_shifted(
                             })
                     };
                     // A parameter passed on makes an offload wrapper only of a function whose
-                    // call offloads or reaches a wrapper (a project function): a call the
-                    // catalog resolves alone does neither (`_LOGGER.debug("%s", path)`).
+                    // call offloads or reaches a wrapper: neither a call the catalog resolves
+                    // alone (`_LOGGER.debug("%s", path)`) nor one of a helper added here,
+                    // whose calls are such calls, does.
                     let library = |site: &CallSite| {
                         external_call_resolution(python, site, &in_project).is_some()
                     };
@@ -1232,8 +1233,8 @@ fn reuse_shifted(
                             && !switch(site)
                             && !method_in_switching(f, site)
                             && (library(site)
-                                || (site.param_args.is_empty()
-                                    && (project_call(site) || helper_of(site).is_some())))
+                                || helper_of(site).is_some()
+                                || (site.param_args.is_empty() && project_call(site)))
                     };
                     // Reaches nothing whatever its arguments.
                     let library_inert = |site: &CallSite| {

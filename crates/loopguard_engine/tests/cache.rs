@@ -689,7 +689,7 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     let jobs = |before: &str, in_handler: &str, after: &str| {
         format!(
             "import asyncio\nimport time\n\n\ndef existing():\n    return 1\n\n\n{before}\
-             async def handler():\n{in_handler}    existing()\n    await asyncio.sleep(0)\n\n\n\
+             async def handler(cfg='a.cfg'):\n{in_handler}    existing()\n    await asyncio.sleep(0)\n\n\n\
              def setup():\n    existing()\n{after}"
         )
     };
@@ -724,6 +724,11 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     assert_finding(&o, "LG303 svc/jobs.py:15 svc/jobs.py:15 svc/jobs.py:10");
     let o = shifted("", "", "");
     assert_eq!(summary(&o).len(), base);
+    // Handed the caller's own parameter: the helper is no offload wrapper, so neither is
+    // the caller.
+    let o = shifted("", "    _load(cfg)\n", load);
+    assert_finding(&o, "LG303 svc/jobs.py:10 svc/jobs.py:10 svc/jobs.py:20");
+    shifted("", "", "");
     shifted("", "    _load('a.cfg')\n", load);
     // A second one, with two rules.
     let nap = "\n\ndef _nap():\n    time.sleep(1)\n    open('x').close()\n";
