@@ -1241,12 +1241,12 @@ fn reuse_shifted(
                         external_call_resolution(python, site, &in_project)
                             .is_some_and(|r| r.targets.is_empty() && !r.arg_sensitive)
                     };
+                    // A kept call that reaches nothing may yet reach a wrapper: not when it
+                    // passes a parameter on.
                     let inert = |f: &Function, site: &CallSite| {
-                        ((calls.as_ref().is_some_and(|k| k.is_inert(site))
-                            && site.param_args.is_empty())
-                            || library_inert(site))
-                            && !switch(site)
-                            || direct(f, site)
+                        let kept_inert = calls.as_ref().is_some_and(|k| k.is_inert(site))
+                            && site.param_args.is_empty();
+                        ((kept_inert || library_inert(site)) && !switch(site)) || direct(f, site)
                     };
                     leeway.inert = Some(&inert);
                     leeway.added = &added;
