@@ -502,16 +502,24 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
              @app.get('/idle')\nasync def idle():\n{in_idle}    return 2\n"
         )
     };
-    let same_as_uncached = |o: &Outcome| {
+    // The edit, run cached: served as a shift or not, and field by field what an uncached
+    // run finds.
+    let run = |in_items: &str, in_idle: &str, shifted: bool| {
+        p.edit("svc/routes.py", &routes(in_items, in_idle));
+        let o = p.run();
+        assert_eq!(
+            o.cache == CacheUse::Shifted { changed: 1 },
+            shifted,
+            "{:?}",
+            o.cache
+        );
         assert_eq!(o.diagnostics, p.run_uncached().diagnostics);
+        o
     };
     p.edit("svc/routes.py", &routes("", ""));
     p.run();
 
-    p.edit("svc/routes.py", &routes("    time.sleep(1)\n", ""));
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
+    let o = run("    time.sleep(1)\n", "", true);
     assert_finding(&o, "LG305 svc/routes.py:15");
     assert_eq!(
         o.diagnostics
@@ -520,53 +528,29 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
             .count(),
         1
     );
-
-    p.edit(
-        "svc/routes.py",
-        &routes("    time.sleep(1)\n    time.sleep(2)\n", ""),
-    );
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
+    let o = run("    time.sleep(1)\n    time.sleep(2)\n", "", true);
     assert_finding(&o, "LG305 svc/routes.py:16");
-
-    p.edit("svc/routes.py", &routes("    time.sleep(2)\n", ""));
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
-
-    p.edit("svc/routes.py", &routes("", ""));
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
+    run("    time.sleep(2)\n", "", true);
+    let o = run("", "", true);
     assert!(!summary(&o).iter().any(|s| s.contains("routes.py")));
 
     // A parameter passed on to library calls (a log line, a sleep) makes no offload
-    // wrapper: a shift still.
-    p.edit(
-        "svc/routes.py",
-        &routes("    print('waiting', delay)\n    time.sleep(delay)\n", ""),
+    // wrapper: a shift still. Passed to an offload, it makes one: analysed.
+    let o = run(
+        "    print('waiting', delay)\n    time.sleep(delay)\n",
+        "",
+        true,
     );
-    let o = p.run();
-    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
     assert_finding(&o, "LG305 svc/routes.py:16");
-    // Passed to an offload, it makes one: analysed.
-    p.edit(
-        "svc/routes.py",
-        &routes("    await asyncio.to_thread(time.sleep, delay)\n", ""),
+    run(
+        "    await asyncio.to_thread(time.sleep, delay)\n",
+        "",
+        false,
     );
-    let o = p.run();
-    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
-    p.edit("svc/routes.py", &routes("", ""));
-    p.run();
+    run("", "", false);
 
     // `idle` never awaits: analysed (a route that never awaits but blocks is LG501 too).
-    p.edit("svc/routes.py", &routes("", "    time.sleep(1)\n"));
-    let o = p.run();
-    assert_ne!(o.cache, CacheUse::Shifted { changed: 1 });
-    same_as_uncached(&o);
+    let o = run("", "    time.sleep(1)\n", false);
     assert_finding(&o, "LG305 svc/routes.py:21");
     assert_finding(&o, "LG501 svc/routes.py:20");
 }
