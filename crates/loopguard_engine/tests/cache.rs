@@ -78,6 +78,19 @@ impl Project {
         o
     }
 
+    /// A cached run that the cache did not serve as a shift (the analysis ran), with the
+    /// findings of a `--no-cache` run.
+    fn run_analysed(&self) -> Outcome {
+        let o = self.run();
+        assert!(
+            !matches!(o.cache, CacheUse::Shifted { .. }),
+            "{:?}",
+            o.cache
+        );
+        assert_eq!(summary(&o), summary(&self.run_uncached()));
+        o
+    }
+
     /// A cached run naming `rels` (files or folders of the project), as a pre-commit hook
     /// names the staged files.
     fn run_on(&self, rels: &[&str]) -> Outcome {
@@ -299,13 +312,7 @@ fn code_that_only_moved_reuses_the_results_with_shifted_positions() {
         "svc/helpers.py",
         &helpers("# Pacing.\n", "\n").replace("PLC0415", "LG301"),
     );
-    let o = p.run();
-    assert!(
-        !matches!(o.cache, CacheUse::Shifted { .. }),
-        "{:?}",
-        o.cache
-    );
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.run_analysed();
 }
 
 /// Edits the findings never read keep them: the cached run reuses the results
@@ -684,13 +691,7 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     };
     let analysed = |before: &str, in_handler: &str, after: &str| {
         p.edit("svc/jobs.py", &jobs(before, in_handler, after));
-        let o = p.run();
-        assert!(
-            !matches!(o.cache, CacheUse::Shifted { .. }),
-            "{:?}",
-            o.cache
-        );
-        assert_eq!(summary(&o), summary(&p.run_uncached()));
+        p.run_analysed();
     };
     p.edit("svc/jobs.py", &jobs("", "", ""));
     let base = summary(&p.run()).len();
