@@ -16,6 +16,10 @@
 #   edit.sh loop_blocking python BACKUP FILE [CMD...]
 #                                          a blocking call (`open(..).close()`) added there
 #                                          instead: a new finding
+#   edit.sh two_places python BACKUP FILE [CMD...]
+#                                          a comment line after line 1 and another as the
+#                                          first line of the first async function's body:
+#                                          one edit in two places, each moving what follows
 #   edit.sh loop_project python BACKUP FILE [CMD...]
 #                                          the file's first one-line call statement on
 #                                          `self` in an async function (`self.set_state(..)`
@@ -76,6 +80,11 @@ loop/python)
 loop_blocking/python)
     [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
     insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()"
+    ;;
+two_places/python)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "# loopguard bench edit $stamp"
+    sed -i "1a # loopguard bench edit $stamp" "$file"
     ;;
 loop_project/python)
     [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true

@@ -268,6 +268,9 @@ bench_corpus() {
         measure "$c.lg_touch_loop_blocking" \
             "bash $BENCH/edit.sh loop_blocking $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"
+        measure "$c.lg_touch_two_places" \
+            "bash $BENCH/edit.sh two_places $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
+            "$lg --cache-dir $lg_cache"
         measure "$c.lg_touch_loop_project" \
             "bash $BENCH/edit.sh loop_project $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"
