@@ -51,6 +51,9 @@ Edit kinds (each applied to a random file, then undone):
   import_call        `import shelve` added before the first import, and `shelve.open(...)`
                      as the first statement of a random function (an import of a module
                      outside the project leads demand nowhere)
+  async_fn           a new module-level async function appended that awaits and makes a
+                     one-line call statement copied from an async function of the file
+                     (not one on `self`): it needs what the file's live functions need
   param_call         a call passing a parameter of a random function on (`print`, `open`,
                      `time.sleep`, `_LOGGER.debug` where the file has one), as its first
                      statement
@@ -74,7 +77,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call", "async_fn"]
 
 
 def dotted(node):
@@ -199,6 +202,15 @@ def edit(rng, path, kinds, trial):
             lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
         lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
         what = "helper (%s) called from %s (async)" % (shape, fn.name)
+    elif kind == "async_fn" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
+        stmts = [s for n in funcs if isinstance(n, ast.AsyncFunctionDef) for s in ast.walk(n)
+                 if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                 and s.lineno == s.end_lineno and not lines[s.lineno - 1].strip().startswith("self.")]
+        if not stmts:
+            return None
+        copied = lines[rng.choice(stmts).lineno - 1].strip()
+        lines.append("\n\nasync def _lg_async_%d():\n    await asyncio.sleep(0)\n    %s\n" % (trial, copied))
+        what = "async function appended calling %s" % copied
     elif kind == "import_call" and funcs:
         imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
                    and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]

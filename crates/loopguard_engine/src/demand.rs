@@ -142,6 +142,99 @@ mod tests {
         );
     }
 
+    /// A function that seeds demand, added, leaves its outcome as it was (with the new
+    /// function live) when the live functions mentioned every path it mentions; one that
+    /// mentions a new path, or encloses a function, does not.
+    #[test]
+    fn an_added_seed_that_needs_nothing_new_leaves_the_pooled_signature() {
+        let facts = |extra: Option<&[&str]>, nested: bool| {
+            let mut f = FileFacts {
+                path: "app/h.py".into(),
+                module: "app.h".into(),
+                ..Default::default()
+            };
+            let mut add = |name: &str, callees: &[&str], parent: Option<u32>| {
+                f.functions.push(loopguard_core::facts::Function {
+                    qualname: format!("app.h.{name}"),
+                    name: name.into(),
+                    is_async: true,
+                    parent,
+                    calls: callees.iter().map(|c| call_of(c)).collect(),
+                    ..Default::default()
+                });
+            };
+            add("a", &["app.db.load", "app.db.save"], None);
+            if let Some(callees) = extra {
+                add("new", callees, None);
+                if nested {
+                    add("inner", &[], Some(1));
+                }
+            }
+            f
+        };
+        let followed = |p: &str| p.starts_with("app.");
+        let was = facts(None, false);
+        let before = || Signature::of(&was, None, &followed, &followed).pooling_live(&[0]);
+        fn after<'f>(
+            now: &'f FileFacts,
+            live: &[u32],
+            followed: &dyn Fn(&str) -> bool,
+        ) -> Option<Signature<'f>> {
+            Signature::of(now, None, followed, followed)
+                .pooling_live(live)
+                .leaving_out_seeds(&[1])
+        }
+        let known = facts(Some(&["app.db.load", "json.dumps"]), false);
+        assert_eq!(after(&known, &[0, 1], &followed), Some(before()));
+        let new_path = facts(Some(&["app.db.drop"]), false);
+        assert_ne!(after(&new_path, &[0, 1], &followed), Some(before()));
+        let nested = facts(Some(&["app.db.load"]), true);
+        assert_eq!(after(&nested, &[0, 1, 2], &followed), None);
+        // Not a seed: `leaving_out` is the one for that.
+        let mut sync = facts(Some(&[]), false);
+        sync.functions[1].is_async = false;
+        assert_eq!(after(&sync, &[0], &followed), None);
+    }
+
+    /// In a file whose async functions all seed demand, a path naming one of them needs
+    /// nothing new; one naming a sync function of the file does.
+    #[test]
+    fn paths_to_the_files_own_async_functions_are_left_out() {
+        let facts = |callees: &[&str]| {
+            let mut f = FileFacts {
+                path: "app/h.py".into(),
+                module: "app.h".into(),
+                ..Default::default()
+            };
+            for (name, is_async) in [("a", true), ("b", true), ("helper", false)] {
+                f.functions.push(loopguard_core::facts::Function {
+                    qualname: format!("app.h.{name}"),
+                    name: name.into(),
+                    is_async,
+                    calls: if name == "a" {
+                        callees.iter().map(|c| call_of(c)).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    ..Default::default()
+                });
+            }
+            f
+        };
+        let followed = |p: &str| p.starts_with("app.");
+        let same = |a: &FileFacts, b: &FileFacts| {
+            let of = |f| {
+                Signature::of(f, None, &followed, &followed)
+                    .without_paths_to_async(f)
+                    .pooling_live(&[0, 1])
+            };
+            of(a) == of(b)
+        };
+        let was = facts(&["app.db.load"]);
+        assert!(same(&was, &facts(&["app.db.load", "app.h.b"])));
+        assert!(!same(&was, &facts(&["app.db.load", "app.h.helper"])));
+    }
+
     /// An import of a module outside the project leads demand nowhere: added or removed, it
     /// leaves the signature. One of a project module, of a package whose modules are the
     /// project's, or one that hides a module-level variable does not.
@@ -543,19 +636,49 @@ impl<'f> Signature<'f> {
         self
     }
 
+    /// The signature without the paths that name an async function of the file (the first
+    /// function of its qualified name, which is the one demand finds): in a file the byte
+    /// scan finds async code in, every async function seeds demand and is live, so needing
+    /// one changes nothing. Only for such a file.
+    pub fn without_paths_to_async(mut self, facts: &FileFacts) -> Signature<'f> {
+        let mut first: HashMap<&str, bool> = HashMap::default();
+        for f in &facts.functions {
+            first.entry(f.qualname.as_str()).or_insert(f.is_async);
+        }
+        let seeded = |p: &&str| first.get(*p).copied().unwrap_or(false);
+        for func in &mut self.functions {
+            func.paths.retain(|p| !seeded(p));
+        }
+        self.live_paths.retain(|p| !seeded(p));
+        self
+    }
+
     /// The signature without the functions `added` (sorted numbers) and without the paths
     /// that name them, numbered as if they were not there; `None` unless each of them
     /// seeds nothing, mentions no path demand follows and encloses no function. Demand
     /// reaching such a function (a call of it) finds its file parsed and follows nothing
     /// from it, so its outcome is that of the signature without it.
-    pub fn leaving_out(mut self, added: &[u32]) -> Option<Signature<'f>> {
+    pub fn leaving_out(self, added: &[u32]) -> Option<Signature<'f>> {
+        self.leaving_out_if(added, false)
+    }
+
+    /// [`Signature::leaving_out`] for functions that seed demand, after
+    /// [`Signature::pooling_live`] pooled their paths with the live ones: each of them must
+    /// enclose no function, and its paths count in the pool. Demand marks such a function
+    /// live and needs its paths; when the pool is as it was, every one of them was needed
+    /// already, so the outcome is the old one with these functions live too.
+    pub fn leaving_out_seeds(self, added: &[u32]) -> Option<Signature<'f>> {
+        self.leaving_out_if(added, true)
+    }
+
+    fn leaving_out_if(mut self, added: &[u32], seeds: bool) -> Option<Signature<'f>> {
         if added.is_empty() {
             return Some(self);
         }
         let mut names: Vec<&'f str> = Vec::new();
         for &a in added {
             let func = self.functions.get(a as usize)?;
-            if func.seeds || !func.paths.is_empty() {
+            if func.seeds != seeds || !func.paths.is_empty() {
                 return None;
             }
             names.push(func.qualname);

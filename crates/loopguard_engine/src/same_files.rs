@@ -12,7 +12,7 @@
 //! to the full load, with the cache as it was.
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use loopguard_analysis::kept;
 use loopguard_core::facts::{FileFacts, Language};
@@ -41,12 +41,18 @@ pub(crate) struct Project<'a> {
     pub max_size: u64,
 }
 
+/// A question about a path (whether demand follows it, or may be led into the project).
+type PathTest<'a> = &'a dyn Fn(&str) -> bool;
+
 /// A changed file checked against its entry: its new entry, and its new and old facts if
 /// it is parsed.
 struct Checked {
     file: usize,
     entry: cache::IndexEntry,
     facts: Option<(FileFacts, FileFacts)>,
+    /// The file's live functions, numbered in the new facts, when the edit added or
+    /// removed functions that seed demand (see [`changed_seeds`]).
+    live: Option<Vec<u32>>,
 }
 
 /// The facts of the files the last run analysed (see the module docs), or `None` and the
@@ -76,7 +82,8 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
     let mut checked: Vec<Checked> = Vec::new();
     let ok = (|| {
         for &(i, stat) in &retry.changed {
-            let step = check_changed(c, p, i, stat?, lowered, &followed, &leads_into);
+            let live = crate::list_of(&stored.live, i);
+            let step = check_changed(c, p, i, stat?, lowered, (&followed, &leads_into), live);
             checked.push(step?);
             let now_parsed = checked.last()?.facts.is_some();
             if now_parsed != parsed.binary_search(&i).is_ok() {
@@ -146,6 +153,16 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
     } else {
         None
     };
+    // The live functions as before, but those of a file that gained or lost functions
+    // seeding demand, numbered in its new facts.
+    let mut live: Vec<(usize, u32)> = stored.live_pairs();
+    for ch in &checked {
+        if let Some(now) = &ch.live {
+            live.retain(|(f, _)| *f != ch.file);
+            live.extend(now.iter().map(|&g| (ch.file, g)));
+        }
+    }
+    live.sort_unstable();
     let mut parsed_now = 0;
     // The names mentioned last time, and those the changed files mention now: a superset
     // of what the facts mention, which is safe (a name only looks mentioned).
@@ -182,7 +199,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
         requested_scanned: stored.files_checked,
         parsed_now,
         reparsed: Vec::new(),
-        live: stored.live_pairs(),
+        live,
         mentioned: Some(mentioned),
         prior,
     })
@@ -196,8 +213,8 @@ fn check_changed(
     i: usize,
     stat: StatKey,
     lowered: &mut load::Lowered,
-    followed: &dyn Fn(&str) -> bool,
-    leads_into: &dyn Fn(&str) -> bool,
+    (followed, leads_into): (PathTest<'_>, PathTest<'_>),
+    live: &[u32],
 ) -> Option<Checked> {
     let file = &p.files[i];
     let info = &p.infos[i];
@@ -214,6 +231,7 @@ fn check_changed(
             file: i,
             entry: new_entry,
             facts: None,
+            live: None,
         });
     }
     let new = load::lower_again(lowered.remove(&i), file, info, &text, &new_entry.hash);
@@ -225,19 +243,97 @@ fn check_changed(
         }
     };
     let names = p.scan.python_callback_names();
-    if demand::Signature::of(&old, names, followed, leads_into)
-        != demand::Signature::of(&new, names, followed, leads_into)
-    {
-        c.restore(&file.rel, old);
-        // For the full load, which runs demand instead.
-        lowered.insert(i, (new_entry.hash, new));
-        return None;
-    }
+    // The byte scan gives both texts the same answer (`reread`): where it finds async code,
+    // the file's async functions seed demand, in both runs.
+    let seeded = entry.may_have_roots;
+    let signature = |facts| {
+        let s = demand::Signature::of(facts, names, followed, leads_into);
+        if seeded {
+            s.without_paths_to_async(facts)
+        } else {
+            s
+        }
+    };
+    let live = if signature(&old) == signature(&new) {
+        None
+    } else {
+        match changed_seeds(&old, &new, live, &signature).filter(|_| seeded) {
+            Some(live) => Some(live),
+            None => {
+                c.restore(&file.rel, old);
+                // For the full load, which runs demand instead.
+                lowered.insert(i, (new_entry.hash, new));
+                return None;
+            }
+        }
+    };
     Some(Checked {
         file: i,
         entry: new_entry,
         facts: Some((new, old)),
+        live,
     })
+}
+
+/// When `new` is `old` with async functions added or removed (in a file the byte scan
+/// finds async code in: they seed demand) that enclose none, and every path they mention that demand follows is one
+/// the file's other live functions mention too (`live`: the old numbers), demand reaches
+/// what it reached before, bar the removed functions and with the added ones: the file's
+/// live functions, numbered in `new`.
+fn changed_seeds<'f>(
+    old: &'f FileFacts,
+    new: &'f FileFacts,
+    live: &[u32],
+    signature: &dyn Fn(&'f FileFacts) -> demand::Signature<'f>,
+) -> Option<Vec<u32>> {
+    // Pair the functions in order; a name on one side only is a function added or removed.
+    let names = |f: &'f FileFacts| -> HashSet<&'f str> {
+        f.functions.iter().map(|g| g.qualname.as_str()).collect()
+    };
+    let (old_names, new_names) = (names(old), names(new));
+    let mut new_of_old: Vec<Option<u32>> = vec![None; old.functions.len()];
+    let (mut added, mut removed): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0u32, 0u32);
+    loop {
+        match (old.functions.get(i as usize), new.functions.get(j as usize)) {
+            (None, None) => break,
+            (Some(o), Some(n)) if o.qualname == n.qualname => {
+                new_of_old[i as usize] = Some(j);
+                i += 1;
+                j += 1;
+            }
+            (Some(o), _) if !new_names.contains(o.qualname.as_str()) => {
+                removed.push(i);
+                i += 1;
+            }
+            (_, Some(n)) if !old_names.contains(n.qualname.as_str()) => {
+                added.push(j);
+                j += 1;
+            }
+            _ => return None,
+        }
+    }
+    let is_async =
+        |facts: &FileFacts, f: &u32| facts.functions.get(*f as usize).is_some_and(|g| g.is_async);
+    if (added.is_empty() && removed.is_empty())
+        || !added.iter().all(|f| is_async(new, f))
+        || !removed.iter().all(|f| is_async(old, f))
+    {
+        return None;
+    }
+    let mut live_now: Vec<u32> = (live.iter())
+        .filter(|f| removed.binary_search(f).is_err())
+        .map(|&f| new_of_old.get(f as usize).copied().flatten())
+        .collect::<Option<_>>()?;
+    live_now.extend(&added);
+    live_now.sort_unstable();
+    let before = signature(old)
+        .pooling_live(live)
+        .leaving_out_seeds(&removed)?;
+    let after = signature(new)
+        .pooling_live(&live_now)
+        .leaving_out_seeds(&added)?;
+    (before == after).then_some(live_now)
 }
 
 /// Gives the cache back the old facts of the changed files checked so far.

@@ -1213,6 +1213,67 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     p.run();
 
+    // A new async function that calls only what the file's live functions call: demand
+    // reaches what it did, and the new function.
+    let with_retry = |call: &str| {
+        format!(
+            "import asyncio\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    \
+             backoff(0)\n    backoff(1)\n\n\nasync def retry():\n    await asyncio.sleep(0)\n    \
+             {call}\n"
+        )
+    };
+    p.edit("svc/api.py", &with_retry("backoff(2)"));
+    let o = p.run();
+    assert!(
+        matches!(o.cache, CacheUse::SameFiles { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_finding(&o, "LG305 svc/api.py:12 svc/api.py:12 svc/helpers.py:5");
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    // Removed again: the same.
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    let o = p.run();
+    assert!(
+        matches!(o.cache, CacheUse::SameFiles { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    // One that awaits another async function of the file, live anyway: the same.
+    p.edit(
+        "svc/api.py",
+        &with_retry("await handler()").replace("backoff(0)", "backoff(0)\n    open('x')"),
+    );
+    let o = p.run();
+    assert!(
+        matches!(o.cache, CacheUse::SameFiles { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_finding(&o, "LG303 svc/api.py:7");
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    p.run();
+    // One that calls what no live function called: demand runs.
+    write(
+        p.root(),
+        "svc/helpers.py",
+        "import time\n\n\ndef backoff(n):\n    time.sleep(n)\n\n\ndef nap():\n    time.sleep(1)\n",
+    );
+    touch_later(&p.root().join("svc/helpers.py"));
+    p.run();
+    p.edit(
+        "svc/api.py",
+        &with_retry("backoff(2)")
+            .replace("import backoff", "import backoff, nap")
+            .replace("backoff(2)", "nap()"),
+    );
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_finding(&o, "LG305 svc/api.py:12 svc/api.py:12 svc/helpers.py:9");
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+
     // A call into a function of the project that was not mentioned before: demand runs.
     write(
         p.root(),
