@@ -41,7 +41,8 @@ pub(crate) struct Project<'a> {
     pub max_size: u64,
 }
 
-/// A question about a path (whether demand follows it, or may be led into the project).
+/// A question about a path or a name (whether demand follows it, may be led into the
+/// project by it, or a file mentions it).
 type PathTest<'a> = &'a dyn Fn(&str) -> bool;
 
 /// A changed file checked against its entry: its new entry, and its new and old facts if
@@ -79,11 +80,22 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
     let leads_into = |path: &str| followed(path) || packages.contains(path);
     let lowered = &mut retry.lowered;
 
+    // Whether a file of the last run mentioned a name (see `shift::mentioned_names`).
+    let names = stored.names();
+    let is_mentioned = |n: &str| names.binary_search(&shift::name_hash(n)).is_ok();
     let mut checked: Vec<Checked> = Vec::new();
     let ok = (|| {
         for &(i, stat) in &retry.changed {
             let live = crate::list_of(&stored.live, i);
-            let step = check_changed(c, p, i, stat?, lowered, (&followed, &leads_into), live);
+            let step = check_changed(
+                c,
+                p,
+                i,
+                stat?,
+                lowered,
+                (&followed, &leads_into),
+                (live, &is_mentioned),
+            );
             checked.push(step?);
             let now_parsed = checked.last()?.facts.is_some();
             if now_parsed != parsed.binary_search(&i).is_ok() {
@@ -166,7 +178,7 @@ pub(crate) fn load(c: &mut Cache, p: &Project, retry: &mut Retry) -> Option<Load
     let mut parsed_now = 0;
     // The names mentioned last time, and those the changed files mention now: a superset
     // of what the facts mention, which is safe (a name only looks mentioned).
-    let mut mentioned = stored.names();
+    let mut mentioned = names;
     for ch in checked {
         let rel = p.files[ch.file].rel.as_str();
         let reparsed = ch.facts.is_some();
@@ -214,7 +226,7 @@ fn check_changed(
     stat: StatKey,
     lowered: &mut load::Lowered,
     (followed, leads_into): (PathTest<'_>, PathTest<'_>),
-    live: &[u32],
+    (live, mentioned): (&[u32], PathTest<'_>),
 ) -> Option<Checked> {
     let file = &p.files[i];
     let info = &p.infos[i];
@@ -257,7 +269,7 @@ fn check_changed(
     let live = if signature(&old) == signature(&new) {
         None
     } else {
-        match changed_seeds(&old, &new, live, &signature).filter(|_| seeded) {
+        match changed_seeds(&old, &new, live, &signature, mentioned).filter(|_| seeded) {
             Some(live) => Some(live),
             None => {
                 c.restore(&file.rel, old);
@@ -285,6 +297,7 @@ fn changed_seeds<'f>(
     new: &'f FileFacts,
     live: &[u32],
     signature: &dyn Fn(&'f FileFacts) -> demand::Signature<'f>,
+    mentioned: PathTest<'_>,
 ) -> Option<Vec<u32>> {
     // Pair the functions in order; a name on one side only is a function added or removed.
     let names = |f: &'f FileFacts| -> HashSet<&'f str> {
@@ -313,11 +326,27 @@ fn changed_seeds<'f>(
             _ => return None,
         }
     }
-    let is_async =
-        |facts: &FileFacts, f: &u32| facts.functions.get(*f as usize).is_some_and(|g| g.is_async);
+    // Async, at module level or a method, and hiding nothing demand finds under the same
+    // path: a function is looked up first, so a module-level one must not share its name
+    // with a class, alias or variable; and a method, under a name no file mentions, since
+    // `C.name` finds the method where it found the class (and all its members) before.
+    let plain_async = |facts: &FileFacts, f: &u32| {
+        facts.functions.get(*f as usize).is_some_and(|g| {
+            g.is_async
+                && g.parent.is_none()
+                && !facts.classes.iter().any(|c| c.qualname == g.qualname)
+                && match g.class {
+                    Some(_) => !mentioned(&g.name),
+                    None => {
+                        !(facts.aliases.iter().any(|a| a.name == g.name)
+                            || facts.globals.iter().any(|v| v.name == g.name))
+                    }
+                }
+        })
+    };
     if (added.is_empty() && removed.is_empty())
-        || !added.iter().all(|f| is_async(new, f))
-        || !removed.iter().all(|f| is_async(old, f))
+        || !added.iter().all(|f| plain_async(new, f))
+        || !removed.iter().all(|f| plain_async(old, f))
     {
         return None;
     }

@@ -1255,6 +1255,39 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     p.run();
+    // A new async method: under a name no file mentions, the same files; under one some
+    // file mentions (`Job.backoff` could be a path to it from anywhere), demand runs.
+    let with_job = |method: &str| {
+        format!(
+            "import asyncio\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    \
+             backoff(0)\n    backoff(1)\n\n\nclass Job:\n    async def run(self):\n        \
+             await asyncio.sleep(0)\n{method}"
+        )
+    };
+    p.edit("svc/api.py", &with_job(""));
+    p.run();
+    let method = |name: &str| {
+        format!(
+            "\n    async def {name}(self):\n        await asyncio.sleep(0)\n        backoff(3)\n"
+        )
+    };
+    p.edit("svc/api.py", &with_job(&method("settle_later")));
+    let o = p.run();
+    assert!(
+        matches!(o.cache, CacheUse::SameFiles { .. }),
+        "{:?}",
+        o.cache
+    );
+    assert_finding(&o, "LG305 svc/api.py:16 svc/api.py:16 svc/helpers.py:5");
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.edit("svc/api.py", &with_job(""));
+    p.run();
+    p.edit("svc/api.py", &with_job(&method("backoff")));
+    let o = p.run();
+    assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
+    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    p.run();
     // One that calls what no live function called: demand runs.
     write(
         p.root(),
