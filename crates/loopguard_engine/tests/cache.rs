@@ -91,6 +91,19 @@ impl Project {
         o
     }
 
+    /// A cached run that analysed the files of the last run again (`SameFiles`), with the
+    /// findings of a `--no-cache` run.
+    fn run_same_files(&self) -> Outcome {
+        let o = self.run();
+        assert!(
+            matches!(o.cache, CacheUse::SameFiles { .. }),
+            "{:?}",
+            o.cache
+        );
+        assert_eq!(summary(&o), summary(&self.run_uncached()));
+        o
+    }
+
     /// A cached run naming `rels` (files or folders of the project), as a pre-commit hook
     /// names the staged files.
     fn run_on(&self, rels: &[&str]) -> Outcome {
@@ -1178,6 +1191,10 @@ fn skipped_files_on_a_fresh_checkout_keep_the_results() {
     assert_eq!(p.run().cache, CacheUse::Results);
 }
 
+/// `svc/api.py` with its handler calling `backoff` twice.
+const PLAIN_API: &str =
+    "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n";
+
 /// Code on the loop changed, but nothing demand follows: the files of the last run are
 /// analysed again without demand (`SameFiles`), with the findings of an uncached run.
 #[test]
@@ -1186,7 +1203,7 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     p.run();
     // A second call of a function the handler calls (a call that reaches nothing would
     // be a shift, see `calls_that_reach_nothing_on_the_loop_keep_the_findings`).
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    p.edit("svc/api.py", PLAIN_API);
     let o = p.run();
     assert_eq!(o.cache, same_files(true));
     assert_eq!(
@@ -1199,19 +1216,20 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     assert_eq!(summary(&o), summary(&p.run_uncached()));
     assert_eq!(p.run().cache, CacheUse::Results);
 
+    // The edit analyses the same files and finds `finding`; then back.
+    let same_files_then_back = |text: &str, finding: &str| {
+        p.edit("svc/api.py", text);
+        let o = p.run_same_files();
+        assert_finding(&o, finding);
+        p.edit("svc/api.py", PLAIN_API);
+        p.run();
+    };
     // A module outside the project imported, and called on the loop: the import leads
     // demand nowhere, so the same files are analysed.
-    p.edit("svc/api.py", "import shelve\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n    shelve.open('x')\n");
-    let o = p.run();
-    assert!(
-        matches!(o.cache, CacheUse::SameFiles { .. }),
-        "{:?}",
-        o.cache
+    same_files_then_back(
+        "import shelve\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n    shelve.open('x')\n",
+        "LG303 svc/api.py:8",
     );
-    assert_finding(&o, "LG303 svc/api.py:8");
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
-    p.run();
 
     // A new async function that calls only what the file's live functions call: demand
     // reaches what it did, and the new function.
@@ -1223,38 +1241,16 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
         )
     };
     p.edit("svc/api.py", &with_retry("backoff(2)"));
-    let o = p.run();
-    assert!(
-        matches!(o.cache, CacheUse::SameFiles { .. }),
-        "{:?}",
-        o.cache
-    );
+    let o = p.run_same_files();
     assert_finding(&o, "LG305 svc/api.py:12 svc/api.py:12 svc/helpers.py:5");
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
     // Removed again: the same.
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
-    let o = p.run();
-    assert!(
-        matches!(o.cache, CacheUse::SameFiles { .. }),
-        "{:?}",
-        o.cache
-    );
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
+    p.edit("svc/api.py", PLAIN_API);
+    p.run_same_files();
     // One that awaits another async function of the file, live anyway: the same.
-    p.edit(
-        "svc/api.py",
+    same_files_then_back(
         &with_retry("await handler()").replace("backoff(0)", "backoff(0)\n    open('x')"),
+        "LG303 svc/api.py:7",
     );
-    let o = p.run();
-    assert!(
-        matches!(o.cache, CacheUse::SameFiles { .. }),
-        "{:?}",
-        o.cache
-    );
-    assert_finding(&o, "LG303 svc/api.py:7");
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
-    p.run();
     // A new async method: under a name no file mentions, the same files; under one some
     // file mentions (`Job.backoff` could be a path to it from anywhere), demand runs.
     let with_job = |method: &str| {
@@ -1272,21 +1268,15 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
         )
     };
     p.edit("svc/api.py", &with_job(&method("settle_later")));
-    let o = p.run();
-    assert!(
-        matches!(o.cache, CacheUse::SameFiles { .. }),
-        "{:?}",
-        o.cache
-    );
+    let o = p.run_same_files();
     assert_finding(&o, "LG305 svc/api.py:16 svc/api.py:16 svc/helpers.py:5");
-    assert_eq!(summary(&o), summary(&p.run_uncached()));
     p.edit("svc/api.py", &with_job(""));
     p.run();
     p.edit("svc/api.py", &with_job(&method("backoff")));
     let o = p.run();
     assert!(matches!(o.cache, CacheUse::Facts { .. }), "{:?}", o.cache);
     assert_eq!(summary(&o), summary(&p.run_uncached()));
-    p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
+    p.edit("svc/api.py", PLAIN_API);
     p.run();
     // One that calls what no live function called: demand runs.
     write(
