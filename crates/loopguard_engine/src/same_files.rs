@@ -288,10 +288,10 @@ fn check_changed(
 }
 
 /// When `new` is `old` with async functions added or removed (in a file the byte scan
-/// finds async code in: they seed demand) that enclose none, and every path they mention that demand follows is one
-/// the file's other live functions mention too (`live`: the old numbers), demand reaches
-/// what it reached before, bar the removed functions and with the added ones: the file's
-/// live functions, numbered in `new`.
+/// finds async code in: they seed demand) that enclose none and hide nothing, and every
+/// path they mention that demand follows is one the file's other live functions mention
+/// too (`live`: the old numbers), demand reaches what it reached before, bar the removed
+/// functions and with the added ones: the file's live functions, numbered in `new`.
 fn changed_seeds<'f>(
     old: &'f FileFacts,
     new: &'f FileFacts,
