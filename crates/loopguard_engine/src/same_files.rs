@@ -12,7 +12,7 @@
 //! to the full load, with the cache as it was.
 
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 use loopguard_analysis::kept;
 use loopguard_core::facts::{FileFacts, Language};
@@ -299,33 +299,18 @@ fn changed_seeds<'f>(
     signature: &dyn Fn(&'f FileFacts) -> demand::Signature<'f>,
     mentioned: PathTest<'_>,
 ) -> Option<Vec<u32>> {
-    // Pair the functions in order; a name on one side only is a function added or removed.
-    let names = |f: &'f FileFacts| -> HashSet<&'f str> {
-        f.functions.iter().map(|g| g.qualname.as_str()).collect()
+    let shift::Pairing {
+        new_of_old,
+        old_of_new,
+    } = shift::pair_functions(old, new)?;
+    let unpaired = |numbers: &[Option<u32>]| -> Vec<u32> {
+        (0u32..)
+            .zip(numbers)
+            .filter(|(_, n)| n.is_none())
+            .map(|(k, _)| k)
+            .collect()
     };
-    let (old_names, new_names) = (names(old), names(new));
-    let mut new_of_old: Vec<Option<u32>> = vec![None; old.functions.len()];
-    let (mut added, mut removed): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
-    let (mut i, mut j) = (0u32, 0u32);
-    loop {
-        match (old.functions.get(i as usize), new.functions.get(j as usize)) {
-            (None, None) => break,
-            (Some(o), Some(n)) if o.qualname == n.qualname => {
-                new_of_old[i as usize] = Some(j);
-                i += 1;
-                j += 1;
-            }
-            (Some(o), _) if !new_names.contains(o.qualname.as_str()) => {
-                removed.push(i);
-                i += 1;
-            }
-            (_, Some(n)) if !old_names.contains(n.qualname.as_str()) => {
-                added.push(j);
-                j += 1;
-            }
-            _ => return None,
-        }
-    }
+    let (added, removed) = (unpaired(&old_of_new), unpaired(&new_of_old));
     // Async, at module level or a method, and hiding nothing demand finds under the same
     // path: a function is looked up first, so a module-level one must not share its name
     // with a class, alias or variable; and a method, under a name no file mentions, since

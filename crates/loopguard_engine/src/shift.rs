@@ -262,25 +262,20 @@ pub fn passes_code(c: &CallSite) -> bool {
     !c.closure_args.is_empty() || !c.param_args.is_empty()
 }
 
-/// Like [`shift`], with leeway for code the findings never read: the stored findings hold
-/// for the new facts when every pinned function is unchanged up to the shift and, in every
-/// other function, only calls changed that hand nothing over (no closure, callable or
-/// parameter: those set roles). Such a function is reached from no code on the loop and
-/// demand never followed its mentions, so its calls lead nowhere the findings look; its
-/// name, signature, decorators and attributes, which other code resolves against, must
-/// stay. Functions may be added or removed when they are inert: plain sync functions
-/// outside classes and outside pinned functions, handing nothing over, under a name that no
-/// parsed file mentions (so no call, import or demand reaches them).
-///
-/// Everything else in the file (classes, aliases, globals, errors, `noqa` comments) must
-/// be unchanged up to the shift, as for [`shift`].
-pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> Option<Reshaped> {
+/// The functions of two versions of a file, paired in order by qualified name.
+pub struct Pairing {
+    /// By function of the old facts: its number in the new ones (`None`: removed).
+    pub new_of_old: Vec<Option<u32>>,
+    /// By function of the new facts: its number in the old ones (`None`: added).
+    pub old_of_new: Vec<Option<u32>>,
+}
+
+/// Pairs the functions of `old` and `new` in order: a qualified name on one side only is a
+/// function added or removed; `None` for anything else out of step (moved, renamed).
+pub fn pair_functions(old: &FileFacts, new: &FileFacts) -> Option<Pairing> {
     let (of, nf) = (&old.functions, &new.functions);
-    let pinned = |i: u32| leeway.pinned.binary_search(&i).is_ok();
     let old_names: FxHashSet<&str> = of.iter().map(|f| f.qualname.as_str()).collect();
     let new_names: FxHashSet<&str> = nf.iter().map(|f| f.qualname.as_str()).collect();
-    // Pair the functions in order: a qualified name on one side only is a function added
-    // or removed; anything else out of step (moved, renamed) is not allowed for.
     let mut new_of_old: Vec<Option<u32>> = vec![None; of.len()];
     let mut old_of_new: Vec<Option<u32>> = vec![None; nf.len()];
     let (mut i, mut j) = (0, 0);
@@ -297,6 +292,31 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             _ => return None,
         }
     }
+    Some(Pairing {
+        new_of_old,
+        old_of_new,
+    })
+}
+
+/// Like [`shift`], with leeway for code the findings never read: the stored findings hold
+/// for the new facts when every pinned function is unchanged up to the shift and, in every
+/// other function, only calls changed that hand nothing over (no closure, callable or
+/// parameter: those set roles). Such a function is reached from no code on the loop and
+/// demand never followed its mentions, so its calls lead nowhere the findings look; its
+/// name, signature, decorators and attributes, which other code resolves against, must
+/// stay. Functions may be added or removed when they are inert: plain sync functions
+/// outside classes and outside pinned functions, handing nothing over, under a name that no
+/// parsed file mentions (so no call, import or demand reaches them).
+///
+/// Everything else in the file (classes, aliases, globals, errors, `noqa` comments) must
+/// be unchanged up to the shift, as for [`shift`].
+pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> Option<Reshaped> {
+    let (of, nf) = (&old.functions, &new.functions);
+    let pinned = |i: u32| leeway.pinned.binary_search(&i).is_ok();
+    let Pairing {
+        new_of_old,
+        old_of_new,
+    } = pair_functions(old, new)?;
     // Added and removed functions must be inert, and their enclosing function unpinned.
     let inert = |f: &Function, enclosing_pinned: Option<bool>| {
         !enclosing_pinned.unwrap_or(false)
