@@ -54,6 +54,11 @@ Edit kinds (each applied to a random file, then undone):
   async_fn           a new module-level async function appended that awaits and makes a
                      one-line call statement copied from an async function of the file
                      (not one on `self`): it needs what the file's live functions need
+  helper_method      a new sync method that reads a file named by an attribute its class
+                     assigns (`with open(self._path) as f: return f.read()`), inserted
+                     before a random async method of a class and called from it as
+                     `self.<name>()`, under a fresh name, or under the name of a method some
+                     file defines or calls already (`update`, `close`, `_async_setup`)
   param_call         a call passing a parameter of a random function on (`print`, `open`,
                      `time.sleep`, `_LOGGER.debug` where the file has one), as its first
                      statement
@@ -77,7 +82,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call", "async_fn"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call", "async_fn", "helper_method"]
 
 
 def dotted(node):
@@ -202,6 +207,29 @@ def edit(rng, path, kinds, trial):
             lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
         lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
         what = "helper (%s) called from %s (async)" % (shape, fn.name)
+    elif kind == "helper_method" and any(isinstance(m, ast.AsyncFunctionDef)
+                                         for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                                         for m in c.body):
+        methods = [(c, m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                   for m in c.body if isinstance(m, ast.AsyncFunctionDef)]
+        cls, fn = rng.choice(methods)
+        if not fn.args.args:
+            return None
+        me = fn.args.args[0].arg
+        # An attribute the class assigns (`self._path = path`), else a literal path.
+        attrs = sorted({t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign)
+                        for t in n.targets if isinstance(t, ast.Attribute)
+                        and isinstance(t.value, ast.Name) and t.value.id == "self"})
+        path = "self.%s" % rng.choice(attrs) if attrs else '"/dev/null"'
+        name = rng.choice(["_lg_read_%d" % trial, "_lg_read_%d" % trial, "update", "close", "_async_setup"])
+        first = (fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno) - 1
+        st = fn.body[0]
+        indent = " " * fn.col_offset
+        lines.insert(st.lineno - 1, " " * st.col_offset + "%s.%s()" % (me, name))
+        lines[first:first] = [indent + "def %s(self):" % name,
+                              indent + "    with open(%s) as f:" % path,
+                              indent + "        return f.read()", ""]
+        what = "method %s before %s, called from it (async)" % (name, fn.name)
     elif kind == "async_fn" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
         stmts = [s for n in funcs if isinstance(n, ast.AsyncFunctionDef) for s in ast.walk(n)
                  if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)

@@ -235,6 +235,50 @@ mod tests {
         assert!(!same(&was, &facts(&["app.db.load", "app.h.helper"])));
     }
 
+    /// A path to a member of a class of the file (`self._path` handed to a call) needs
+    /// nothing new when the pool needs the class itself (a live function constructs it).
+    #[test]
+    fn members_of_a_needed_class_leave_the_pool() {
+        let pool_of = |f: &FileFacts| {
+            let live: Vec<u32> = (0u32..)
+                .zip(&f.functions)
+                .filter(|(_, g)| g.is_async)
+                .map(|(i, _)| i)
+                .collect();
+            let followed = |p: &str| p.starts_with("app.");
+            let s = Signature::of(f, None, &followed, &followed)
+                .pooling_live(&live)
+                .without_members_of_needed_classes(f);
+            s.live_paths
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        };
+        let lower = |src: &str| loopguard_python::lower("app/h.py", "app.h", false, src);
+        let pool = |src: &str| pool_of(&lower(src));
+        let camera = |setup: &str, body: &str| {
+            format!("{setup}class Camera:\n    async def image(self):\n        {body}\n")
+        };
+        let setup = "async def setup():\n    return Camera('x')\n\n\n";
+        assert_eq!(pool(&camera(setup, "print(self._path)")), ["app.h.Camera"]);
+        assert_eq!(
+            pool(&camera(setup, "print(self._path)")),
+            pool(&camera(setup, "return None"))
+        );
+        // Nothing needs the class: its member is a path of its own.
+        assert_eq!(
+            pool(&camera("", "print(self._path)")),
+            ["app.h.Camera._path"]
+        );
+        // An alias of the class's name is where demand looks `Camera._path` up.
+        let mut shadowed = lower(&camera(setup, "print(self._path)"));
+        shadowed.aliases.push(loopguard_core::facts::Alias {
+            name: "Camera".into(),
+            target: "app.other.Camera".into(),
+        });
+        assert!(pool_of(&shadowed).contains(&"app.h.Camera._path".to_string()));
+    }
+
     /// An import of a module outside the project leads demand nowhere: added or removed, it
     /// leaves the signature. One of a project module, of a package whose modules are the
     /// project's, or one that hides a module-level variable does not.
@@ -633,6 +677,37 @@ impl<'f> Signature<'f> {
         }
         self.live_paths.sort_unstable();
         self.live_paths.dedup();
+        self
+    }
+
+    /// The pooled paths without those that name a member of a module-level class of the
+    /// file (`m.C.x`, `x` no class) when the pool holds the class itself: demand, needing
+    /// `m.C`, marks every method of `C` live and needs its bases and field types, which
+    /// covers whatever `m.C.x` would make it do (mark the method `x` live, or need `m.C`).
+    /// The class's name must not also be an alias or a variable of the module, which
+    /// `SymbolDemand::satisfy` would look `C.x` up in.
+    pub fn without_members_of_needed_classes(mut self, facts: &FileFacts) -> Signature<'f> {
+        let classes: HashSet<&str> = facts.classes.iter().map(|c| c.qualname.as_str()).collect();
+        let shadowed = |name: &str| {
+            facts.aliases.iter().any(|a| a.name == name)
+                || facts.globals.iter().any(|g| g.name == name)
+        };
+        let needed: Vec<&str> = (self.live_paths.iter())
+            .copied()
+            .filter(|p| {
+                classes.contains(p)
+                    && p.strip_prefix(facts.module.as_str())
+                        .and_then(|r| r.strip_prefix('.'))
+                        .is_some_and(|name| !name.contains('.') && !shadowed(name))
+            })
+            .collect();
+        let covered = |p: &&str| {
+            !classes.contains(p)
+                && rsplit_path(p, ".").is_some_and(|(owner, member)| {
+                    !member.is_empty() && needed.binary_search(&owner).is_ok()
+                })
+        };
+        self.live_paths.retain(|p| !covered(p));
         self
     }
 

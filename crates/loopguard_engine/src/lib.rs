@@ -1271,9 +1271,13 @@ fn reuse_shifted(
                             && pinned_callers(new, &r.pinned)
                             && live_now.is_some_and(|live_now| {
                                 let leads = |p: &str| modules.leads_into(p);
+                                // The helpers count as live: called from live code, demand
+                                // needs their paths (`open(self._path)` names the class's
+                                // own `_path`), which must be needed already.
                                 let before =
                                     demand::Signature::of(old, callbacks, &in_project, &leads)
-                                        .pooling_live(live)
+                                        .pooling_live(&[live, removed.as_slice()].concat())
+                                        .without_members_of_needed_classes(old)
                                         .leaving_out(&removed);
                                 before.is_some()
                                     && before
@@ -1283,7 +1287,8 @@ fn reuse_shifted(
                                             &in_project,
                                             &leads,
                                         )
-                                        .pooling_live(&live_now)
+                                        .pooling_live(&[live_now.as_slice(), &added].concat())
+                                        .without_members_of_needed_classes(new)
                                         .leaving_out(&added)
                             })
                     });
@@ -1602,13 +1607,15 @@ fn rechecked(f: &Function) -> bool {
 /// The functions of `new` that are not in `old` (by qualified name) and are plain sync
 /// helpers whose chains a shifted reuse can make itself (`chains::local_chains`), with
 /// those chains: those an edit added (or, with the sides swapped, removed). Such a helper
-/// is a module-level `def` (no decorators, parameter defaults, nested functions, awaits,
-/// guards or attributes) under a name no file of the last run mentions, the only function
-/// of its qualified name in a module no other file goes by (`unique`); each of its calls is
-/// a library call the catalog resolves alone (`resolve_alone`) that hands nothing over and
-/// switches nothing; and the file names it only in calls of it from async functions that
-/// await (`rechecked`), whose findings the run makes again. Nothing else reaches it: its
-/// role is `Sync`, and demand follows nothing from it.
+/// is a module-level `def` or a plain method ([`plain_method`]) (no decorators, parameter
+/// defaults, nested functions, awaits, guards or attributes) under a name no file of the
+/// last run mentions, the only function of its qualified name in a module no other file
+/// goes by (`unique`); each of its calls is a library call the catalog resolves alone
+/// (`resolve_alone`) that hands nothing over (bar attributes of its own class, read as
+/// arguments) and switches nothing; and the file names it only in calls of it from async
+/// functions that await (`rechecked`), whose findings the run makes again. Nothing else
+/// reaches it: its role is `Sync`, and demand follows nothing from it that it did not
+/// follow already (the caller compares the demand signatures).
 fn local_helpers<'c>(
     (old, new): (&FileFacts, &FileFacts),
     mentioned: &dyn Fn(&str) -> bool,
@@ -1634,8 +1641,8 @@ fn local_helpers<'c>(
     };
     let mut out: Vec<(u32, HotFunction)> = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
-        let plain = shift::is_plain_sync(f)
-            && f.kind == FunctionKind::Function
+        let plain = (shift::is_plain_sync(f) && f.kind == FunctionKind::Function
+            || plain_method(f, (old, new)))
             && f.parent.is_none()
             && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
         if !plain
@@ -1647,11 +1654,24 @@ fn local_helpers<'c>(
         {
             continue;
         }
+        // `open(self._path)`: an attribute of its own class passed to a call that neither
+        // offloads nor schedules it is no callable handed over, and demand finds nothing
+        // new in this very file.
+        let own_attribute = |c: &Callee| match (c, &f.class) {
+            (Callee::Path(p), Some(class)) => p.strip_prefix(class.as_str()).is_some_and(|rest| {
+                rest.strip_prefix('.')
+                    .is_some_and(|name| !name.is_empty() && !name.contains('.'))
+            }),
+            _ => false,
+        };
         let resolutions = (f.calls.iter())
             .map(|site| {
                 // A parameter passed on makes an offload wrapper only of a function whose
                 // call offloads or reaches a wrapper: these calls do neither.
-                if !site.closure_args.is_empty() || !site.callable_args.is_empty() || switch(site) {
+                if !site.closure_args.is_empty()
+                    || !site.callable_args.iter().all(own_attribute)
+                    || switch(site)
+                {
                     return None;
                 }
                 let res = resolve_alone(site)?;
@@ -1667,10 +1687,20 @@ fn local_helpers<'c>(
     if out.is_empty() {
         return out;
     }
-    // Named only by calls of it in rechecked functions: each call mentions its name once.
+    // Named only by calls of it in rechecked functions: each call mentions its name once,
+    // and so does the definition of a method of a class with bases (a possible override).
     let mut mentions = vec![0usize; out.len()];
-    let mut calls = vec![0usize; out.len()];
     let name = |k: usize| &new.functions[out[k].0 as usize];
+    // The mentions each may have: its definition's, then one per call found below.
+    let mut allowed: Vec<usize> = (0..out.len())
+        .map(|k| {
+            let class = name(k).class.as_deref();
+            let subclass = |c: &loopguard_core::facts::Class| {
+                Some(c.qualname.as_str()) == class && !c.bases.is_empty()
+            };
+            usize::from(new.classes.iter().any(subclass))
+        })
+        .collect();
     shift::mentioned_names(new, &mut |n| {
         for (k, m) in mentions.iter_mut().enumerate() {
             *m += usize::from(n == name(k).name);
@@ -1684,15 +1714,45 @@ fn local_helpers<'c>(
             && site.kind == CallKind::Call
             && let Some(k) = (0..out.len()).find(|&k| *p == name(k).qualname)
         {
-            calls[k] += 1;
+            allowed[k] += 1;
         }
     }
     let mut k = 0;
     out.retain(|_| {
         k += 1;
-        mentions[k - 1] == calls[k - 1]
+        mentions[k - 1] == allowed[k - 1]
     });
     out
+}
+
+/// A plain sync method [`local_helpers`] may take for a helper: like
+/// [`shift::is_plain_sync`], but in a class both sides define, under a name no other
+/// function of either side goes by, and neither a dunder (looked up without being named:
+/// `C()` runs `C.__init__`) nor `dispatch` (a middleware's, by name, in the analysis'
+/// `role_effects`). Its unmentioned name (see [`shift::mentioned_names`]) keeps lookups by
+/// name and overrides in subclasses away; `self.m()` in its class names it by path.
+fn plain_method(f: &Function, (old, new): (&FileFacts, &FileFacts)) -> bool {
+    let Some(class) = f.class.as_deref() else {
+        return false;
+    };
+    let dunder = f.name.starts_with("__") && f.name.ends_with("__");
+    let in_both = |facts: &FileFacts| facts.classes.iter().any(|c| c.qualname == class);
+    let elsewhere = |facts: &FileFacts| {
+        (facts.functions.iter()).any(|g| g.name == f.name && !std::ptr::eq(g, f))
+    };
+    f.kind == FunctionKind::Method
+        && !f.is_async
+        && f.decorators.is_empty()
+        && f.guards.is_empty()
+        && f.awaits.is_empty()
+        && !f.has_async_syntax
+        && f.attributes.is_empty()
+        && !dunder
+        && f.name != "dispatch"
+        && in_both(old)
+        && in_both(new)
+        && !elsewhere(old)
+        && !elsewhere(new)
 }
 
 /// The contexts of `file` in [`StoredResults::contexts`] (empty if it has none).

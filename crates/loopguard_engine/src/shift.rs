@@ -434,6 +434,11 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
 /// Calls `f` with every name a file's facts mention: the last segment of every path, and
 /// every method, field and callee name, wherever a callee or a type appears. A function
 /// whose name is not among them cannot be the target of any call, import or demand.
+///
+/// The names of methods of classes with bases count as mentioned too: such a method may
+/// override one of a base class, and a call `self.m()` reaches the overrides of `m` in
+/// the subclasses of its class (the analysis' `overrides`), wherever they are. So a method
+/// added under an unmentioned name is overridden nowhere.
 pub fn mentioned_names(facts: &FileFacts, f: &mut dyn FnMut(&str)) {
     mentions(facts, true, f);
 }
@@ -470,6 +475,19 @@ fn mentions(facts: &FileFacts, call_sites: bool, f: &mut dyn FnMut(&str)) {
     }
     for g in &facts.globals {
         ty(&g.ty, f);
+    }
+    let subclasses: FxHashSet<&str> = (facts.classes.iter())
+        .filter(|c| !c.bases.is_empty())
+        .map(|c| c.qualname.as_str())
+        .collect();
+    for func in &facts.functions {
+        if func
+            .class
+            .as_deref()
+            .is_some_and(|c| subclasses.contains(c))
+        {
+            f(&func.name);
+        }
     }
     for c in &facts.classes {
         for b in &c.bases {

@@ -769,6 +769,69 @@ fn helpers_added_and_called_from_async_code_are_found_as_a_shift() {
     assert_eq!(summary(&p.run()).len(), base + 1);
 }
 
+/// A sync method added to a class and called as `self.m()` from an async method: a helper
+/// like a module-level one, unless another function may answer the call (an override in a
+/// subclass, anywhere in the project) or a call elsewhere may reach it (by its name).
+#[test]
+fn helper_methods_added_and_called_from_async_code_are_found_as_a_shift() {
+    let p = Project::new();
+    let camera = |method: &str, call: &str| {
+        format!(
+            "import asyncio\nimport logging\n\n_LOGGER = logging.getLogger(__name__)\n\n\n\
+             class Base:\n    async def async_update(self):\n        await asyncio.sleep(0)\n\n\n\
+             class Camera(Base):\n    def __init__(self, path):\n        self._path = path\n\n\
+             {method}    async def async_image(self):\n        await asyncio.sleep(0)\n\
+             {call}        _LOGGER.debug('read')\n\n\n\
+             async def async_setup_entry(add):\n    add(Camera('/dev/null'))\n"
+        )
+    };
+    // Another module's subclass overrides `_render` (it has async code: it is parsed); a
+    // third calls `_peek` by name.
+    p.edit(
+        "svc/night.py",
+        "import time\n\nfrom svc.camera import Camera\n\n\n\
+         class NightCamera(Camera):\n    def _render(self):\n        time.sleep(1)\n\n\
+         \x20   async def async_wake(self):\n        return None\n",
+    );
+    p.edit(
+        "svc/probe.py",
+        "async def probe(thing):\n    thing._peek()\n",
+    );
+    p.edit("svc/camera.py", &camera("", ""));
+    let base = summary(&p.run()).len();
+    let method = |name: &str| {
+        format!(
+            "    def {name}(self):\n        with open(self._path, 'rb') as f:\n{}\n\n",
+            "            return f.read()"
+        )
+    };
+    let call = |name: &str| format!("        self.{name}()\n");
+
+    let edit = |name: &str| p.edit("svc/camera.py", &camera(&method(name), &call(name)));
+    // `open(self._path)` names the class's own `_path`, which nothing named before: demand,
+    // which needs the class (`async_setup_entry` makes one), needs nothing new.
+    edit("_read_image");
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(
+        &o,
+        "LG303 svc/camera.py:22 svc/camera.py:22 svc/camera.py:17",
+    );
+    // Undone: the method and its call go.
+    p.edit("svc/camera.py", &camera("", ""));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o).len(), base);
+
+    // `self._render()` reaches the subclass's override too, which sleeps.
+    edit("_render");
+    let o = p.run_analysed();
+    assert_finding(&o, "LG305 svc/camera.py:22 svc/camera.py:22 svc/night.py:8");
+    p.edit("svc/camera.py", &camera("", ""));
+    p.run();
+    // `thing._peek()` may reach any method named `_peek`, this one too.
+    edit("_peek");
+    p.run_analysed();
+}
+
 /// A file the cache has no entry for (not UTF-8, so never parsed) leaves library calls
 /// resolvable without the index: its module is named as the load names it, so a blocking
 /// call added on the loop is still a shift.
