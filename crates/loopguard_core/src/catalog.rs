@@ -354,14 +354,23 @@ impl<T> Matcher<T> {
     /// Every name a call matched by this matcher can end in: the last segment of each path
     /// and each method name. `None` when a wildcard path (`pkg.*`) lets any name match.
     pub fn last_names(&self) -> Option<Vec<&str>> {
-        if !self.prefixes.is_empty() {
+        self.last_names_of(|_| true)
+    }
+
+    /// [`Matcher::last_names`] of the entries whose value `keep` accepts.
+    pub fn last_names_of(&self, keep: impl Fn(&T) -> bool) -> Option<Vec<&str>> {
+        let kept = |i: usize| self.values.get(i).is_some_and(|(v, _)| keep(v));
+        if self.prefixes.iter().any(|&(_, i)| kept(i)) {
             return None;
         }
-        let mut names: Vec<&str> = self
-            .exact
-            .keys()
-            .map(|p| p.rsplit(['.', ':']).next().unwrap_or(p))
-            .chain(self.methods.keys().map(String::as_str))
+        let mut names: Vec<&str> = (self.exact.iter())
+            .filter(|(_, i)| kept(**i))
+            .map(|(p, _)| p.rsplit(['.', ':']).next().unwrap_or(p))
+            .chain(
+                (self.methods.iter())
+                    .filter(|(_, is)| is.iter().any(|&i| kept(i)))
+                    .map(|(n, _)| n.as_str()),
+            )
             .filter(|n| !n.is_empty())
             .collect();
         names.sort_unstable();
@@ -604,6 +613,26 @@ mod tests {
         assert_eq!(m.path("a.bc", None), None);
         assert_eq!(m.method("recv", Some(0)), Some(&3));
         assert_eq!(m.method("recv", Some(1)), None);
+    }
+
+    #[test]
+    fn last_names_of_the_entries_kept() {
+        let mut m: Matcher<u32> = Matcher::default();
+        m.add(1, None, &["fastapi.Depends".into()], &[], &[]);
+        m.add(
+            2,
+            None,
+            &["fastapi.FastAPI.get".into()],
+            &["route".into()],
+            &[],
+        );
+        assert_eq!(m.last_names_of(|v| *v == 1), Some(vec!["Depends"]));
+        assert_eq!(m.last_names_of(|v| *v == 2), Some(vec!["get", "route"]));
+        assert_eq!(m.last_names(), Some(vec!["Depends", "get", "route"]));
+        // A wildcard of a kept entry lets any name match; one of another entry does not.
+        m.add(3, None, &["starlette.*".into()], &[], &[]);
+        assert_eq!(m.last_names_of(|v| *v == 1), Some(vec!["Depends"]));
+        assert_eq!(m.last_names_of(|v| *v == 3), None);
     }
 
     #[test]

@@ -1146,6 +1146,8 @@ fn reuse_shifted(
                     let modules = modules.get_or_insert_with(|| python_modules(c, dep));
                     let in_project = |p: &str| modules.follows(p);
                     let python = dep.catalog.language(Language::Python);
+                    let dependencies = dependencies_named(python, leeway.mentioned, new);
+                    let recheck = |f: &Function| rechecked(f, dependencies);
                     let switches = python.nonblocking_after.last_names();
                     let switch = |site: &CallSite| may_switch(&switches, site);
                     // A method call's findings after a switch on its receiver are dropped
@@ -1160,6 +1162,7 @@ fn reuse_shifted(
                         local_helpers(
                             (without, with),
                             leeway.mentioned,
+                            &recheck,
                             unique,
                             python,
                             &|site| external_call_resolution(python, site, &in_project),
@@ -1228,7 +1231,7 @@ fn reuse_shifted(
                         external_call_resolution(python, site, &in_project).is_some()
                     };
                     let direct = |f: &Function, site: &CallSite| {
-                        rechecked(f)
+                        recheck(f)
                             && site.closure_args.is_empty()
                             && !switch(site)
                             && !method_in_switching(f, site)
@@ -1327,6 +1330,7 @@ fn reuse_shifted(
                                 )
                             };
                         let rechecked_calls = RecheckedCalls {
+                            function: &recheck,
                             direct: &direct,
                             findings: &findings,
                         };
@@ -1512,6 +1516,8 @@ type Contexts = [(u32, Vec<(u32, String)>)];
 /// the catalog resolves alone, and calls that repeat a kept resolution reaching functions
 /// whose chains are kept (see `loopguard_analysis::chains`).
 struct RecheckedCalls<'a> {
+    /// Whether a function is rechecked ([`rechecked`]).
+    function: &'a dyn Fn(&Function) -> bool,
     /// Whether a call of a (rechecked) function is one.
     direct: &'a dyn Fn(&Function, &CallSite) -> bool,
     /// Its findings.
@@ -1573,7 +1579,7 @@ fn remake_call_findings(
     let contexts = list_of_contexts(contexts, i);
     let mut made = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
-        if r.pinned.binary_search(&j).is_err() || !rechecked(f) {
+        if r.pinned.binary_search(&j).is_err() || !(calls.function)(f) {
             continue;
         }
         let context = old_of_new[j as usize]
@@ -1596,12 +1602,41 @@ fn remake_call_findings(
 
 /// Whether a shifted reuse makes the findings of `f`'s library calls again itself
 /// (`loopguard_analysis::direct_findings`): an async function (not a closure or an async
-/// block: its role is `Async`) that awaits, so that LG501, which reads a function's calls
-/// as a whole, cannot apply to it.
-fn rechecked(f: &Function) -> bool {
+/// block: its role is `Async`) that LG501, which reads a function's calls as a whole,
+/// cannot apply to. LG501 needs a `route` or `dependency` context, which an async
+/// function that awaits never gets (LG501 skips it), nor does one without decorators
+/// (a route's comes from its own) while the project names no dependency API of the
+/// catalog (`Depends`, `Security`: a dependency's comes from a parameter default
+/// `Depends(f)` elsewhere; `dependencies_named`, see [`dependencies_named`]).
+/// `dispatch` and `__call__` may take a middleware's context, by name.
+fn rechecked(f: &Function, dependencies_named: bool) -> bool {
     f.is_async
         && matches!(f.kind, FunctionKind::Function | FunctionKind::Method)
-        && (!f.awaits.is_empty() || f.has_async_syntax)
+        && (!f.awaits.is_empty()
+            || f.has_async_syntax
+            || (!dependencies_named
+                && f.decorators.is_empty()
+                && f.name != "dispatch"
+                && f.name != "__call__"))
+}
+
+/// Whether the names the last run's files mention (`mentioned`) or `new` mentions include
+/// one of the catalog's dependency APIs (`fastapi.Depends` ...); `true` when a wildcard
+/// entry makes any name one.
+fn dependencies_named(
+    catalog: &LanguageCatalog,
+    mentioned: &dyn Fn(&str) -> bool,
+    new: &FileFacts,
+) -> bool {
+    let Some(names) = catalog
+        .endpoints
+        .last_names_of(|k| *k == loopguard_core::catalog::EndpointKind::Dependency)
+    else {
+        return true;
+    };
+    let mut named = names.iter().any(|n| mentioned(n));
+    shift::mentioned_names(new, &mut |n| named |= names.contains(&n));
+    named
 }
 
 /// The functions of `new` that are not in `old` (by qualified name) and are plain sync
@@ -1619,6 +1654,7 @@ fn rechecked(f: &Function) -> bool {
 fn local_helpers<'c>(
     (old, new): (&FileFacts, &FileFacts),
     mentioned: &dyn Fn(&str) -> bool,
+    rechecked: &dyn Fn(&Function) -> bool,
     unique: bool,
     catalog: &'c LanguageCatalog,
     resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,

@@ -37,6 +37,18 @@ impl Project {
         self.dir.path()
     }
 
+    /// Adds a module that names FastAPI's `Depends`: in such a project a call added to an
+    /// async function that never awaits (`handler`) is no shift, since LG501 may read it
+    /// (see `calls_added_to_async_functions_that_never_await_are_shifts_unless_lg501_may_apply`).
+    /// The tests of the other ways a run is served edit `handler` so.
+    fn name_a_dependency_api(&self) {
+        write(
+            self.root(),
+            "svc/deps.py",
+            "from fastapi import Depends\n\n\nasync def needs():\n    return Depends\n",
+        );
+    }
+
     /// Rewrites a file with a later mtime (see [`touch_later`]).
     fn edit(&self, rel: &str, text: &str) {
         write(self.root(), rel, text);
@@ -242,6 +254,7 @@ fn touched_but_unchanged_file_is_confirmed_by_content_hash() {
 #[test]
 fn a_fresh_checkout_keeps_the_results_and_still_sees_an_edit() {
     let p = Project::new();
+    p.name_a_dependency_api();
     let n = 2 * loopguard_engine::MAX_SHIFTED_FILES;
     for i in 0..n {
         write(
@@ -582,6 +595,7 @@ fn blocking_library_calls_added_to_async_code_are_found_as_a_shift() {
 #[test]
 fn calls_of_project_functions_added_in_async_code_are_found_as_a_shift() {
     let p = Project::new();
+    p.name_a_dependency_api();
     write(
         p.root(),
         "svc/store.py",
@@ -832,6 +846,55 @@ fn helper_methods_added_and_called_from_async_code_are_found_as_a_shift() {
     p.run_analysed();
 }
 
+/// An async function that never awaits (many of HA's `async_setup_entry`) takes blocking
+/// library calls and helpers as shifts too, unless LG501, which reads its calls as a whole,
+/// may apply to it: decorated (a route's context comes from its decorator), or in a
+/// project that names a dependency API (`Depends(f)` elsewhere makes `f` a dependency).
+#[test]
+fn calls_added_to_async_functions_that_never_await_are_shifts_unless_lg501_may_apply() {
+    let p = Project::new();
+    let setup = |body: &str, tail: &str| {
+        format!("import time\n\n\nasync def async_setup_entry(add):\n{body}    add(1)\n{tail}")
+    };
+    let load = "\n\ndef _load(path):\n    with open(path) as f:\n        return f.read()\n";
+    p.edit("svc/setup.py", &setup("", ""));
+    let base = summary(&p.run()).len();
+    p.edit("svc/setup.py", &setup("    time.sleep(1)\n", ""));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/setup.py:5");
+    p.edit("svc/setup.py", &setup("", ""));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+    p.edit("svc/setup.py", &setup("    _load('a.cfg')\n", load));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG303 svc/setup.py:5 svc/setup.py:5 svc/setup.py:10");
+    p.edit("svc/setup.py", &setup("", ""));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o).len(), base);
+
+    // A route that never awaits: its decorator gives it its context.
+    let route = |body: &str| {
+        format!(
+            "import time\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
+             @app.get('/')\nasync def index():\n{body}    return 1\n"
+        )
+    };
+    p.edit("svc/web.py", &route(""));
+    p.run();
+    p.edit("svc/web.py", &route("    time.sleep(1)\n"));
+    let o = p.run_analysed();
+    assert_finding(&o, "LG501 svc/web.py:9");
+    // `Depends(async_setup_entry)` in another file: the function is a dependency now.
+    p.edit(
+        "svc/deps.py",
+        "from fastapi import Depends\n\nfrom svc.setup import async_setup_entry\n\n\n\
+         async def view(x=Depends(async_setup_entry)):\n    return x\n",
+    );
+    p.run();
+    p.edit("svc/setup.py", &setup("    time.sleep(1)\n", ""));
+    let o = p.run_analysed();
+    assert_finding(&o, "LG501 svc/setup.py:4");
+}
+
 /// A file the cache has no entry for (not UTF-8, so never parsed) leaves library calls
 /// resolvable without the index: its module is named as the load names it, so a blocking
 /// call added on the loop is still a shift.
@@ -897,6 +960,7 @@ fn code_moved_out_of_a_block_or_a_new_noqa_is_analyzed_again() {
 #[test]
 fn a_damaged_entry_in_an_intact_shard_is_parsed_again_with_a_note() {
     let p = Project::new();
+    p.name_a_dependency_api();
     let expected = summary(&p.run());
     let mut damaged = 0;
     for f in p.cache_files("facts-") {
@@ -1043,6 +1107,7 @@ fn concurrent_runs_never_corrupt_the_cache() {
 #[test]
 fn runs_of_other_paths_keep_their_own_results() {
     let p = Project::new();
+    p.name_a_dependency_api();
     let staged = ["svc/api.py"];
     let uncached_staged = || {
         summary(
@@ -1069,8 +1134,10 @@ fn runs_of_other_paths_keep_their_own_results() {
     // and facts, kept for it, make the edit its own too.
     p.edit("svc/api.py", "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n");
     p.run_served_as(same_files(true));
+    // (This run parses `svc/api.py` alone, and its files name no `Depends`: the call
+    // added to `handler`, which never awaits, is a shift here.)
     let o = p.run_on(&staged);
-    assert_eq!(o.cache, same_files(true));
+    assert_eq!(o.cache, CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o), uncached_staged());
     assert_eq!(p.run_on(&staged).cache, CacheUse::Results);
     assert_eq!(p.run().cache, CacheUse::Results);
@@ -1107,6 +1174,7 @@ fn runs_of_other_paths_keep_their_own_results() {
 #[test]
 fn an_edit_another_run_parsed_first_is_still_an_edit_for_this_run() {
     let p = Project::new();
+    p.name_a_dependency_api();
     let api = "svc/api.py";
     let original = std::fs::read_to_string(p.root().join(api)).unwrap();
     let on_loop = "from svc.helpers import backoff\n\n\nasync def handler():\n    backoff(0)\n    backoff(1)\n";
@@ -1263,6 +1331,7 @@ const PLAIN_API: &str =
 #[test]
 fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     let p = Project::new();
+    p.name_a_dependency_api();
     p.run();
     // A second call of a function the handler calls (a call that reaches nothing would
     // be a shift, see `calls_that_reach_nothing_on_the_loop_keep_the_findings`).
@@ -1525,6 +1594,7 @@ fn a_file_that_defines_less_keeps_the_other_files_resolutions_unless_a_lookup_re
 #[test]
 fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
     let p = Project::new();
+    p.name_a_dependency_api();
     p.run();
     let api = |body: &str| {
         format!(
@@ -1563,6 +1633,7 @@ fn same_files_after_a_shifted_reuse_agree_with_no_cache() {
 #[test]
 fn kept_resolutions_outlive_a_shifted_reuse() {
     let p = Project::new();
+    p.name_a_dependency_api();
     let helpers = |top: &str, spare_body: &str| {
         format!(
             "{top}import time\n\n\ndef backoff(n):\n    time.sleep(n)\n\n\n\
