@@ -1603,12 +1603,12 @@ fn remake_call_findings(
 /// Whether a shifted reuse makes the findings of `f`'s library calls again itself
 /// (`loopguard_analysis::direct_findings`): an async function (not a closure or an async
 /// block: its role is `Async`) that LG501, which reads a function's calls as a whole,
-/// cannot apply to. LG501 needs a `route` or `dependency` context, which an async
-/// function that awaits never gets (LG501 skips it), nor does one without decorators
-/// (a route's comes from its own) while the project names no dependency API of the
-/// catalog (`Depends`, `Security`: a dependency's comes from a parameter default
-/// `Depends(f)` elsewhere; `dependencies_named`, see [`dependencies_named`]).
-/// `dispatch` and `__call__` may take a middleware's context, by name.
+/// cannot apply to. LG501 skips a function that awaits, and needs a `route` or
+/// `dependency` context, which a function without decorators (a route's comes from its
+/// own) cannot have while the project names no dependency API of the catalog
+/// (`Depends`, `Security`: a dependency's comes from a parameter default `Depends(f)`
+/// elsewhere; see [`dependencies_named`]). `dispatch` and `__call__` may take a
+/// middleware's context, by name.
 fn rechecked(f: &Function, dependencies_named: bool) -> bool {
     f.is_async
         && matches!(f.kind, FunctionKind::Function | FunctionKind::Method)
@@ -1647,8 +1647,8 @@ fn dependencies_named(
 /// last run mentions, the only function of its qualified name in a module no other file
 /// goes by (`unique`); each of its calls is a library call the catalog resolves alone
 /// (`resolve_alone`) that hands nothing over (bar attributes of its own class, read as
-/// arguments) and switches nothing; and the file names it only in calls of it from async
-/// functions that await (`rechecked`), whose findings the run makes again. Nothing else
+/// arguments) and switches nothing; and the file names it only in calls of it from
+/// `rechecked` async functions, whose findings the run makes again. Nothing else
 /// reaches it: its role is `Sync`, and demand follows nothing from it that it did not
 /// follow already (the caller compares the demand signatures).
 fn local_helpers<'c>(
@@ -1677,12 +1677,15 @@ fn local_helpers<'c>(
     };
     let mut out: Vec<(u32, HotFunction)> = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
+        // Only what the edit added (`plain_method` scans the file).
+        if old_names.contains(f.qualname.as_str()) {
+            continue;
+        }
         let plain = (shift::is_plain_sync(f) && f.kind == FunctionKind::Function
             || plain_method(f, (old, new)))
             && f.parent.is_none()
             && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
         if !plain
-            || old_names.contains(f.qualname.as_str())
             || mentioned(&f.name)
             || in_catalog(&f.qualname)
             || (new.functions.iter())
