@@ -452,8 +452,7 @@ pub fn renumbering(
     // Functions: a parent is compared by its new number (known by then: a function comes
     // after the one it is nested in). A nested function whose parent went goes too.
     let loose = |f: &Function| {
-        let dunder = f.name.len() > 4 && f.name.starts_with("__") && f.name.ends_with("__");
-        !dunder && unmentioned(&f.name) && f.attributes.iter().all(|a| unmentioned(&a.name))
+        !f.is_dunder() && unmentioned(&f.name) && f.attributes.iter().all(|a| unmentioned(&a.name))
     };
     let mut new_of_old: Vec<Option<u32>> = Vec::with_capacity(old.functions.len());
     let mut next = 0usize;

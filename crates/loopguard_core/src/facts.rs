@@ -167,6 +167,14 @@ pub struct Function {
     pub is_generator: bool,
 }
 
+impl Function {
+    /// A Python dunder method (`__init__`, `__enter__`): looked up without being named
+    /// (`C()` runs `C.__init__`, `with x:` runs `__enter__`).
+    pub fn is_dunder(&self) -> bool {
+        self.name.len() > 4 && self.name.starts_with("__") && self.name.ends_with("__")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decorator {
     /// Resolved path of the decorator expression without its call arguments

@@ -688,10 +688,7 @@ impl<'f> Signature<'f> {
     /// `SymbolDemand::satisfy` would look `C.x` up in.
     pub fn without_members_of_needed_classes(mut self, facts: &FileFacts) -> Signature<'f> {
         let classes: HashSet<&str> = facts.classes.iter().map(|c| c.qualname.as_str()).collect();
-        let shadowed = |name: &str| {
-            facts.aliases.iter().any(|a| a.name == name)
-                || facts.globals.iter().any(|g| g.name == name)
-        };
+        let shadowed = |name: &str| is_alias_or_variable(facts, name);
         let needed: Vec<&str> = (self.live_paths.iter())
             .copied()
             .filter(|p| {
@@ -777,6 +774,12 @@ impl<'f> Signature<'f> {
         self.live_paths.retain(|p| !names.contains(p));
         Some(self)
     }
+}
+
+/// Whether an alias or a module-level variable of the file goes by `name`: where
+/// `SymbolDemand::satisfy` looks up a path's first name when no function or class has it.
+pub fn is_alias_or_variable(facts: &FileFacts, name: &str) -> bool {
+    facts.aliases.iter().any(|a| a.name == name) || facts.globals.iter().any(|g| g.name == name)
 }
 
 /// From function `fid`: every function `is_new` accepts (closures and nested functions

@@ -28,7 +28,7 @@ use loopguard_core::catalog::{Catalog, LanguageCatalog};
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop, Notification, NotificationLevel};
 use loopguard_core::facts::{
-    CallKind, CallSite, Callee, FileFacts, Function, FunctionKind, Language,
+    CallKind, CallSite, Callee, FileFacts, Function, FunctionKind, Language, rsplit_path,
 };
 use rustc_hash::FxHashSet;
 
@@ -1697,10 +1697,9 @@ fn local_helpers<'c>(
         // offloads nor schedules it is no callable handed over, and demand finds nothing
         // new in this very file.
         let own_attribute = |c: &Callee| match (c, &f.class) {
-            (Callee::Path(p), Some(class)) => p.strip_prefix(class.as_str()).is_some_and(|rest| {
-                rest.strip_prefix('.')
-                    .is_some_and(|name| !name.is_empty() && !name.contains('.'))
-            }),
+            (Callee::Path(p), Some(class)) => {
+                rsplit_path(p, ".").is_some_and(|(owner, name)| owner == class && !name.is_empty())
+            }
             _ => false,
         };
         let resolutions = (f.calls.iter())
@@ -1731,13 +1730,15 @@ fn local_helpers<'c>(
     let mut mentions = vec![0usize; out.len()];
     let name = |k: usize| &new.functions[out[k].0 as usize];
     // The mentions each may have: its definition's, then one per call found below.
+    let subclasses = shift::classes_with_bases(new);
     let mut allowed: Vec<usize> = (0..out.len())
         .map(|k| {
-            let class = name(k).class.as_deref();
-            let subclass = |c: &loopguard_core::facts::Class| {
-                Some(c.qualname.as_str()) == class && !c.bases.is_empty()
-            };
-            usize::from(new.classes.iter().any(subclass))
+            usize::from(
+                name(k)
+                    .class
+                    .as_deref()
+                    .is_some_and(|c| subclasses.contains(c)),
+            )
         })
         .collect();
     shift::mentioned_names(new, &mut |n| {
@@ -1764,29 +1765,22 @@ fn local_helpers<'c>(
     out
 }
 
-/// A plain sync method [`local_helpers`] may take for a helper: like
-/// [`shift::is_plain_sync`], but in a class both sides define, under a name no other
-/// function of either side goes by, and neither a dunder (looked up without being named:
-/// `C()` runs `C.__init__`) nor `dispatch` (a middleware's, by name, in the analysis'
-/// `role_effects`). Its unmentioned name (see [`shift::mentioned_names`]) keeps lookups by
+/// A plain sync method [`local_helpers`] may take for a helper: a plain body
+/// ([`shift::has_plain_sync_body`]), in a class both sides define, under a name no other
+/// function of either side goes by, and neither a dunder ([`Function::is_dunder`]) nor
+/// `dispatch` (a middleware's, by name, in the analysis' `role_effects`). Its unmentioned name (see [`shift::mentioned_names`]) keeps lookups by
 /// name and overrides in subclasses away; `self.m()` in its class names it by path.
 fn plain_method(f: &Function, (old, new): (&FileFacts, &FileFacts)) -> bool {
     let Some(class) = f.class.as_deref() else {
         return false;
     };
-    let dunder = f.name.starts_with("__") && f.name.ends_with("__");
     let in_both = |facts: &FileFacts| facts.classes.iter().any(|c| c.qualname == class);
     let elsewhere = |facts: &FileFacts| {
         (facts.functions.iter()).any(|g| g.name == f.name && !std::ptr::eq(g, f))
     };
     f.kind == FunctionKind::Method
-        && !f.is_async
-        && f.decorators.is_empty()
-        && f.guards.is_empty()
-        && f.awaits.is_empty()
-        && !f.has_async_syntax
-        && f.attributes.is_empty()
-        && !dunder
+        && shift::has_plain_sync_body(f)
+        && !f.is_dunder()
         && f.name != "dispatch"
         && in_both(old)
         && in_both(new)

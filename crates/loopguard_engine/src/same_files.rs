@@ -322,10 +322,7 @@ fn changed_seeds<'f>(
                 && !facts.classes.iter().any(|c| c.qualname == g.qualname)
                 && match g.class {
                     Some(_) => !mentioned(&g.name),
-                    None => {
-                        !(facts.aliases.iter().any(|a| a.name == g.name)
-                            || facts.globals.iter().any(|v| v.name == g.name))
-                    }
+                    None => !demand::is_alias_or_variable(facts, &g.name),
                 }
         })
     };

@@ -238,13 +238,26 @@ pub struct Reshaped {
 /// one whose role is `Sync` unless a call hands it over, and that no lookup of a method or
 /// an attribute finds.
 pub fn is_plain_sync(f: &Function) -> bool {
+    f.class.is_none() && has_plain_sync_body(f)
+}
+
+/// [`is_plain_sync`] but for the class: a function or a method.
+pub fn has_plain_sync_body(f: &Function) -> bool {
     !f.is_async
         && f.decorators.is_empty()
-        && f.class.is_none()
         && f.guards.is_empty()
         && f.awaits.is_empty()
         && !f.has_async_syntax
         && f.attributes.is_empty()
+}
+
+/// The qualified names of a file's classes that have bases: their methods may override
+/// those of a base class (see [`mentioned_names`]).
+pub fn classes_with_bases(facts: &FileFacts) -> FxHashSet<&str> {
+    (facts.classes.iter())
+        .filter(|c| !c.bases.is_empty())
+        .map(|c| c.qualname.as_str())
+        .collect()
 }
 
 /// A call that says something about where other code runs (a closure or callable handed
@@ -476,10 +489,7 @@ fn mentions(facts: &FileFacts, call_sites: bool, f: &mut dyn FnMut(&str)) {
     for g in &facts.globals {
         ty(&g.ty, f);
     }
-    let subclasses: FxHashSet<&str> = (facts.classes.iter())
-        .filter(|c| !c.bases.is_empty())
-        .map(|c| c.qualname.as_str())
-        .collect();
+    let subclasses = classes_with_bases(facts);
     for func in &facts.functions {
         if func
             .class
