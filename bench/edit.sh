@@ -25,6 +25,11 @@
 #                                          `self` in an async function (`self.set_state(..)`
 #                                          in HA's core.py), copied there instead: a call of
 #                                          a project function the file already calls
+#   edit.sh import_call python BACKUP FILE [CMD...]
+#                                          `import shelve` added before the file's first
+#                                          import (after `from __future__` ones) and a
+#                                          blocking `shelve.open(..)` there: an import of a
+#                                          library with its call, a new finding
 #
 # Two edits in a row (Python), with CMD (the cached check being measured) run in between,
 # so that the measured run sees the second edit against the cache the first one left:
@@ -80,6 +85,19 @@ loop/python)
 loop_blocking/python)
     [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
     insert_in_first_async_def "$file" "open('/dev/null/$stamp').close()"
+    ;;
+import_call/python)
+    [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true
+    insert_in_first_async_def "$file" "shelve.open('/dev/null/$stamp').close()"
+    python3 - "$file" <<'PY'
+import re, sys
+path = sys.argv[1]
+lines = open(path).read().split("\n")
+first = next(i for i, l in enumerate(lines)
+             if re.match(r"(import|from) ", l) and not l.startswith("from __future__"))
+lines.insert(first, "import shelve")
+open(path, "w").write("\n".join(lines))
+PY
     ;;
 two_places/python)
     [ $# -eq 0 ] || "$@" >/dev/null 2>&1 || true

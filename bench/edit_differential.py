@@ -59,6 +59,12 @@ Edit kinds (each applied to a random file, then undone):
                      before a random async method of a class and called from it as
                      `self.<name>()`, under a fresh name, or under the name of a method some
                      file defines or calls already (`update`, `close`, `_async_setup`)
+  offload_helper     a new sync method (as helper_method) handed, as the first statement of
+                     a random async method of its class, to an awaited offload in one of
+                     several shapes: `self.hass.async_add_executor_job(self.<name>)` or
+                     `asyncio.to_thread(self.<name>)`, also with an argument (a literal,
+                     or the method's parameter), or also called directly, or handed to
+                     `call_soon` instead (it runs on the loop then)
   param_call         a call passing a parameter of a random function on (`print`, `open`,
                      `time.sleep`, `_LOGGER.debug` where the file has one), as its first
                      statement
@@ -82,7 +88,7 @@ import subprocess
 import sys
 import tempfile
 
-KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call", "async_fn", "helper_method"]
+KINDS = ["open", "len", "sync_open", "sync_len", "module_stmt", "remove_fn", "append_open", "append_call", "comment", "helper", "repeat_call", "repeat_await", "library_call", "repeat_stmt", "helper_io", "comments2", "helper_above", "comment_and_call", "param_call", "import_call", "async_fn", "helper_method", "offload_helper"]
 
 
 def dotted(node):
@@ -90,6 +96,12 @@ def dotted(node):
     while isinstance(node, ast.Attribute):
         node = node.value
     return isinstance(node, ast.Name)
+
+
+def imports_asyncio(tree):
+    """Whether a module imports `asyncio` under its own name at the top."""
+    return any(isinstance(n, ast.Import) and any(a.name == "asyncio" and a.asname is None
+                                                 for a in n.names) for n in tree.body)
 
 
 def run(lg, corpus, extra):
@@ -230,6 +242,45 @@ def edit(rng, path, kinds, trial):
                               indent + "    with open(%s) as f:" % path,
                               indent + "        return f.read()", ""]
         what = "method %s before %s, called from it (async)" % (name, fn.name)
+    elif kind == "offload_helper" and any(isinstance(m, ast.AsyncFunctionDef)
+                                          for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                                          for m in c.body):
+        methods = [(c, m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                   for m in c.body if isinstance(m, ast.AsyncFunctionDef)]
+        cls, fn = rng.choice(methods)
+        if not fn.args.args:
+            return None
+        me = fn.args.args[0].arg
+        params = [a.arg for a in fn.args.args[1:]]
+        attrs = sorted({t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign)
+                        for t in n.targets if isinstance(t, ast.Attribute)
+                        and isinstance(t.value, ast.Name) and t.value.id == "self"})
+        path = "self.%s" % rng.choice(attrs) if attrs else '"/dev/null"'
+        name = "_lg_offloaded_%d" % trial
+        ref = "%s.%s" % (me, name)
+        shapes = ["await %s.hass.async_add_executor_job(%s)" % (me, ref),
+                  "await asyncio.to_thread(%s)" % ref,
+                  "await asyncio.to_thread(%s, 1)" % ref,
+                  "await %s.hass.async_add_executor_job(%s)\n%%s%s()" % (me, ref, ref),
+                  "asyncio.get_running_loop().call_soon(%s)" % ref]
+        if params:
+            shapes.append("await asyncio.to_thread(%s, %s)" % (ref, rng.choice(params)))
+        stmt = rng.choice(shapes)
+        first = (fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno) - 1
+        st = fn.body[0]
+        indent = " " * fn.col_offset
+        body_indent = " " * st.col_offset
+        lines.insert(st.lineno - 1, body_indent + (stmt % body_indent if "%s" in stmt else stmt))
+        lines[first:first] = [indent + "def %s(self, *args):" % name,
+                              indent + "    with open(%s) as f:" % path,
+                              indent + "        return f.read()", ""]
+        if not imports_asyncio(tree):
+            imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                       and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+            if not imports:
+                return None
+            lines.insert(imports[0].lineno - 1, "import asyncio")
+        what = "method %s before %s, %s there" % (name, fn.name, stmt.split("\n")[0])
     elif kind == "async_fn" and any(isinstance(n, ast.AsyncFunctionDef) for n in funcs):
         stmts = [s for n in funcs if isinstance(n, ast.AsyncFunctionDef) for s in ast.walk(n)
                  if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)

@@ -135,14 +135,15 @@ def main():
     w("Beside them, the single edits of code on the loop: a call that reaches nothing (`len`)")
     w("and a blocking call (`open`, a new finding: `bench/edit.sh loop_blocking`), and a call")
     w("of a project function the file already calls (`bench/edit.sh loop_project`), and code")
-    w("moved by an edit in two places (`bench/edit.sh two_places`).")
+    w("moved by an edit in two places (`bench/edit.sh two_places`), and an import of a library")
+    w("added with a blocking call of it (`bench/edit.sh import_call`).")
     w("")
-    w("| corpus | code on the loop changed | a blocking call added on the loop | a project function called again on the loop | the first, right after code moved | a helper added and called | the helper undone | an edit in two places | ruff warm | ruff 1 file edited |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| corpus | code on the loop changed | a blocking call added on the loop | a project function called again on the loop | the first, right after code moved | a helper added and called | the helper undone | an edit in two places | an import and its call | ruff warm | ruff 1 file edited |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in present:
         if median(res, c, "lg_touch_helper") is None:
             continue
-        keys = ["lg_touch_loop", "lg_touch_loop_blocking", "lg_touch_loop_project", "lg_touch_after_move", "lg_touch_helper", "lg_touch_undo_helper", "lg_touch_two_places", "ruff_warm", "ruff_touch"]
+        keys = ["lg_touch_loop", "lg_touch_loop_blocking", "lg_touch_loop_project", "lg_touch_after_move", "lg_touch_helper", "lg_touch_undo_helper", "lg_touch_two_places", "lg_touch_import_call", "ruff_warm", "ruff_touch"]
         w("| %s | %s |" % (TITLES[c], " | ".join(fmt(median(res, c, k)) for k in keys)))
     w("")
 
@@ -203,6 +204,7 @@ def main():
             target("a helper added and called / ruff warm", c, m("lg_touch_helper"), m("ruff_warm"), 2.0)
             target("the helper undone / ruff warm", c, m("lg_touch_undo_helper"), m("ruff_warm"), 2.0)
             target("an edit in two places / ruff warm", c, m("lg_touch_two_places"), m("ruff_warm"), 2.0)
+            target("an import and its call added on the loop / ruff warm", c, m("lg_touch_import_call"), m("ruff_warm"), 2.0)
     if "rust" in present:
         target("1 file edited, code moved / cold", "rust", m("lg_touch"), m("lg_cold"), 1.0)
         target("1 file edited, function added / cold", "rust", m("lg_touch_code"), m("lg_cold"), 1.0)

@@ -271,6 +271,9 @@ bench_corpus() {
         measure "$c.lg_touch_two_places" \
             "bash $BENCH/edit.sh two_places $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"
+        measure "$c.lg_touch_import_call" \
+            "bash $BENCH/edit.sh import_call $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
+            "$lg --cache-dir $lg_cache"
         measure "$c.lg_touch_loop_project" \
             "bash $BENCH/edit.sh loop_project $lang $BACKUP $TOUCHED $lg --cache-dir $lg_cache" \
             "$lg --cache-dir $lg_cache"

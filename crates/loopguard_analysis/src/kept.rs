@@ -39,6 +39,14 @@ pub struct KeptResolution {
     pub(crate) inert: bool,
 }
 
+impl KeptResolution {
+    /// The call offloads, and neither schedules on the loop nor marks an endpoint: a
+    /// callable passed to it by reference gets no role.
+    pub fn only_offloads(&self) -> bool {
+        self.offload && !self.loop_callback && self.endpoint.is_none()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum KeptTarget {
     /// File (its place among the run's files) and function.

@@ -28,7 +28,7 @@ use loopguard_core::catalog::{Catalog, LanguageCatalog};
 use loopguard_core::config::{self, Config};
 use loopguard_core::diagnostic::{Confidence, Diagnostic, Hop, Notification, NotificationLevel};
 use loopguard_core::facts::{
-    CallKind, CallSite, Callee, FileFacts, Function, FunctionKind, Language, rsplit_path,
+    Alias, CallKind, CallSite, Callee, FileFacts, Function, FunctionKind, Language, rsplit_path,
 };
 use rustc_hash::FxHashSet;
 
@@ -236,8 +236,9 @@ pub(crate) struct StoredResults {
     /// By file (as `pinned`): the functions demand followed (sorted), for a later run that
     /// analyses the same files without running demand (see `same_files`).
     live: Vec<(u32, Vec<u32>)>,
-    /// The hashes of every name the parsed files mention ([`shift::mentioned_names`]),
-    /// sorted, each stored as its difference from the one before (short varints).
+    /// The hashes of every name the parsed files mention ([`shift::mentioned_names`]) and
+    /// of their paths' segment pairs ([`shift::path_pair_hashes`]), sorted, each stored as
+    /// its difference from the one before (short varints).
     name_deltas: Vec<u32>,
     /// By file (as `pinned`): the functions whose findings name a context other than
     /// `async` (`loopguard_analysis::Reads::contexts`), with it, sorted by function.
@@ -356,8 +357,8 @@ fn mentioned_name_hashes(facts: &[FileFacts]) -> Vec<u32> {
     let names = facts
         .par_iter()
         .fold(FxHashSet::default, |mut names, f| {
-            shift::mentioned_names(f, &mut |n| {
-                names.insert(shift::name_hash(n));
+            shift::mention_hashes_into(f, &mut |h| {
+                names.insert(h);
             });
             names
         })
@@ -1135,6 +1136,7 @@ fn reuse_shifted(
                     inert: None,
                     added: &[],
                     removed: &[],
+                    alias: None,
                 };
                 let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
                 // Helpers the edit added and calls from async code: pinned from now on.
@@ -1171,6 +1173,50 @@ fn reuse_shifted(
                     };
                     let (added_helpers, removed_helpers) =
                         (helpers((new, old)), helpers((old, new)));
+                    // An awaited offload that passes callables by reference only, of a
+                    // library (by the catalog) or as the file's kept resolutions say: it
+                    // gives no finding (an awaited call has none) and no role (a callable
+                    // passed by reference to an offload gets none).
+                    let offloads = |site: &CallSite| {
+                        site.awaited
+                            && !shift::passes_code(site)
+                            && !site.callable_args.is_empty()
+                            && match calls.as_ref().and_then(|k| k.repeated(site)) {
+                                Some(res) => res.only_offloads(),
+                                None => matches!(&site.callee, Callee::Path(p)
+                                    if !in_project(p)
+                                        && python.offloads.path(p, None).is_some()
+                                        && python.loop_callbacks.path(p, None).is_none()
+                                        && python.endpoints.path(p, None).is_none()),
+                            }
+                    };
+                    // Helpers the edit added, or removed, that the file only hands to
+                    // such offloads (see `offloaded_helpers`).
+                    let offloaded = |(with, without): (&FileFacts, &FileFacts)| {
+                        offloaded_helpers(
+                            (without, with),
+                            leeway.mentioned,
+                            &recheck,
+                            unique,
+                            python,
+                            &|site| external_call_resolution(python, site, &in_project),
+                            &offloads,
+                        )
+                    };
+                    let (added_offloaded, removed_offloaded) =
+                        (offloaded((new, old)), offloaded((old, new)));
+                    // An offload of one of them: its findings are made (none) here.
+                    let offloads_helpers = |site: &CallSite| {
+                        let named = |facts: &FileFacts, ids: &[u32], c: &Callee| {
+                            matches!(c, Callee::Path(p) if ids.iter().any(|&j| {
+                                facts.functions.get(j as usize).is_some_and(|h| h.qualname == *p)
+                            }))
+                        };
+                        offloads(site)
+                            && site.callable_args.iter().all(|c| {
+                                named(new, &added_offloaded, c) || named(old, &removed_offloaded, c)
+                            })
+                    };
                     // A call of one: the helper's chains.
                     let helper_of = |site: &CallSite| -> Option<&HotFunction> {
                         let Callee::Path(p) = &site.callee else {
@@ -1189,8 +1235,22 @@ fn reuse_shifted(
                             .or_else(|| removed_helpers.iter().find(|(j, _)| named(old, *j)))
                             .map(|(_, chains)| chains)
                     };
-                    let added: Vec<u32> = added_helpers.iter().map(|(j, _)| *j).collect();
-                    let removed: Vec<u32> = removed_helpers.iter().map(|(j, _)| *j).collect();
+                    // (A helper named nowhere may be taken by both.)
+                    let sorted = |mut v: Vec<u32>| {
+                        v.sort_unstable();
+                        v.dedup();
+                        v
+                    };
+                    let added = sorted(
+                        (added_helpers.iter().map(|(j, _)| *j))
+                            .chain(added_offloaded.iter().copied())
+                            .collect(),
+                    );
+                    let removed = sorted(
+                        (removed_helpers.iter().map(|(j, _)| *j))
+                            .chain(removed_offloaded.iter().copied())
+                            .collect(),
+                    );
                     // Functions of the project a kept resolution names, with their
                     // chains: only those the last analysing run read and that are pinned
                     // still (their calls changed since only in ways that change no chain),
@@ -1237,6 +1297,7 @@ fn reuse_shifted(
                             && !method_in_switching(f, site)
                             && (library(site)
                                 || helper_of(site).is_some()
+                                || offloads_helpers(site)
                                 || (site.param_args.is_empty() && project_call(site)))
                     };
                     // Reaches nothing whatever its arguments.
@@ -1254,6 +1315,26 @@ fn reuse_shifted(
                     leeway.inert = Some(&inert);
                     leeway.added = &added;
                     leeway.removed = &removed;
+                    // Imports added or removed, under a name no lookup from another file
+                    // starts from: no parsed file mentions the pair `m.x` (see
+                    // `shift::path_pair_hashes`), nor do the new facts, whose calls through
+                    // `m.x` the index would resolve anew. An import that demand follows (of
+                    // a project module, or hiding a variable) changes the file's demand
+                    // signature, which is compared below.
+                    let module_last = loopguard_core::facts::last_segment(&new.module);
+                    let new_pairs = std::cell::OnceCell::new();
+                    let unreached = |a: &Alias| {
+                        let h = shift::pair_hash(module_last, &a.name);
+                        let new_pairs = new_pairs.get_or_init(|| {
+                            let mut set = FxHashSet::default();
+                            shift::path_pair_hashes(new, &mut |h| {
+                                set.insert(h);
+                            });
+                            set
+                        });
+                        names.binary_search(&h).is_err() && !new_pairs.contains(&h)
+                    };
+                    leeway.alias = Some(&unreached);
                     let callbacks = dep.scan.python_callback_names();
                     let live_lists = &stored.live;
                     reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|r| {
@@ -1301,6 +1382,9 @@ fn reuse_shifted(
                              site: &CallSite,
                              context: &str,
                              move_hop: &dyn Fn(&mut Hop) -> bool| {
+                                if offloads_helpers(site) {
+                                    return Some(Vec::new());
+                                }
                                 if let Some(res) =
                                     external_call_resolution(python, site, &in_project)
                                 {
@@ -1375,6 +1459,7 @@ fn reuse_shifted(
                         names.push(shift::name_hash(n));
                     }
                 });
+                shift::path_pair_hashes(new, &mut |h| names.push(h));
                 names.sort_unstable();
                 names.dedup();
                 reshaped.shift
@@ -1642,12 +1727,9 @@ fn dependencies_named(
 /// The functions of `new` that are not in `old` (by qualified name) and are plain sync
 /// helpers whose chains a shifted reuse can make itself (`chains::local_chains`), with
 /// those chains: those an edit added (or, with the sides swapped, removed). Such a helper
-/// is a module-level `def` or a plain method ([`plain_method`]) (no decorators, parameter
-/// defaults, nested functions, awaits, guards or attributes) under a name no file of the
-/// last run mentions, the only function of its qualified name in a module no other file
-/// goes by (`unique`); each of its calls is a library call the catalog resolves alone
-/// (`resolve_alone`) that hands nothing over (bar attributes of its own class, read as
-/// arguments) and switches nothing; and the file names it only in calls of it from
+/// is a [`helper_candidates`] each of whose calls is a library call the catalog resolves
+/// alone (`resolve_alone`) that hands nothing over (bar attributes of its own class, read
+/// as arguments) and switches nothing; and the file names it only in calls of it from
 /// `rechecked` async functions, whose findings the run makes again. Nothing else
 /// reaches it: its role is `Sync`, and demand follows nothing from it that it did not
 /// follow already (the caller compares the demand signatures).
@@ -1660,6 +1742,104 @@ fn local_helpers<'c>(
     resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
     switch: &dyn Fn(&CallSite) -> bool,
 ) -> Vec<(u32, HotFunction)> {
+    let mut out: Vec<(u32, HotFunction)> = Vec::new();
+    for j in helper_candidates((old, new), mentioned, unique, catalog) {
+        let f = &new.functions[j as usize];
+        let resolutions = (f.calls.iter())
+            .map(|site| {
+                // A parameter passed on makes an offload wrapper only of a function whose
+                // call offloads or reaches a wrapper: these calls do neither.
+                if !site.closure_args.is_empty()
+                    || !site.callable_args.iter().all(|c| own_attribute(f, c))
+                    || switch(site)
+                {
+                    return None;
+                }
+                let res = resolve_alone(site)?;
+                (!res.offload && !res.loop_callback && res.endpoint.is_none()).then_some(res)
+            })
+            .collect::<Option<Vec<_>>>();
+        if let Some(chains) =
+            resolutions.and_then(|r| chains::local_chains(f, &new.path, &r, catalog))
+        {
+            out.push((j, chains));
+        }
+    }
+    // Named only by calls of it in rechecked functions.
+    named_only_by(new, out, &|qualname| {
+        (new.functions.iter())
+            .filter(|g| rechecked(g))
+            .flat_map(|g| &g.calls)
+            .filter(|site| {
+                matches!(&site.callee, Callee::Path(p) if p == qualname)
+                    && site.kind == CallKind::Call
+            })
+            .count()
+    })
+}
+
+/// The functions of `new` that are not in `old` and that the file only hands to offloads
+/// (`await hass.async_add_executor_job(self._read)`, `await asyncio.to_thread(_load, p)`):
+/// [`helper_candidates`] named in the file only as callables passed by reference to the
+/// calls `offloads` vouches for (awaited offloads that pass no closure or parameter, in
+/// `rechecked` async functions; the caller makes their findings, none, itself). Such a
+/// helper runs on a worker thread only: a callable passed by reference to an offload gets
+/// no role (the analysis' `role_effects`), so its role is `Sync`, and no code on the loop
+/// calls it, so it has no findings and its calls need no chains. Its calls matter only to
+/// demand, which the caller compares, and to roles: each must pass no closure, and no
+/// callable but attributes of its own class to calls `resolve_alone` vouches schedule
+/// nothing.
+fn offloaded_helpers<'c>(
+    (old, new): (&FileFacts, &FileFacts),
+    mentioned: &dyn Fn(&str) -> bool,
+    rechecked: &dyn Fn(&Function) -> bool,
+    unique: bool,
+    catalog: &'c LanguageCatalog,
+    resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
+    offloads: &dyn Fn(&CallSite) -> bool,
+) -> Vec<u32> {
+    // A parameter passed on may make the helper an offload wrapper, which changes only
+    // what calls of it do: there are none.
+    let hands_nothing_over = |f: &Function, site: &CallSite| {
+        site.closure_args.is_empty()
+            && (site.callable_args.is_empty()
+                || site.callable_args.iter().all(|c| own_attribute(f, c))
+                    && resolve_alone(site)
+                        .is_some_and(|r| !r.offload && !r.loop_callback && r.endpoint.is_none()))
+    };
+    let out: Vec<(u32, ())> = helper_candidates((old, new), mentioned, unique, catalog)
+        .into_iter()
+        .filter(|&j| {
+            let f = &new.functions[j as usize];
+            f.calls.iter().all(|site| hands_nothing_over(f, site))
+        })
+        .map(|j| (j, ()))
+        .collect();
+    named_only_by(new, out, &|qualname| {
+        (new.functions.iter())
+            .filter(|g| rechecked(g))
+            .flat_map(|g| &g.calls)
+            .filter(|site| offloads(site))
+            .flat_map(|site| &site.callable_args)
+            .filter(|c| matches!(c, Callee::Path(p) if p == qualname))
+            .count()
+    })
+    .into_iter()
+    .map(|(j, ())| j)
+    .collect()
+}
+
+/// The functions of `new` that are not in `old` (by qualified name) and may be helpers of
+/// [`local_helpers`] and [`offloaded_helpers`]: a module-level `def` or a plain method
+/// ([`plain_method`]) (no decorators, parameter defaults, nested functions, awaits, guards
+/// or attributes) under a name no file of the last run mentions, not in the catalog, the
+/// only function of its qualified name in a module no other file goes by (`unique`).
+fn helper_candidates(
+    (old, new): (&FileFacts, &FileFacts),
+    mentioned: &dyn Fn(&str) -> bool,
+    unique: bool,
+    catalog: &LanguageCatalog,
+) -> Vec<u32> {
     if !unique {
         return Vec::new();
     }
@@ -1675,7 +1855,7 @@ fn local_helpers<'c>(
             || catalog.loop_callbacks.path(q, None).is_some()
             || catalog.endpoints.path(q, None).is_some()
     };
-    let mut out: Vec<(u32, HotFunction)> = Vec::new();
+    let mut out = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
         // Only what the edit added (`plain_method` scans the file).
         if old_names.contains(f.qualname.as_str()) {
@@ -1685,60 +1865,50 @@ fn local_helpers<'c>(
             || plain_method(f, (old, new)))
             && f.parent.is_none()
             && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
-        if !plain
-            || mentioned(&f.name)
-            || in_catalog(&f.qualname)
-            || (new.functions.iter())
+        if plain
+            && !mentioned(&f.name)
+            && !in_catalog(&f.qualname)
+            && !(new.functions.iter())
                 .any(|g| g.parent == Some(j) || (g.qualname == f.qualname && !std::ptr::eq(g, f)))
         {
-            continue;
-        }
-        // `open(self._path)`: an attribute of its own class passed to a call that neither
-        // offloads nor schedules it is no callable handed over, and demand finds nothing
-        // new in this very file.
-        let own_attribute = |c: &Callee| match (c, &f.class) {
-            (Callee::Path(p), Some(class)) => {
-                rsplit_path(p, ".").is_some_and(|(owner, name)| owner == class && !name.is_empty())
-            }
-            _ => false,
-        };
-        let resolutions = (f.calls.iter())
-            .map(|site| {
-                // A parameter passed on makes an offload wrapper only of a function whose
-                // call offloads or reaches a wrapper: these calls do neither.
-                if !site.closure_args.is_empty()
-                    || !site.callable_args.iter().all(own_attribute)
-                    || switch(site)
-                {
-                    return None;
-                }
-                let res = resolve_alone(site)?;
-                (!res.offload && !res.loop_callback && res.endpoint.is_none()).then_some(res)
-            })
-            .collect::<Option<Vec<_>>>();
-        if let Some(chains) =
-            resolutions.and_then(|r| chains::local_chains(f, &new.path, &r, catalog))
-        {
-            out.push((j, chains));
+            out.push(j);
         }
     }
+    out
+}
+
+/// `open(self._path)` in a method of `C`: an attribute of its own class passed to a call
+/// that neither offloads nor schedules it is no callable handed over, and demand finds
+/// nothing new in this very file.
+fn own_attribute(f: &Function, c: &Callee) -> bool {
+    match (c, &f.class) {
+        (Callee::Path(p), Some(class)) => {
+            rsplit_path(p, ".").is_some_and(|(owner, name)| owner == class && !name.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// The helpers of `out` (functions of `new`, by number) that the file names only in the
+/// uses `uses` counts by qualified name: each use mentions the name once, and so does the
+/// definition of a method of a class with bases (a possible override, see
+/// [`shift::mentioned_names`]).
+fn named_only_by<T>(
+    new: &FileFacts,
+    mut out: Vec<(u32, T)>,
+    uses: &dyn Fn(&str) -> usize,
+) -> Vec<(u32, T)> {
     if out.is_empty() {
         return out;
     }
-    // Named only by calls of it in rechecked functions: each call mentions its name once,
-    // and so does the definition of a method of a class with bases (a possible override).
     let mut mentions = vec![0usize; out.len()];
     let name = |k: usize| &new.functions[out[k].0 as usize];
-    // The mentions each may have: its definition's, then one per call found below.
     let subclasses = shift::classes_with_bases(new);
-    let mut allowed: Vec<usize> = (0..out.len())
+    let allowed: Vec<usize> = (0..out.len())
         .map(|k| {
-            usize::from(
-                name(k)
-                    .class
-                    .as_deref()
-                    .is_some_and(|c| subclasses.contains(c)),
-            )
+            let f = name(k);
+            usize::from(f.class.as_deref().is_some_and(|c| subclasses.contains(c)))
+                + uses(&f.qualname)
         })
         .collect();
     shift::mentioned_names(new, &mut |n| {
@@ -1746,17 +1916,6 @@ fn local_helpers<'c>(
             *m += usize::from(n == name(k).name);
         }
     });
-    for site in (new.functions.iter())
-        .filter(|g| rechecked(g))
-        .flat_map(|g| &g.calls)
-    {
-        if let Callee::Path(p) = &site.callee
-            && site.kind == CallKind::Call
-            && let Some(k) = (0..out.len()).find(|&k| *p == name(k).qualname)
-        {
-            allowed[k] += 1;
-        }
-    }
     let mut k = 0;
     out.retain(|_| {
         k += 1;

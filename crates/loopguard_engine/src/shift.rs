@@ -13,7 +13,7 @@
 //! changed call) is not a shift, and the caller runs the analysis.
 
 use loopguard_core::diagnostic::{Diagnostic, Notification};
-use loopguard_core::facts::{CallSite, Callee, FileFacts, Function, TypeRef};
+use loopguard_core::facts::{Alias, CallSite, Callee, FileFacts, Function, TypeRef};
 use loopguard_core::span::Span;
 use loopguard_core::suppression::Suppression;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -222,6 +222,10 @@ pub struct Leeway<'a> {
     /// Functions of the old facts (sorted indices), pinned or not, that the caller vouches
     /// for as removed in the same way.
     pub removed: &'a [u32],
+    /// Whether the caller vouches for an alias (an import) that only one side has: no
+    /// lookup from another file reaches it, and demand does not follow it. The file's own
+    /// calls through it are compared as any other calls.
+    pub alias: Option<&'a dyn Fn(&Alias) -> bool>,
 }
 
 /// A shift that allowed for edits outside the pinned functions.
@@ -358,6 +362,18 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             }
         }
     }
+    // Aliases on one side only must be vouched for; they leave both views.
+    let same = |a: &Alias, b: &Alias| a.name == b.name && a.target == b.target;
+    let one_sided = |a: &Alias, other: &FileFacts| !other.aliases.iter().any(|b| same(a, b));
+    let loose = |a: &Alias| leeway.alias.is_some_and(|vouched| vouched(a));
+    let all_loose = |facts: &FileFacts, other: &FileFacts| {
+        (facts.aliases.iter())
+            .filter(|a| one_sided(a, other))
+            .all(loose)
+    };
+    if !all_loose(old, new) || !all_loose(new, old) {
+        return None;
+    }
     // Both sides as the findings see them: added functions gone, the new ones numbered as
     // the old ones, and the unpinned ones without their calls (except those that hand
     // something over) and without positions of their own.
@@ -397,12 +413,14 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
         view_of_old[i] = Some(v as u32);
     }
     let to_view = |id: u32| view_of_old.get(id as usize).copied().flatten();
+    // `other`: the other side, whose aliases `facts`' must have to stay in the view;
     // `paired`: the old index of a function of `facts` (if it is paired); `number`: maps
     // its function ids (parent, closures) into the view.
-    let view = |facts: &FileFacts,
+    let view = |(facts, other): (&FileFacts, &FileFacts),
                 paired: &dyn Fn(usize) -> Option<u32>,
                 number: &dyn Fn(u32) -> Option<u32>| {
         let mut v = facts.clone();
+        v.aliases.retain(|a| !one_sided(a, other));
         let functions = std::mem::take(&mut v.functions);
         v.functions = functions
             .into_iter()
@@ -427,8 +445,8 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             .collect::<Option<Vec<Function>>>()?;
         Some(v)
     };
-    let old_view = view(old, &|i| new_of_old[i].map(|_| i as u32), &to_view)?;
-    let new_view = view(new, &|j| old_of_new[j], &|id| {
+    let old_view = view((old, new), &|i| new_of_old[i].map(|_| i as u32), &to_view)?;
+    let new_view = view((new, old), &|j| old_of_new[j], &|id| {
         to_view(old_of_new.get(id as usize).copied().flatten()?)
     })?;
     let shift = shift(&old_view, &new_view)?;
@@ -524,13 +542,61 @@ fn mentions(facts: &FileFacts, call_sites: bool, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// The hashes of the names a file's facts mention ([`mentioned_names`]), sorted, unique.
+/// The hashes of the names a file's facts mention ([`mentioned_names`]) and of the
+/// segment pairs of its paths ([`path_pair_hashes`]), sorted, unique: what a run's stored
+/// mentions hold for each parsed file.
 pub fn mention_hashes(facts: &FileFacts) -> Vec<u32> {
     let mut v = Vec::new();
-    mentioned_names(facts, &mut |n| v.push(name_hash(n)));
+    mention_hashes_into(facts, &mut |h| v.push(h));
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// [`mention_hashes`], unsorted and with repeats, into `f`.
+pub fn mention_hashes_into(facts: &FileFacts, f: &mut dyn FnMut(u32)) {
+    mentioned_names(facts, &mut |n| f(name_hash(n)));
+    path_pair_hashes(facts, f);
+}
+
+/// Calls `f` with [`pair_hash`] of every two adjacent segments of every path a Python
+/// file's facts mention (`a.b.c` gives `a.b` and `b.c`). A lookup from another file of
+/// name `x` in module `p.m` starts from a path through `m.x` (`from p.m import x`,
+/// `p.m.x.get()`, a star import's `p.m.x`), so when no parsed file mentions the pair
+/// `m.x`, no lookup reaches an alias `x` added to `p.m` (see `reuse_shifted`). Rust facts
+/// give none: their aliases are never vouched for.
+pub fn path_pair_hashes(facts: &FileFacts, f: &mut dyn FnMut(u32)) {
+    if facts.language == Some(loopguard_core::facts::Language::Rust) {
+        return;
+    }
+    let mut pairs = |path: &str| {
+        let mut segments = path.split('.');
+        let Some(mut before) = segments.next() else {
+            return;
+        };
+        for s in segments {
+            f(pair_hash(before, s));
+            before = s;
+        }
+    };
+    crate::demand::for_each_path(facts, &mut pairs);
+    for c in &facts.classes {
+        for d in &c.decorators {
+            pairs(d);
+        }
+    }
+}
+
+/// The hash the segment pair `a.b` is stored under among the mentioned names (a name has
+/// no dot, so only a collision makes one look like a pair, and then the analysis runs).
+pub fn pair_hash(a: &str, b: &str) -> u32 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(a.as_bytes());
+    h.write_u8(b'.');
+    h.write(b.as_bytes());
+    let h = h.finish();
+    (h ^ (h >> 32)) as u32
 }
 
 /// The hash a mentioned name is stored under. 32 bits are plenty: a collision only makes
@@ -717,6 +783,7 @@ mod tests {
             inert: None,
             added: &[],
             removed: &[],
+            alias: None,
         }
     }
 
@@ -811,6 +878,7 @@ mod tests {
                 inert: Some(&sleeps),
                 added: &[],
                 removed: &[],
+                alias: None,
             };
             shift_with_leeway(&old, &new, &leeway).is_some()
         };
@@ -850,6 +918,7 @@ mod tests {
             inert: None,
             added: &[],
             removed: &[],
+            alias: None,
         };
         assert!(shift_with_leeway(&old, &facts(SERVICE), &leeway).is_some());
         // A name something mentions may be what it calls.

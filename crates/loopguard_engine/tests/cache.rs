@@ -895,6 +895,161 @@ fn calls_added_to_async_functions_that_never_await_are_shifts_unless_lg501_may_a
     assert_finding(&o, "LG501 svc/setup.py:4");
 }
 
+/// An import of a library added with its call on the loop is a shift, and so is taking
+/// both out again, unless a lookup from another file may reach the new name through the
+/// module (`routes.requests`, `from svc.routes import *`), or the import is of a project
+/// module, which demand follows.
+#[test]
+fn imports_added_with_their_calls_are_shifts_unless_another_file_may_look_them_up() {
+    let p = Project::new();
+    let routes = |import: &str, call: &str| {
+        format!(
+            "import asyncio\n{import}\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n\
+             async def fetch():\n    return 1\n\n\n\
+             @app.get('/items')\nasync def items(url: str):\n{call}    await fetch()\n    return []\n"
+        )
+    };
+    p.edit("svc/routes.py", &routes("", ""));
+    let base = summary(&p.run()).len();
+    p.edit(
+        "svc/routes.py",
+        &routes("import requests\n", "    requests.get(url)\n"),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG301 svc/routes.py:15");
+    p.edit("svc/routes.py", &routes("", ""));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o).len(), base);
+    // An alias under a new local name, and one that replaces another.
+    p.edit(
+        "svc/routes.py",
+        &routes("import requests as http\n", "    http.get(url)\n"),
+    );
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+    p.edit(
+        "svc/routes.py",
+        &routes("import urllib.request as http\n", "    http.urlopen(url)\n"),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG301 svc/routes.py:15");
+    p.edit("svc/routes.py", &routes("", ""));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+
+    // A project module: demand follows the import.
+    p.edit(
+        "svc/routes.py",
+        &routes("from svc import helpers\n", "    helpers.backoff(1)\n"),
+    );
+    let o = p.run_analysed();
+    assert_finding(
+        &o,
+        "LG305 svc/routes.py:15 svc/routes.py:15 svc/helpers.py:5",
+    );
+    p.edit("svc/routes.py", &routes("", ""));
+    p.run_analysed();
+
+    // Another file looks `requests` up through the module, by attribute or by a star
+    // import: what it calls changes with the import.
+    for other in [
+        "from svc import routes\n\n\nasync def other():\n    routes.requests.get('x')\n",
+        "from svc.routes import *\n\n\nasync def other():\n    requests.get('x')\n",
+    ] {
+        p.edit("svc/other.py", other);
+        p.run();
+        p.edit(
+            "svc/routes.py",
+            &routes("import requests\n", "    requests.get(url)\n"),
+        );
+        let o = p.run_analysed();
+        assert_finding(&o, "LG301 svc/other.py:5");
+        p.edit("svc/routes.py", &routes("", ""));
+        let o = p.run_analysed();
+        assert!(!summary(&o).iter().any(|s| s.contains("other.py")));
+    }
+}
+
+/// A helper added together with an awaited offload of it (`await asyncio.to_thread(f)`,
+/// `await self.hass.async_add_executor_job(self._read)`) runs on a worker thread only: no
+/// finding, and a shift, as is taking both out again. A helper also called on the loop, or
+/// scheduled on it, or an offload passing a parameter on (which may make an offload
+/// wrapper of the caller), is analysed.
+#[test]
+fn helpers_added_with_an_offload_of_them_are_shifts() {
+    let p = Project::new();
+    let cam = |method: &str, call: &str| {
+        format!(
+            "import asyncio\n\n\nclass Camera:\n    def __init__(self, hass, path):\n        \
+             self.hass = hass\n        self._path = path\n\n    def _size(self):\n        \
+             return 1\n{method}\n    async def refresh(self):\n        \
+             await self.hass.async_add_executor_job(self._size)\n\n    \
+             async def update(self, path):\n        await asyncio.sleep(0)\n{call}        \
+             self._path = path\n\n\nasync def setup(hass):\n    cam = Camera(hass, 'a')\n    \
+             await cam.update('b')\n"
+        )
+    };
+    let read = "\n    def _read_image(self):\n        with open(self._path, 'rb') as f:\n            \
+                return f.read()\n";
+    p.edit("svc/cam.py", &cam("", ""));
+    let base = summary(&p.run());
+    // (The second after the first: an offload the catalog resolves alone leaves the file's
+    // kept resolutions behind, and the first needs them.)
+    for call in [
+        "        await self.hass.async_add_executor_job(self._read_image)\n",
+        "        await asyncio.to_thread(self._read_image)\n",
+    ] {
+        p.edit("svc/cam.py", &cam(read, call));
+        let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+        assert_eq!(summary(&o), base);
+        p.edit("svc/cam.py", &cam("", ""));
+        p.run_served_as(CacheUse::Shifted { changed: 1 });
+    }
+    // A module-level helper, with an argument that is no parameter.
+    let load = "def _load(name):\n    with open(name) as f:\n        return f.read()\n\n\n";
+    let with_load = |call: &str| format!("{load}{}", cam("", call));
+    p.edit(
+        "svc/cam.py",
+        &with_load("        await asyncio.to_thread(_load, 'x.cfg')\n"),
+    );
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+    p.edit("svc/cam.py", &cam("", ""));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+
+    // Called on the loop too: its blocking call is found.
+    p.edit(
+        "svc/cam.py",
+        &cam(
+            read,
+            "        await asyncio.to_thread(self._read_image)\n        self._read_image()\n",
+        ),
+    );
+    let o = p.run_analysed();
+    assert_finding(&o, "LG303 svc/cam.py:22 svc/cam.py:22 svc/cam.py:13");
+    p.edit("svc/cam.py", &cam("", ""));
+    p.run();
+    // Scheduled on the loop: its blocking call runs there.
+    p.edit(
+        "svc/cam.py",
+        &cam(
+            read,
+            "        asyncio.get_running_loop().call_soon(self._read_image)\n",
+        ),
+    );
+    let o = p.run_analysed();
+    assert!(
+        summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG303 svc/cam.py:"))
+    );
+    p.edit("svc/cam.py", &cam("", ""));
+    p.run();
+    // A parameter passed on to the offload.
+    p.edit(
+        "svc/cam.py",
+        &with_load("        await asyncio.to_thread(_load, path)\n"),
+    );
+    p.run_analysed();
+}
+
 /// A file the cache has no entry for (not UTF-8, so never parsed) leaves library calls
 /// resolvable without the index: its module is named as the load names it, so a blocking
 /// call added on the loop is still a shift.
