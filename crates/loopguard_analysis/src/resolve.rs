@@ -732,17 +732,9 @@ pub fn external_call_resolution<'c>(
     site: &CallSite,
     in_project: &dyn Fn(&str) -> bool,
 ) -> Option<Resolution<'c>> {
-    let path = match &site.callee {
-        Callee::Path(p) => p.clone(),
-        Callee::Method { receiver, name } => match external_type(catalog, receiver, in_project) {
-            Some(ty) => format!("{ty}.{name}"),
-            None if untyped_alone(catalog, receiver, in_project) => {
-                return by_name_alone(catalog, site, name);
-            }
-            None => return None,
-        },
-        Callee::UnknownMethod { name } => return by_name_alone(catalog, site, name),
-        Callee::Super { .. } => return None,
+    let path = match callee_alone(catalog, &site.callee, in_project)? {
+        Alone::Path(p) => p,
+        Alone::ByName(name) => return by_name_alone(catalog, site, name),
     };
     if in_project(&path)
         || catalog.offloads.path(&path, None).is_some()
@@ -780,6 +772,61 @@ pub fn external_call_resolution<'c>(
         }
     }
     Some(res)
+}
+
+/// Whether a Python call offloads, and neither schedules on the loop nor marks an
+/// endpoint, whatever the project defines: as [`Resolver::resolve`] finds for a path
+/// outside the project or a method of a library type (as for [`external_call_resolution`])
+/// that the catalog lists among its offloads, or for a method by name on a receiver of
+/// unknown type (`x.run_in_executor(..)`). A callable passed to it by reference gets no role.
+pub fn offloads_alone(
+    catalog: &LanguageCatalog,
+    site: &CallSite,
+    in_project: &dyn Fn(&str) -> bool,
+) -> bool {
+    if site.kind != CallKind::Call {
+        return false;
+    }
+    match callee_alone(catalog, &site.callee, in_project) {
+        Some(Alone::Path(p)) => {
+            !in_project(&p)
+                && catalog.opaque.path(&p, None).is_none()
+                && catalog.offloads.path(&p, None).is_some()
+                && catalog.loop_callbacks.path(&p, None).is_none()
+                && catalog.endpoints.path(&p, None).is_none()
+        }
+        Some(Alone::ByName(name)) => {
+            let (res, _) = by_name(catalog, Language::Python, site, name);
+            res.offload && !res.loop_callback
+        }
+        None => false,
+    }
+}
+
+/// What a Python callee is by the catalog alone (see [`external_call_resolution`]).
+enum Alone<'s> {
+    /// Its only candidate path (of the project or not: the caller asks).
+    Path(String),
+    /// A method on a receiver whose type the resolver cannot derive: resolved by name.
+    ByName(&'s str),
+}
+
+/// `None` when the index decides what `callee` is (a receiver of another kind, `super()`).
+fn callee_alone<'s>(
+    catalog: &LanguageCatalog,
+    callee: &'s Callee,
+    in_project: &dyn Fn(&str) -> bool,
+) -> Option<Alone<'s>> {
+    Some(match callee {
+        Callee::Path(p) => Alone::Path(p.clone()),
+        Callee::Method { receiver, name } => match external_type(catalog, receiver, in_project) {
+            Some(ty) => Alone::Path(format!("{ty}.{name}")),
+            None if untyped_alone(catalog, receiver, in_project) => Alone::ByName(name),
+            None => return None,
+        },
+        Callee::UnknownMethod { name } => Alone::ByName(name),
+        Callee::Super { .. } => return None,
+    })
 }
 
 /// Whether [`Resolver::type_of`] finds no type for `receiver` whatever the project

@@ -36,8 +36,12 @@ paths = ["vendor.make_client"]
 returns = "app.Client"
 
 [[offload]]
-paths = ["asyncio.to_thread"]
+paths = ["asyncio.to_thread", "vendor.Pool.submit"]
 methods = ["run_in_executor"]
+
+[[loop-callback]]
+paths = ["asyncio.AbstractEventLoop.call_soon"]
+methods = ["call_soon"]
 
 [[guard]]
 kind = "lock"
@@ -607,4 +611,55 @@ fn local_chains_of_a_helper_make_the_findings_the_analysis_makes() {
     assert!(external_call_resolution(python, &call(made, 41, "c.close"), &in_project).is_none());
     // A helper of the project is not a library call.
     assert!(external_call_resolution(python, &owner.calls[0], &in_project).is_none());
+}
+
+/// `offloads_alone` finds the offloads the resolver finds by the catalog alone (a library
+/// path, a method of a library type, a method by name), and none where the index may have
+/// a say or the call schedules on the loop.
+#[test]
+fn offloads_alone_agrees_with_the_resolver() {
+    use crate::index::Index;
+    use crate::resolve::{Resolver, offloads_alone};
+    let unknown = |name: &str| Callee::UnknownMethod { name: name.into() };
+    let typed = |ty: &str, name: &str| Callee::Method {
+        receiver: TypeRef::Named(ty.into()),
+        name: name.into(),
+    };
+    let sites = vec![
+        (call(path("asyncio.to_thread"), 10, "asyncio.to_thread"), true),
+        (call(unknown("run_in_executor"), 11, "loop.run_in_executor"), true),
+        (call(typed("vendor.Pool", "submit"), 12, "pool.submit"), true),
+        (call(unknown("call_soon"), 13, "loop.call_soon"), false),
+        (call(path("app.jobs.offload"), 14, "offload"), false),
+        (call(typed("app.jobs.Pool", "submit"), 15, "pool.submit"), false),
+        (call(path("time.sleep"), 16, "time.sleep"), false),
+    ];
+    let handler = func(
+        "app.jobs.handler",
+        true,
+        sites.iter().map(|(s, _)| s.clone()).collect(),
+    );
+    let files = [file(
+        "app/jobs.py",
+        "app.jobs",
+        vec![handler, func("app.jobs.offload", false, vec![])],
+    )];
+    let catalog = catalog();
+    let python = catalog.language(Language::Python);
+    let index = Index::build(&files);
+    let resolver = Resolver {
+        index: &index,
+        catalog: python,
+        lang: Language::Python,
+        file: 0,
+    };
+    let in_project = |p: &str| p.starts_with("app.");
+    for (site, expected) in &sites {
+        let alone = offloads_alone(python, site, &in_project);
+        assert_eq!(alone, *expected, "{}", site.text);
+        let res = resolver.resolve(site);
+        if alone {
+            assert!(res.offload && !res.loop_callback && res.endpoint.is_none());
+        }
+    }
 }

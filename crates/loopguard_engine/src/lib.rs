@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use loopguard_analysis::chains::{self, HotFunction, hot_function};
 use loopguard_analysis::kept;
-use loopguard_analysis::resolve::{Resolution, external_call_resolution};
+use loopguard_analysis::resolve::{Resolution, external_call_resolution, offloads_alone};
 use loopguard_analysis::{direct_findings, may_switch};
 use loopguard_core::catalog::{Catalog, LanguageCatalog};
 use loopguard_core::config::{self, Config};
@@ -1173,8 +1173,8 @@ fn reuse_shifted(
                     };
                     let (added_helpers, removed_helpers) =
                         (helpers((new, old)), helpers((old, new)));
-                    // An awaited offload that passes callables by reference only, of a
-                    // library (by the catalog) or as the file's kept resolutions say: it
+                    // An awaited offload that passes callables by reference only, as the
+                    // file's kept resolutions say or the catalog alone (a library's): it
                     // gives no finding (an awaited call has none) and no role (a callable
                     // passed by reference to an offload gets none).
                     let offloads = |site: &CallSite| {
@@ -1183,11 +1183,7 @@ fn reuse_shifted(
                             && !site.callable_args.is_empty()
                             && match calls.as_ref().and_then(|k| k.repeated(site)) {
                                 Some(res) => res.only_offloads(),
-                                None => matches!(&site.callee, Callee::Path(p)
-                                    if !in_project(p)
-                                        && python.offloads.path(p, None).is_some()
-                                        && python.loop_callbacks.path(p, None).is_none()
-                                        && python.endpoints.path(p, None).is_none()),
+                                None => offloads_alone(python, site, &in_project),
                             }
                     };
                     // Helpers the edit added, or removed, that the file only hands to
