@@ -98,6 +98,28 @@ def dotted(node):
     return isinstance(node, ast.Name)
 
 
+def has_async_method(tree):
+    """Whether a class of the module has an async method."""
+    return any(isinstance(m, ast.AsyncFunctionDef)
+               for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for m in c.body)
+
+
+def async_method(tree, rng):
+    """A random async method of a class of the module, its first parameter's name, and a
+    path to read: an attribute the class assigns (`self._path = path`), else a literal
+    path; None if the method has no parameter."""
+    methods = [(c, m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+               for m in c.body if isinstance(m, ast.AsyncFunctionDef)]
+    cls, fn = rng.choice(methods)
+    if not fn.args.args:
+        return None
+    attrs = sorted({t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign)
+                    for t in n.targets if isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name) and t.value.id == "self"})
+    path = "self.%s" % rng.choice(attrs) if attrs else '"/dev/null"'
+    return fn, fn.args.args[0].arg, path
+
+
 def imports_asyncio(tree):
     """Whether a module imports `asyncio` under its own name at the top."""
     return any(isinstance(n, ast.Import) and any(a.name == "asyncio" and a.asname is None
@@ -219,20 +241,11 @@ def edit(rng, path, kinds, trial):
             lines.insert(at, " " * last.col_offset + '%s("/dev/null")' % name)
         lines.append("\n\ndef %s(path):\n    with open(path) as f:\n        return f.read()\n" % name)
         what = "helper (%s) called from %s (async)" % (shape, fn.name)
-    elif kind == "helper_method" and any(isinstance(m, ast.AsyncFunctionDef)
-                                         for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-                                         for m in c.body):
-        methods = [(c, m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-                   for m in c.body if isinstance(m, ast.AsyncFunctionDef)]
-        cls, fn = rng.choice(methods)
-        if not fn.args.args:
+    elif kind == "helper_method" and has_async_method(tree):
+        picked = async_method(tree, rng)
+        if not picked:
             return None
-        me = fn.args.args[0].arg
-        # An attribute the class assigns (`self._path = path`), else a literal path.
-        attrs = sorted({t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign)
-                        for t in n.targets if isinstance(t, ast.Attribute)
-                        and isinstance(t.value, ast.Name) and t.value.id == "self"})
-        path = "self.%s" % rng.choice(attrs) if attrs else '"/dev/null"'
+        fn, me, path = picked
         name = rng.choice(["_lg_read_%d" % trial, "_lg_read_%d" % trial, "update", "close", "_async_setup"])
         first = (fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno) - 1
         st = fn.body[0]
@@ -242,20 +255,12 @@ def edit(rng, path, kinds, trial):
                               indent + "    with open(%s) as f:" % path,
                               indent + "        return f.read()", ""]
         what = "method %s before %s, called from it (async)" % (name, fn.name)
-    elif kind == "offload_helper" and any(isinstance(m, ast.AsyncFunctionDef)
-                                          for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-                                          for m in c.body):
-        methods = [(c, m) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-                   for m in c.body if isinstance(m, ast.AsyncFunctionDef)]
-        cls, fn = rng.choice(methods)
-        if not fn.args.args:
+    elif kind == "offload_helper" and has_async_method(tree):
+        picked = async_method(tree, rng)
+        if not picked:
             return None
-        me = fn.args.args[0].arg
+        fn, me, path = picked
         params = [a.arg for a in fn.args.args[1:]]
-        attrs = sorted({t.attr for n in ast.walk(cls) if isinstance(n, ast.Assign)
-                        for t in n.targets if isinstance(t, ast.Attribute)
-                        and isinstance(t.value, ast.Name) and t.value.id == "self"})
-        path = "self.%s" % rng.choice(attrs) if attrs else '"/dev/null"'
         name = "_lg_offloaded_%d" % trial
         ref = "%s.%s" % (me, name)
         shapes = ["await %s.hass.async_add_executor_job(%s)" % (me, ref),

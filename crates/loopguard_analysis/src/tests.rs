@@ -626,12 +626,24 @@ fn offloads_alone_agrees_with_the_resolver() {
         name: name.into(),
     };
     let sites = vec![
-        (call(path("asyncio.to_thread"), 10, "asyncio.to_thread"), true),
-        (call(unknown("run_in_executor"), 11, "loop.run_in_executor"), true),
-        (call(typed("vendor.Pool", "submit"), 12, "pool.submit"), true),
+        (
+            call(path("asyncio.to_thread"), 10, "asyncio.to_thread"),
+            true,
+        ),
+        (
+            call(unknown("run_in_executor"), 11, "loop.run_in_executor"),
+            true,
+        ),
+        (
+            call(typed("vendor.Pool", "submit"), 12, "pool.submit"),
+            true,
+        ),
         (call(unknown("call_soon"), 13, "loop.call_soon"), false),
         (call(path("app.jobs.offload"), 14, "offload"), false),
-        (call(typed("app.jobs.Pool", "submit"), 15, "pool.submit"), false),
+        (
+            call(typed("app.jobs.Pool", "submit"), 15, "pool.submit"),
+            false,
+        ),
         (call(path("time.sleep"), 16, "time.sleep"), false),
     ];
     let handler = func(

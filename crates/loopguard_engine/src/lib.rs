@@ -1160,19 +1160,17 @@ fn reuse_shifted(
                     // Plain sync helpers this edit added, or removed, and calls from async
                     // functions, with their chains (see `local_helpers`).
                     let unique = single && modules.unique(&new.module);
-                    let helpers = |(with, without): (&FileFacts, &FileFacts)| {
-                        local_helpers(
-                            (without, with),
-                            leeway.mentioned,
-                            &recheck,
-                            unique,
-                            python,
-                            &|site| external_call_resolution(python, site, &in_project),
-                            &switch,
-                        )
+                    let search = HelperSearch {
+                        mentioned: leeway.mentioned,
+                        rechecked: &recheck,
+                        unique,
+                        catalog: python,
+                        resolve_alone: &|site| external_call_resolution(python, site, &in_project),
                     };
-                    let (added_helpers, removed_helpers) =
-                        (helpers((new, old)), helpers((old, new)));
+                    let (added_helpers, removed_helpers) = (
+                        search.local_helpers((old, new), &switch),
+                        search.local_helpers((new, old), &switch),
+                    );
                     // An awaited offload that passes callables by reference only, as the
                     // file's kept resolutions say or the catalog alone (a library's): it
                     // gives no finding (an awaited call has none) and no role (a callable
@@ -1188,19 +1186,10 @@ fn reuse_shifted(
                     };
                     // Helpers the edit added, or removed, that the file only hands to
                     // such offloads (see `offloaded_helpers`).
-                    let offloaded = |(with, without): (&FileFacts, &FileFacts)| {
-                        offloaded_helpers(
-                            (without, with),
-                            leeway.mentioned,
-                            &recheck,
-                            unique,
-                            python,
-                            &|site| external_call_resolution(python, site, &in_project),
-                            &offloads,
-                        )
-                    };
-                    let (added_offloaded, removed_offloaded) =
-                        (offloaded((new, old)), offloaded((old, new)));
+                    let (added_offloaded, removed_offloaded) = (
+                        search.offloaded_helpers((old, new), &offloads),
+                        search.offloaded_helpers((new, old), &offloads),
+                    );
                     // An offload of one of them: its findings are made (none) here.
                     let offloads_helpers = |site: &CallSite| {
                         let named = |facts: &FileFacts, ids: &[u32], c: &Callee| {
@@ -1720,157 +1709,178 @@ fn dependencies_named(
     named
 }
 
-/// The functions of `new` that are not in `old` (by qualified name) and are plain sync
-/// helpers whose chains a shifted reuse can make itself (`chains::local_chains`), with
-/// those chains: those an edit added (or, with the sides swapped, removed). Such a helper
-/// is a [`helper_candidates`] each of whose calls is a library call the catalog resolves
-/// alone (`resolve_alone`) that hands nothing over (bar attributes of its own class, read
-/// as arguments) and switches nothing; and the file names it only in calls of it from
-/// `rechecked` async functions, whose findings the run makes again. Nothing else
-/// reaches it: its role is `Sync`, and demand follows nothing from it that it did not
-/// follow already (the caller compares the demand signatures).
-fn local_helpers<'c>(
-    (old, new): (&FileFacts, &FileFacts),
-    mentioned: &dyn Fn(&str) -> bool,
-    rechecked: &dyn Fn(&Function) -> bool,
+/// What the search for helpers an edit added or removed (see
+/// [`HelperSearch::local_helpers`] and [`HelperSearch::offloaded_helpers`]) goes by: whether
+/// a name is mentioned by the last run's files, which async functions a shifted reuse
+/// rechecks, whether the file's module is the only one of its name, the catalog, and the
+/// resolution of a call by the catalog alone.
+#[derive(Clone, Copy)]
+struct HelperSearch<'a, 'c> {
+    mentioned: &'a dyn Fn(&str) -> bool,
+    rechecked: &'a dyn Fn(&Function) -> bool,
     unique: bool,
     catalog: &'c LanguageCatalog,
-    resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
-    switch: &dyn Fn(&CallSite) -> bool,
-) -> Vec<(u32, HotFunction)> {
-    let mut out: Vec<(u32, HotFunction)> = Vec::new();
-    for j in helper_candidates((old, new), mentioned, unique, catalog) {
-        let f = &new.functions[j as usize];
-        let resolutions = (f.calls.iter())
-            .map(|site| {
-                // A parameter passed on makes an offload wrapper only of a function whose
-                // call offloads or reaches a wrapper: these calls do neither.
-                if !site.closure_args.is_empty()
-                    || !site.callable_args.iter().all(|c| own_attribute(f, c))
-                    || switch(site)
-                {
-                    return None;
-                }
-                let res = resolve_alone(site)?;
-                (!res.offload && !res.loop_callback && res.endpoint.is_none()).then_some(res)
-            })
-            .collect::<Option<Vec<_>>>();
-        if let Some(chains) =
-            resolutions.and_then(|r| chains::local_chains(f, &new.path, &r, catalog))
-        {
-            out.push((j, chains));
-        }
-    }
-    // Named only by calls of it in rechecked functions.
-    named_only_by(new, out, &|qualname| {
-        (new.functions.iter())
-            .filter(|g| rechecked(g))
-            .flat_map(|g| &g.calls)
-            .filter(|site| {
-                matches!(&site.callee, Callee::Path(p) if p == qualname)
-                    && site.kind == CallKind::Call
-            })
-            .count()
-    })
+    resolve_alone: &'a dyn Fn(&CallSite) -> Option<Resolution<'c>>,
 }
 
-/// The functions of `new` that are not in `old` and that the file only hands to offloads
-/// (`await hass.async_add_executor_job(self._read)`, `await asyncio.to_thread(_load, p)`):
-/// [`helper_candidates`] named in the file only as callables passed by reference to the
-/// calls `offloads` vouches for (awaited offloads that pass no closure or parameter, in
-/// `rechecked` async functions; the caller makes their findings, none, itself). Such a
-/// helper runs on a worker thread only: a callable passed by reference to an offload gets
-/// no role (the analysis' `role_effects`), so its role is `Sync`, and no code on the loop
-/// calls it, so it has no findings and its calls need no chains. Its calls matter only to
-/// demand, which the caller compares, and to roles: each must pass no closure, and no
-/// callable but attributes of its own class to calls `resolve_alone` vouches schedule
-/// nothing.
-fn offloaded_helpers<'c>(
-    (old, new): (&FileFacts, &FileFacts),
-    mentioned: &dyn Fn(&str) -> bool,
-    rechecked: &dyn Fn(&Function) -> bool,
-    unique: bool,
-    catalog: &'c LanguageCatalog,
-    resolve_alone: &dyn Fn(&CallSite) -> Option<Resolution<'c>>,
-    offloads: &dyn Fn(&CallSite) -> bool,
-) -> Vec<u32> {
-    // A parameter passed on may make the helper an offload wrapper, which changes only
-    // what calls of it do: there are none.
-    let hands_nothing_over = |f: &Function, site: &CallSite| {
-        site.closure_args.is_empty()
-            && (site.callable_args.is_empty()
-                || site.callable_args.iter().all(|c| own_attribute(f, c))
-                    && resolve_alone(site)
-                        .is_some_and(|r| !r.offload && !r.loop_callback && r.endpoint.is_none()))
-    };
-    let out: Vec<(u32, ())> = helper_candidates((old, new), mentioned, unique, catalog)
-        .into_iter()
-        .filter(|&j| {
+impl<'c> HelperSearch<'_, 'c> {
+    /// The functions of `new` that are not in `old` (by qualified name) and are plain sync
+    /// helpers whose chains a shifted reuse can make itself (`chains::local_chains`), with
+    /// those chains: those an edit added (or, with the sides swapped, removed). Such a helper
+    /// is a [`HelperSearch::candidates`] each of whose calls is a library call the catalog resolves
+    /// alone (`resolve_alone`) that hands nothing over (bar attributes of its own class, read
+    /// as arguments) and switches nothing; and the file names it only in calls of it from
+    /// `rechecked` async functions, whose findings the run makes again. Nothing else
+    /// reaches it: its role is `Sync`, and demand follows nothing from it that it did not
+    /// follow already (the caller compares the demand signatures).
+    fn local_helpers(
+        &self,
+        (old, new): (&FileFacts, &FileFacts),
+        switch: &dyn Fn(&CallSite) -> bool,
+    ) -> Vec<(u32, HotFunction)> {
+        let HelperSearch {
+            rechecked,
+            catalog,
+            resolve_alone,
+            ..
+        } = *self;
+        let mut out: Vec<(u32, HotFunction)> = Vec::new();
+        for j in self.candidates((old, new)) {
             let f = &new.functions[j as usize];
-            f.calls.iter().all(|site| hands_nothing_over(f, site))
+            let resolutions = (f.calls.iter())
+                .map(|site| {
+                    // A parameter passed on makes an offload wrapper only of a function whose
+                    // call offloads or reaches a wrapper: these calls do neither.
+                    if !site.closure_args.is_empty()
+                        || !site.callable_args.iter().all(|c| own_attribute(f, c))
+                        || switch(site)
+                    {
+                        return None;
+                    }
+                    let res = resolve_alone(site)?;
+                    (!res.offload && !res.loop_callback && res.endpoint.is_none()).then_some(res)
+                })
+                .collect::<Option<Vec<_>>>();
+            if let Some(chains) =
+                resolutions.and_then(|r| chains::local_chains(f, &new.path, &r, catalog))
+            {
+                out.push((j, chains));
+            }
+        }
+        // Named only by calls of it in rechecked functions.
+        named_only_by(new, out, &|qualname| {
+            (new.functions.iter())
+                .filter(|g| rechecked(g))
+                .flat_map(|g| &g.calls)
+                .filter(|site| {
+                    matches!(&site.callee, Callee::Path(p) if p == qualname)
+                        && site.kind == CallKind::Call
+                })
+                .count()
         })
-        .map(|j| (j, ()))
-        .collect();
-    named_only_by(new, out, &|qualname| {
-        (new.functions.iter())
-            .filter(|g| rechecked(g))
-            .flat_map(|g| &g.calls)
-            .filter(|site| offloads(site))
-            .flat_map(|site| &site.callable_args)
-            .filter(|c| matches!(c, Callee::Path(p) if p == qualname))
-            .count()
-    })
-    .into_iter()
-    .map(|(j, ())| j)
-    .collect()
-}
+    }
 
-/// The functions of `new` that are not in `old` (by qualified name) and may be helpers of
-/// [`local_helpers`] and [`offloaded_helpers`]: a module-level `def` or a plain method
-/// ([`plain_method`]) (no decorators, parameter defaults, nested functions, awaits, guards
-/// or attributes) under a name no file of the last run mentions, not in the catalog, the
-/// only function of its qualified name in a module no other file goes by (`unique`).
-fn helper_candidates(
-    (old, new): (&FileFacts, &FileFacts),
-    mentioned: &dyn Fn(&str) -> bool,
-    unique: bool,
-    catalog: &LanguageCatalog,
-) -> Vec<u32> {
-    if !unique {
-        return Vec::new();
+    /// The functions of `new` that are not in `old` and that the file only hands to offloads
+    /// (`await hass.async_add_executor_job(self._read)`, `await asyncio.to_thread(_load, p)`):
+    /// [`HelperSearch::candidates`] named in the file only as callables passed by reference to the
+    /// calls `offloads` vouches for (awaited offloads that pass no closure or parameter, in
+    /// `rechecked` async functions; the caller makes their findings, none, itself). Such a
+    /// helper runs on a worker thread only: a callable passed by reference to an offload gets
+    /// no role (the analysis' `role_effects`), so its role is `Sync`, and no code on the loop
+    /// calls it, so it has no findings and its calls need no chains. Its calls matter only to
+    /// demand, which the caller compares, and to roles: each must pass no closure, and no
+    /// callable but attributes of its own class to calls `resolve_alone` vouches schedule
+    /// nothing.
+    fn offloaded_helpers(
+        &self,
+        (old, new): (&FileFacts, &FileFacts),
+        offloads: &dyn Fn(&CallSite) -> bool,
+    ) -> Vec<u32> {
+        let HelperSearch {
+            rechecked,
+            resolve_alone,
+            ..
+        } = *self;
+        // A parameter passed on may make the helper an offload wrapper, which changes only
+        // what calls of it do: there are none.
+        let hands_nothing_over = |f: &Function, site: &CallSite| {
+            site.closure_args.is_empty()
+                && (site.callable_args.is_empty()
+                    || site.callable_args.iter().all(|c| own_attribute(f, c))
+                        && resolve_alone(site).is_some_and(|r| {
+                            !r.offload && !r.loop_callback && r.endpoint.is_none()
+                        }))
+        };
+        let out: Vec<(u32, ())> = (self.candidates((old, new)).into_iter())
+            .filter(|&j| {
+                let f = &new.functions[j as usize];
+                f.calls.iter().all(|site| hands_nothing_over(f, site))
+            })
+            .map(|j| (j, ()))
+            .collect();
+        named_only_by(new, out, &|qualname| {
+            (new.functions.iter())
+                .filter(|g| rechecked(g))
+                .flat_map(|g| &g.calls)
+                .filter(|site| offloads(site))
+                .flat_map(|site| &site.callable_args)
+                .filter(|c| matches!(c, Callee::Path(p) if p == qualname))
+                .count()
+        })
+        .into_iter()
+        .map(|(j, ())| j)
+        .collect()
     }
-    let old_names: FxHashSet<&str> = (old.functions.iter())
-        .map(|f| f.qualname.as_str())
-        .collect();
-    if (new.functions.iter()).all(|f| old_names.contains(f.qualname.as_str())) {
-        return Vec::new();
-    }
-    let in_catalog = |q: &str| {
-        catalog.opaque.path(q, None).is_some()
-            || catalog.offloads.path(q, None).is_some()
-            || catalog.loop_callbacks.path(q, None).is_some()
-            || catalog.endpoints.path(q, None).is_some()
-    };
-    let mut out = Vec::new();
-    for (j, f) in (0u32..).zip(&new.functions) {
-        // Only what the edit added (`plain_method` scans the file).
-        if old_names.contains(f.qualname.as_str()) {
-            continue;
+
+    /// The functions of `new` that are not in `old` (by qualified name) and may be helpers of
+    /// [`HelperSearch::local_helpers`] and [`HelperSearch::offloaded_helpers`]: a module-level `def` or a plain method
+    /// ([`plain_method`]) (no decorators, parameter defaults, nested functions, awaits, guards
+    /// or attributes) under a name no file of the last run mentions, not in the catalog, the
+    /// only function of its qualified name in a module no other file goes by (`unique`).
+    fn candidates(&self, (old, new): (&FileFacts, &FileFacts)) -> Vec<u32> {
+        let HelperSearch {
+            mentioned,
+            unique,
+            catalog,
+            ..
+        } = *self;
+        if !unique {
+            return Vec::new();
         }
-        let plain = (shift::is_plain_sync(f) && f.kind == FunctionKind::Function
-            || plain_method(f, (old, new)))
-            && f.parent.is_none()
-            && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
-        if plain
-            && !mentioned(&f.name)
-            && !in_catalog(&f.qualname)
-            && !(new.functions.iter())
-                .any(|g| g.parent == Some(j) || (g.qualname == f.qualname && !std::ptr::eq(g, f)))
-        {
-            out.push(j);
+        let old_names: FxHashSet<&str> = (old.functions.iter())
+            .map(|f| f.qualname.as_str())
+            .collect();
+        if (new.functions.iter()).all(|f| old_names.contains(f.qualname.as_str())) {
+            return Vec::new();
         }
+        let in_catalog = |q: &str| {
+            catalog.opaque.path(q, None).is_some()
+                || catalog.offloads.path(q, None).is_some()
+                || catalog.loop_callbacks.path(q, None).is_some()
+                || catalog.endpoints.path(q, None).is_some()
+        };
+        let mut out = Vec::new();
+        for (j, f) in (0u32..).zip(&new.functions) {
+            // Only what the edit added (`plain_method` scans the file).
+            if old_names.contains(f.qualname.as_str()) {
+                continue;
+            }
+            let plain = (shift::is_plain_sync(f) && f.kind == FunctionKind::Function
+                || plain_method(f, (old, new)))
+                && f.parent.is_none()
+                && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
+            if plain
+                && !mentioned(&f.name)
+                && !in_catalog(&f.qualname)
+                && !(new.functions.iter()).any(|g| {
+                    g.parent == Some(j) || (g.qualname == f.qualname && !std::ptr::eq(g, f))
+                })
+            {
+                out.push(j);
+            }
+        }
+        out
     }
-    out
 }
 
 /// `open(self._path)` in a method of `C`: an attribute of its own class passed to a call
@@ -1920,7 +1930,7 @@ fn named_only_by<T>(
     out
 }
 
-/// A plain sync method [`local_helpers`] may take for a helper: a plain body
+/// A plain sync method [`HelperSearch::local_helpers`] may take for a helper: a plain body
 /// ([`shift::has_plain_sync_body`]), in a class both sides define, under a name no other
 /// function of either side goes by, and neither a dunder ([`Function::is_dunder`]) nor
 /// `dispatch` (a middleware's, by name, in the analysis' `role_effects`). Its unmentioned name (see [`shift::mentioned_names`]) keeps lookups by
