@@ -1137,6 +1137,7 @@ fn reuse_shifted(
                     added: &[],
                     removed: &[],
                     alias: None,
+                    awaits_unread: None,
                 };
                 let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
                 // Helpers the edit added and calls from async code: pinned from now on.
@@ -1320,6 +1321,9 @@ fn reuse_shifted(
                         names.binary_search(&h).is_err() && !new_pairs.contains(&h)
                     };
                     leeway.alias = Some(&unreached);
+                    // LG501 reads whether a function awaits only where it may apply.
+                    let awaits_unread = |f: &Function| no_endpoint(f, dependencies);
+                    leeway.awaits_unread = Some(&awaits_unread);
                     let callbacks = dep.scan.python_callback_names();
                     let live_lists = &stored.live;
                     reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|r| {
@@ -1682,12 +1686,13 @@ fn remake_call_findings(
 fn rechecked(f: &Function, dependencies_named: bool) -> bool {
     f.is_async
         && matches!(f.kind, FunctionKind::Function | FunctionKind::Method)
-        && (!f.awaits.is_empty()
-            || f.has_async_syntax
-            || (!dependencies_named
-                && f.decorators.is_empty()
-                && f.name != "dispatch"
-                && f.name != "__call__"))
+        && (!f.awaits.is_empty() || f.has_async_syntax || no_endpoint(f, dependencies_named))
+}
+
+/// Whether `f` cannot have a `route`, `dependency` or `middleware` context (see
+/// [`rechecked`]), so that LG501 never applies to it, whether it awaits or not.
+fn no_endpoint(f: &Function, dependencies_named: bool) -> bool {
+    !dependencies_named && f.decorators.is_empty() && f.name != "dispatch" && f.name != "__call__"
 }
 
 /// Whether the names the last run's files mention (`mentioned`) or `new` mentions include

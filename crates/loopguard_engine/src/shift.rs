@@ -226,6 +226,10 @@ pub struct Leeway<'a> {
     /// lookup from another file reaches it, and demand does not follow it. The file's own
     /// calls through it are compared as any other calls.
     pub alias: Option<&'a dyn Fn(&Alias) -> bool>,
+    /// Whether the caller vouches that no finding reads whether a pinned function awaits
+    /// (LG501 cannot apply to it, awaiting or not): its awaits and async syntax may come
+    /// and go (with [`Leeway::inert`] only).
+    pub awaits_unread: Option<&'a dyn Fn(&Function) -> bool>,
 }
 
 /// A shift that allowed for edits outside the pinned functions.
@@ -387,7 +391,8 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
     // sets no role, since it schedules nothing on the loop), so pinned functions are compared
     // without those; without their own span, which no finding reads (a call added last
     // moves its end); and with their awaits only as there or not (LG501 asks whether a
-    // function awaits; an awaited call of an async function adds one).
+    // function awaits; an awaited call of an async function adds one), or without them
+    // where the caller says LG501 cannot apply.
     let without_inert = |f: &mut Function| {
         if let Some(inert) = leeway.inert {
             let keep: Vec<bool> = f
@@ -398,7 +403,10 @@ pub fn shift_with_leeway(old: &FileFacts, new: &FileFacts, leeway: &Leeway) -> O
             let mut keep = keep.into_iter();
             f.calls.retain(|_| keep.next().unwrap_or(true));
             f.span = Span::default();
-            if !f.awaits.is_empty() {
+            if leeway.awaits_unread.is_some_and(|unread| unread(f)) {
+                f.awaits.clear();
+                f.has_async_syntax = false;
+            } else if !f.awaits.is_empty() {
                 f.awaits = vec![Span::default()];
             }
         }
@@ -784,6 +792,7 @@ mod tests {
             added: &[],
             removed: &[],
             alias: None,
+            awaits_unread: None,
         }
     }
 
@@ -879,6 +888,7 @@ mod tests {
                 added: &[],
                 removed: &[],
                 alias: None,
+                awaits_unread: None,
             };
             shift_with_leeway(&old, &new, &leeway).is_some()
         };
@@ -919,6 +929,7 @@ mod tests {
             added: &[],
             removed: &[],
             alias: None,
+            awaits_unread: None,
         };
         assert!(shift_with_leeway(&old, &facts(SERVICE), &leeway).is_some());
         // A name something mentions may be what it calls.

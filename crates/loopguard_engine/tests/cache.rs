@@ -870,6 +870,19 @@ fn calls_added_to_async_functions_that_never_await_are_shifts_unless_lg501_may_a
     p.edit("svc/setup.py", &setup("", ""));
     let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
     assert_eq!(summary(&o).len(), base);
+    // An awaited offload of a new helper: the function awaits from then on, which no
+    // finding reads here.
+    p.edit(
+        "svc/setup.py",
+        &setup(
+            "    await asyncio.to_thread(_load, 'a.cfg')\n",
+            &format!("{load}\n\nimport asyncio\n"),
+        ),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o).len(), base);
+    p.edit("svc/setup.py", &setup("", ""));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
 
     // A route that never awaits: its decorator gives it its context.
     let route = |body: &str| {
@@ -883,6 +896,24 @@ fn calls_added_to_async_functions_that_never_await_are_shifts_unless_lg501_may_a
     p.edit("svc/web.py", &route("    time.sleep(1)\n"));
     let o = p.run_analysed();
     assert_finding(&o, "LG501 svc/web.py:9");
+    // A route that awaits, and stops: LG501 applies from then on.
+    p.edit(
+        "svc/web.py",
+        &route("    time.sleep(1)\n    await asyncio.sleep(0)\n")
+            .replace("import time\n", "import asyncio\nimport time\n"),
+    );
+    let o = p.run();
+    assert!(
+        !summary(&o)
+            .iter()
+            .any(|s| s.starts_with("LG501 svc/web.py"))
+    );
+    p.edit(
+        "svc/web.py",
+        &route("    time.sleep(1)\n").replace("import time\n", "import asyncio\nimport time\n"),
+    );
+    let o = p.run_analysed();
+    assert_finding(&o, "LG501 svc/web.py:10");
     // `Depends(async_setup_entry)` in another file: the function is a dependency now.
     p.edit(
         "svc/deps.py",
