@@ -731,7 +731,13 @@ impl<'f> Signature<'f> {
     /// reaching such a function (a call of it) finds its file parsed and follows nothing
     /// from it, so its outcome is that of the signature without it.
     pub fn leaving_out(self, added: &[u32]) -> Option<Signature<'f>> {
-        self.leaving_out_if(added, false)
+        self.leaving_out_if(added, &|_| false)
+    }
+
+    /// [`Signature::leaving_out`] of functions of which those in `seeding` (sorted, among
+    /// `added`) seed demand, as [`Signature::leaving_out_seeds`] takes them.
+    pub fn leaving_out_some_seeds(self, added: &[u32], seeding: &[u32]) -> Option<Signature<'f>> {
+        self.leaving_out_if(added, &|a| seeding.binary_search(&a).is_ok())
     }
 
     /// [`Signature::leaving_out`] for functions that seed demand, after
@@ -740,17 +746,21 @@ impl<'f> Signature<'f> {
     /// live and needs its paths; when the pool is as it was, every one of them was needed
     /// already, so the outcome is the old one with these functions live too.
     pub fn leaving_out_seeds(self, added: &[u32]) -> Option<Signature<'f>> {
-        self.leaving_out_if(added, true)
+        self.leaving_out_if(added, &|_| true)
     }
 
-    fn leaving_out_if(mut self, added: &[u32], seeds: bool) -> Option<Signature<'f>> {
+    fn leaving_out_if(
+        mut self,
+        added: &[u32],
+        seeds: &dyn Fn(u32) -> bool,
+    ) -> Option<Signature<'f>> {
         if added.is_empty() {
             return Some(self);
         }
         let mut names: Vec<&'f str> = Vec::new();
         for &a in added {
             let func = self.functions.get(a as usize)?;
-            if func.seeds != seeds || !func.paths.is_empty() {
+            if func.seeds != seeds(a) || !func.paths.is_empty() {
                 return None;
             }
             names.push(func.qualname);

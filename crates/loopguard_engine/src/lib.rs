@@ -1142,6 +1142,10 @@ fn reuse_shifted(
                 let mut reshaped = shift::shift_with_leeway(old, new, &leeway);
                 // Helpers the edit added and calls from async code: pinned from now on.
                 let mut pinned_helpers: Vec<u32> = Vec::new();
+                // Async functions the edit added (demand's seeds, live from now on) and
+                // removed.
+                let mut live_added: Vec<u32> = Vec::new();
+                let mut live_removed: Vec<u32> = Vec::new();
                 // Calls that change no finding, added to or removed from code the findings
                 // read, and library calls in async functions, whose findings this run makes
                 // again: when demand reads the file as before, every other finding stays.
@@ -1203,6 +1207,22 @@ fn reuse_shifted(
                                 named(new, &added_offloaded, c) || named(old, &removed_offloaded, c)
                             })
                     };
+                    // Async functions the edit added, or removed, that only calls of them
+                    // reach (see `HelperSearch::async_functions`), and such a call: it
+                    // gives no finding.
+                    let (added_async, removed_async) = (
+                        search.async_functions((old, new)),
+                        search.async_functions((new, old)),
+                    );
+                    let calls_new_async = |site: &CallSite| {
+                        let named = |facts: &FileFacts, ids: &[u32]| {
+                            ids.iter().any(|&j| {
+                                (facts.functions.get(j as usize))
+                                    .is_some_and(|g| calls_by_path(site, &g.qualname))
+                            })
+                        };
+                        named(new, &added_async) || named(old, &removed_async)
+                    };
                     // A call of one: the helper's chains.
                     let helper_of = |site: &CallSite| -> Option<&HotFunction> {
                         let Callee::Path(p) = &site.callee else {
@@ -1230,11 +1250,13 @@ fn reuse_shifted(
                     let added = sorted(
                         (added_helpers.iter().map(|(j, _)| *j))
                             .chain(added_offloaded.iter().copied())
+                            .chain(added_async.iter().copied())
                             .collect(),
                     );
                     let removed = sorted(
                         (removed_helpers.iter().map(|(j, _)| *j))
                             .chain(removed_offloaded.iter().copied())
+                            .chain(removed_async.iter().copied())
                             .collect(),
                     );
                     // Functions of the project a kept resolution names, with their
@@ -1284,6 +1306,7 @@ fn reuse_shifted(
                             && (library(site)
                                 || helper_of(site).is_some()
                                 || offloads_helpers(site)
+                                || calls_new_async(site)
                                 || (site.param_args.is_empty() && project_call(site)))
                     };
                     // Reaches nothing whatever its arguments.
@@ -1328,8 +1351,10 @@ fn reuse_shifted(
                     let live_lists = &stored.live;
                     reshaped = shift::shift_with_leeway(old, new, &leeway).filter(|r| {
                         let live = list_of(live_lists, i);
-                        // Live functions are pinned, so each has a number in the new facts.
+                        // Live functions are pinned, so each has a number in the new facts,
+                        // bar async functions removed here.
                         let live_now = (live.iter())
+                            .filter(|f| removed_async.binary_search(f).is_err())
                             .map(|&f| r.new_of_old.get(f as usize).copied().flatten())
                             .collect::<Option<Vec<u32>>>();
                         // A function that calls a helper added or removed has its findings
@@ -1340,7 +1365,19 @@ fn reuse_shifted(
                                     || pinned.contains(&j)
                             })
                         };
-                        pinned_callers(old, &old_pinned)
+                        // Every call of an async function added or removed is one whose
+                        // findings this run makes (or that makes none).
+                        let accounted = |facts: &FileFacts, ids: &[u32]| {
+                            ids.iter().all(|&j| {
+                                facts.functions.get(j as usize).is_some_and(|g| {
+                                    (g.calls.iter())
+                                        .all(|site| site.closure_args.is_empty() && inert(g, site))
+                                })
+                            })
+                        };
+                        accounted(new, &added_async)
+                            && accounted(old, &removed_async)
+                            && pinned_callers(old, &old_pinned)
                             && pinned_callers(new, &r.pinned)
                             && live_now.is_some_and(|live_now| {
                                 let leads = |p: &str| modules.leads_into(p);
@@ -1351,7 +1388,7 @@ fn reuse_shifted(
                                     demand::Signature::of(old, callbacks, &in_project, &leads)
                                         .pooling_live(&[live, removed.as_slice()].concat())
                                         .without_members_of_needed_classes(old)
-                                        .leaving_out(&removed);
+                                        .leaving_out_some_seeds(&removed, &removed_async);
                                 before.is_some()
                                     && before
                                         == demand::Signature::of(
@@ -1362,7 +1399,7 @@ fn reuse_shifted(
                                         )
                                         .pooling_live(&[live_now.as_slice(), &added].concat())
                                         .without_members_of_needed_classes(new)
-                                        .leaving_out(&added)
+                                        .leaving_out_some_seeds(&added, &added_async)
                             })
                     });
                     if let Some(r) = &reshaped {
@@ -1371,7 +1408,7 @@ fn reuse_shifted(
                              site: &CallSite,
                              context: &str,
                              move_hop: &dyn Fn(&mut Hop) -> bool| {
-                                if offloads_helpers(site) {
+                                if offloads_helpers(site) || calls_new_async(site) {
                                     return Some(Vec::new());
                                 }
                                 if let Some(res) =
@@ -1412,11 +1449,13 @@ fn reuse_shifted(
                             i,
                             file,
                             (old, new),
-                            (&old_pinned, r),
+                            (&old_pinned, r, &added),
                             &rechecked_calls,
                             &filter::Filter::new(config, dep.root).ok()?,
                         )?;
                         pinned_helpers = added;
+                        live_added = added_async;
+                        live_removed = removed_async;
                     }
                 }
                 let reshaped = reshaped?;
@@ -1426,10 +1465,13 @@ fn reuse_shifted(
                 pinned.dedup();
                 set_of(&mut stored.pinned, i, pinned);
                 // Live functions are pinned, so each has a number in the new facts.
-                let live = list_of(&stored.live, i)
+                let mut live = list_of(&stored.live, i)
                     .iter()
+                    .filter(|f| live_removed.binary_search(f).is_err())
                     .map(|&f| reshaped.new_of_old.get(f as usize).copied().flatten())
                     .collect::<Option<Vec<u32>>>()?;
+                live.extend(&live_added);
+                live.sort_unstable();
                 set_of(&mut stored.live, i, live);
                 if reshaped.new_of_old.len() != new.functions.len()
                     || (0..).zip(&reshaped.new_of_old).any(|(k, j)| *j != Some(k))
@@ -1601,14 +1643,14 @@ struct RecheckedCalls<'a> {
 /// Drops from `diagnostics` the findings of the rechecked calls in the pinned, rechecked
 /// functions of `file`'s old facts and returns those of its new facts, made again and
 /// filtered as a run filters its findings; `None` if one cannot be made. `pinned`: the old
-/// facts' pinned functions, and the reshape that numbers the new ones and moves their
-/// positions.
+/// facts' pinned functions, the reshape that numbers the new ones and moves their
+/// positions, and the functions of the new facts the caller vouches for as added.
 fn remake_call_findings(
     (diagnostics, contexts): (&mut Vec<Diagnostic>, &Contexts),
     i: usize,
     file: &SourceFile,
     (old, new): (&FileFacts, &FileFacts),
-    (old_pinned, r): (&[u32], &shift::Reshaped),
+    (old_pinned, r, added): (&[u32], &shift::Reshaped, &[u32]),
     calls: &RecheckedCalls,
     filter: &filter::Filter,
 ) -> Option<Vec<Diagnostic>> {
@@ -1653,7 +1695,8 @@ fn remake_call_findings(
     let contexts = list_of_contexts(contexts, i);
     let mut made = Vec::new();
     for (j, f) in (0u32..).zip(&new.functions) {
-        if r.pinned.binary_search(&j).is_err() || !(calls.function)(f) {
+        let vouched = r.pinned.binary_search(&j).is_ok() || added.binary_search(&j).is_ok();
+        if !vouched || !(calls.function)(f) {
             continue;
         }
         let context = old_of_new[j as usize]
@@ -1837,6 +1880,76 @@ impl<'c> HelperSearch<'_, 'c> {
         .collect()
     }
 
+    /// The async functions of `new` that are not in `old` (by qualified name) and that no
+    /// code reaches but calls of them, which give no finding (`check_calls` follows no call
+    /// of an async function; the calls must hand nothing over): an undecorated module-level
+    /// `async def`, or such a method of a class the old and new facts both define, under a
+    /// name no file of the last run mentions and no other function of the file goes by, not
+    /// a dunder, `dispatch` or `__call__`, without guards, attributes, nested functions or
+    /// parameter defaults that call, that a shifted reuse rechecks, and that the file names
+    /// only in such calls (see [`named_only_by`]). Candidates: the caller checks that each of
+    /// its calls is one whose findings it makes itself (or that makes none).
+    fn async_functions(&self, (old, new): (&FileFacts, &FileFacts)) -> Vec<u32> {
+        let HelperSearch {
+            mentioned,
+            rechecked,
+            unique,
+            catalog,
+            ..
+        } = *self;
+        if !unique {
+            return Vec::new();
+        }
+        let old_names: FxHashSet<&str> = (old.functions.iter())
+            .map(|f| f.qualname.as_str())
+            .collect();
+        let placed = |f: &Function| match f.class.as_deref() {
+            None => f.kind == FunctionKind::Function,
+            Some(class) => {
+                f.kind == FunctionKind::Method
+                    && [old, new]
+                        .iter()
+                        .all(|facts| facts.classes.iter().any(|c| c.qualname == class))
+            }
+        };
+        let named_alike = |f: &Function| {
+            (old.functions.iter().chain(&new.functions))
+                .any(|g| g.name == f.name && !std::ptr::eq(g, f))
+        };
+        let out: Vec<(u32, ())> = (0u32..)
+            .zip(&new.functions)
+            .filter(|&(j, f)| {
+                f.is_async
+                    && !old_names.contains(f.qualname.as_str())
+                    && placed(f)
+                    && f.parent.is_none()
+                    && f.decorators.is_empty()
+                    && f.guards.is_empty()
+                    && f.attributes.is_empty()
+                    && !f.is_dunder()
+                    && f.name != "dispatch"
+                    && f.name != "__call__"
+                    && rechecked(f)
+                    && !mentioned(&f.name)
+                    && !in_catalog(catalog, &f.qualname)
+                    && (f.params.iter())
+                        .all(|p| p.default_call.is_none() && p.default_args.is_empty())
+                    && !named_alike(f)
+                    && !new.functions.iter().any(|g| g.parent == Some(j))
+            })
+            .map(|(j, _)| (j, ()))
+            .collect();
+        named_only_by(new, out, &|qualname| {
+            (new.functions.iter())
+                .flat_map(|g| &g.calls)
+                .filter(|site| calls_by_path(site, qualname))
+                .count()
+        })
+        .into_iter()
+        .map(|(j, ())| j)
+        .collect()
+    }
+
     /// The functions of `new` that are not in `old` (by qualified name) and may be helpers of
     /// [`HelperSearch::local_helpers`] and [`HelperSearch::offloaded_helpers`]: a module-level `def` or a plain method
     /// ([`plain_method`]) (no decorators, parameter defaults, nested functions, awaits, guards
@@ -1858,12 +1971,6 @@ impl<'c> HelperSearch<'_, 'c> {
         if (new.functions.iter()).all(|f| old_names.contains(f.qualname.as_str())) {
             return Vec::new();
         }
-        let in_catalog = |q: &str| {
-            catalog.opaque.path(q, None).is_some()
-                || catalog.offloads.path(q, None).is_some()
-                || catalog.loop_callbacks.path(q, None).is_some()
-                || catalog.endpoints.path(q, None).is_some()
-        };
         let mut out = Vec::new();
         for (j, f) in (0u32..).zip(&new.functions) {
             // Only what the edit added (`plain_method` scans the file).
@@ -1876,7 +1983,7 @@ impl<'c> HelperSearch<'_, 'c> {
                 && (f.params.iter()).all(|p| p.default_call.is_none() && p.default_args.is_empty());
             if plain
                 && !mentioned(&f.name)
-                && !in_catalog(&f.qualname)
+                && !in_catalog(catalog, &f.qualname)
                 && !(new.functions.iter()).any(|g| {
                     g.parent == Some(j) || (g.qualname == f.qualname && !std::ptr::eq(g, f))
                 })
@@ -1886,6 +1993,22 @@ impl<'c> HelperSearch<'_, 'c> {
         }
         out
     }
+}
+
+/// Whether the catalog names `qualname` (as opaque, an offload, a loop callback or an
+/// endpoint): a function it names is looked up by more than its calls.
+fn in_catalog(catalog: &LanguageCatalog, qualname: &str) -> bool {
+    catalog.opaque.path(qualname, None).is_some()
+        || catalog.offloads.path(qualname, None).is_some()
+        || catalog.loop_callbacks.path(qualname, None).is_some()
+        || catalog.endpoints.path(qualname, None).is_some()
+}
+
+/// A plain call of `qualname` by path that hands nothing over (`self._async_load()`).
+fn calls_by_path(site: &CallSite, qualname: &str) -> bool {
+    matches!(&site.callee, Callee::Path(p) if p == qualname)
+        && site.kind == CallKind::Call
+        && !shift::has_effects(site)
 }
 
 /// `open(self._path)` in a method of `C`: an attribute of its own class passed to a call

@@ -1081,6 +1081,83 @@ fn helpers_added_with_an_offload_of_them_are_shifts() {
     p.run_analysed();
 }
 
+/// An async function added with calls of it, or none, is a shift when every call in it is
+/// one whose findings the run makes (library calls here): a call of an async function
+/// gives no finding. One that is decorated, or handed over by reference, is analysed.
+#[test]
+fn async_functions_added_and_called_are_shifts() {
+    let p = Project::new();
+    let cam = |method: &str, call: &str, tail: &str| {
+        format!(
+            "import asyncio\nimport time\n\n\nclass Camera:\n    def __init__(self, path):\n        \
+             self._path = path\n{method}\n    async def update(self, path):\n        \
+             await asyncio.sleep(0)\n{call}        self._path = path\n\n\n\
+             async def setup():\n    cam = Camera('a')\n    await cam.update('b')\n{tail}"
+        )
+    };
+    let probe = "\n    async def _async_probe(self):\n        open(self._path).close()\n";
+    p.edit("svc/cam.py", &cam("", "", ""));
+    let base = summary(&p.run()).len();
+    p.edit(
+        "svc/cam.py",
+        &cam(probe, "        await self._async_probe()\n", ""),
+    );
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG303 svc/cam.py:10");
+    p.edit("svc/cam.py", &cam("", "", ""));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_eq!(summary(&o).len(), base);
+    // Module-level, called by nothing.
+    let tail = "\n\nasync def _lg_probe(n):\n    await asyncio.sleep(0)\n    time.sleep(n)\n";
+    p.edit("svc/cam.py", &cam("", "", tail));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/cam.py:21");
+    p.edit("svc/cam.py", &cam("", "", ""));
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+
+    // Calling a method no async code called before, whose chain no run kept.
+    p.edit(
+        "svc/cam.py",
+        &cam("\n    def _nap(self):\n        time.sleep(1)\n", "", ""),
+    );
+    p.run();
+    p.edit(
+        "svc/cam.py",
+        &cam(
+            "\n    def _nap(self):\n        time.sleep(1)\n\n    async def _async_nap(self):\n        self._nap()\n",
+            "",
+            "",
+        ),
+    );
+    let o = p.run_analysed();
+    assert_finding(&o, "LG305 svc/cam.py:13 svc/cam.py:13 svc/cam.py:10");
+    p.edit("svc/cam.py", &cam("", "", ""));
+    p.run();
+    // Handed over by reference: it runs as a loop callback would.
+    p.edit(
+        "svc/cam.py",
+        &cam(
+            probe,
+            "        asyncio.get_running_loop().call_soon(self._async_probe)\n",
+            "",
+        ),
+    );
+    p.run_analysed();
+    p.edit("svc/cam.py", &cam("", "", ""));
+    p.run();
+    // Decorated: a decorator may give it a context or a role.
+    p.edit(
+        "svc/cam.py",
+        &cam(
+            "",
+            "",
+            "\n\n@app.get('/x')\nasync def _lg_route():\n    time.sleep(1)\n",
+        ),
+    );
+    let o = p.run_analysed();
+    assert_finding(&o, "LG305 svc/cam.py:21");
+}
+
 /// A file the cache has no entry for (not UTF-8, so never parsed) leaves library calls
 /// resolvable without the index: its module is named as the load names it, so a blocking
 /// call added on the loop is still a shift.
@@ -1550,7 +1627,9 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
     );
 
     // A new async function that calls only what the file's live functions call: demand
-    // reaches what it did, and the new function.
+    // reaches what it did, and the new function. Under a name no file mentions, calling a
+    // function whose chain is kept, it is a shift (see
+    // `async_functions_added_and_called_are_shifts`); under a mentioned one, the same files.
     let with_retry = |call: &str| {
         format!(
             "import asyncio\nfrom svc.helpers import backoff\n\n\nasync def handler():\n    \
@@ -1559,6 +1638,14 @@ fn an_edit_on_the_loop_that_demand_does_not_follow_analyses_the_same_files() {
         )
     };
     p.edit("svc/api.py", &with_retry("backoff(2)"));
+    let o = p.run_served_as(CacheUse::Shifted { changed: 1 });
+    assert_finding(&o, "LG305 svc/api.py:12 svc/api.py:12 svc/helpers.py:5");
+    p.edit("svc/api.py", PLAIN_API);
+    p.run_served_as(CacheUse::Shifted { changed: 1 });
+    p.edit(
+        "svc/api.py",
+        &with_retry("backoff(2)").replace("retry", "sleep"),
+    );
     let o = p.run_same_files();
     assert_finding(&o, "LG305 svc/api.py:12 svc/api.py:12 svc/helpers.py:5");
     // Removed again: the same.
