@@ -1900,9 +1900,6 @@ impl<'c> HelperSearch<'_, 'c> {
         if !unique {
             return Vec::new();
         }
-        let old_names: FxHashSet<&str> = (old.functions.iter())
-            .map(|f| f.qualname.as_str())
-            .collect();
         let placed = |f: &Function| match f.class.as_deref() {
             None => f.kind == FunctionKind::Function,
             Some(class) => {
@@ -1916,11 +1913,9 @@ impl<'c> HelperSearch<'_, 'c> {
             (old.functions.iter().chain(&new.functions))
                 .any(|g| g.name == f.name && !std::ptr::eq(g, f))
         };
-        let out: Vec<(u32, ())> = (0u32..)
-            .zip(&new.functions)
+        let out: Vec<(u32, ())> = added_functions(old, new)
             .filter(|&(j, f)| {
                 f.is_async
-                    && !old_names.contains(f.qualname.as_str())
                     && placed(f)
                     && f.parent.is_none()
                     && f.decorators.is_empty()
@@ -1965,18 +1960,9 @@ impl<'c> HelperSearch<'_, 'c> {
         if !unique {
             return Vec::new();
         }
-        let old_names: FxHashSet<&str> = (old.functions.iter())
-            .map(|f| f.qualname.as_str())
-            .collect();
-        if (new.functions.iter()).all(|f| old_names.contains(f.qualname.as_str())) {
-            return Vec::new();
-        }
         let mut out = Vec::new();
-        for (j, f) in (0u32..).zip(&new.functions) {
-            // Only what the edit added (`plain_method` scans the file).
-            if old_names.contains(f.qualname.as_str()) {
-                continue;
-            }
+        // Only what the edit added (`plain_method` scans the file).
+        for (j, f) in added_functions(old, new) {
             let plain = (shift::is_plain_sync(f) && f.kind == FunctionKind::Function
                 || plain_method(f, (old, new)))
                 && f.parent.is_none()
@@ -1993,6 +1979,19 @@ impl<'c> HelperSearch<'_, 'c> {
         }
         out
     }
+}
+
+/// The functions of `new` (numbered) that `old` does not define by qualified name.
+fn added_functions<'f>(
+    old: &FileFacts,
+    new: &'f FileFacts,
+) -> impl Iterator<Item = (u32, &'f Function)> {
+    let old_names: FxHashSet<&str> = (old.functions.iter())
+        .map(|f| f.qualname.as_str())
+        .collect();
+    (0u32..)
+        .zip(&new.functions)
+        .filter(move |(_, f)| !old_names.contains(f.qualname.as_str()))
 }
 
 /// Whether the catalog names `qualname` (as opaque, an offload, a loop callback or an
