@@ -352,12 +352,16 @@ fn contexts_by_file(
 /// besides the findings (see [`StoredResults`]).
 fn mentioned_name_hashes(facts: &[FileFacts]) -> Vec<u32> {
     use rayon::prelude::*;
+    // The parsed modules: only an alias of a path under one of them may rename a module
+    // (see `shift::path_pair_hashes`).
+    let modules: FxHashSet<&str> = facts.iter().map(|f| f.module.as_str()).collect();
+    let is_module = |m: &str| modules.contains(m);
     // Into a set per worker: a big project mentions a few hundred thousand names, millions of
     // times, and this runs beside the analysis, at the run's peak of memory.
     let names = facts
         .par_iter()
         .fold(FxHashSet::default, |mut names, f| {
-            shift::mention_hashes_into(f, &mut |h| {
+            shift::mention_hashes_into(f, Some(&is_module), &mut |h| {
                 names.insert(h);
             });
             names
@@ -1327,7 +1331,8 @@ fn reuse_shifted(
                     // Imports added or removed, under a name no lookup from another file
                     // starts from: no parsed file mentions the pair `m.x` (see
                     // `shift::path_pair_hashes`), nor do the new facts, whose calls through
-                    // `m.x` the index would resolve anew. An import that demand follows (of
+                    // `m.x` the index would resolve anew, and no alias names `m` under
+                    // another name (`shift::renamed_hash`). An import that demand follows (of
                     // a project module, or hiding a variable) changes the file's demand
                     // signature, which is compared below.
                     let module_last = loopguard_core::facts::last_segment(&new.module);
@@ -1336,12 +1341,15 @@ fn reuse_shifted(
                         let h = shift::pair_hash(module_last, &a.name);
                         let new_pairs = new_pairs.get_or_init(|| {
                             let mut set = FxHashSet::default();
-                            shift::path_pair_hashes(new, &mut |h| {
+                            shift::path_pair_hashes(new, None, &mut |h| {
                                 set.insert(h);
                             });
                             set
                         });
-                        names.binary_search(&h).is_err() && !new_pairs.contains(&h)
+                        let renamed = shift::renamed_hash(module_last);
+                        [h, renamed]
+                            .iter()
+                            .all(|h| names.binary_search(h).is_err() && !new_pairs.contains(h))
                     };
                     leeway.alias = Some(&unreached);
                     // LG501 reads whether a function awaits only where it may apply.
@@ -1490,7 +1498,7 @@ fn reuse_shifted(
                         names.push(shift::name_hash(n));
                     }
                 });
-                shift::path_pair_hashes(new, &mut |h| names.push(h));
+                shift::path_pair_hashes(new, None, &mut |h| names.push(h));
                 names.sort_unstable();
                 names.dedup();
                 reshaped.shift

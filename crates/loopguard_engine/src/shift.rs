@@ -555,25 +555,38 @@ fn mentions(facts: &FileFacts, call_sites: bool, f: &mut dyn FnMut(&str)) {
 /// mentions hold for each parsed file.
 pub fn mention_hashes(facts: &FileFacts) -> Vec<u32> {
     let mut v = Vec::new();
-    mention_hashes_into(facts, &mut |h| v.push(h));
+    mention_hashes_into(facts, None, &mut |h| v.push(h));
     v.sort_unstable();
     v.dedup();
     v
 }
 
 /// [`mention_hashes`], unsorted and with repeats, into `f`.
-pub fn mention_hashes_into(facts: &FileFacts, f: &mut dyn FnMut(u32)) {
+pub fn mention_hashes_into(
+    facts: &FileFacts,
+    modules: Option<&dyn Fn(&str) -> bool>,
+    f: &mut dyn FnMut(u32),
+) {
     mentioned_names(facts, &mut |n| f(name_hash(n)));
-    path_pair_hashes(facts, f);
+    path_pair_hashes(facts, modules, f);
 }
 
 /// Calls `f` with [`pair_hash`] of every two adjacent segments of every path a Python
 /// file's facts mention (`a.b.c` gives `a.b` and `b.c`). A lookup from another file of
 /// name `x` in module `p.m` starts from a path through `m.x` (`from p.m import x`,
 /// `p.m.x.get()`, a star import's `p.m.x`), so when no parsed file mentions the pair
-/// `m.x`, no lookup reaches an alias `x` added to `p.m` (see `reuse_shifted`). Rust facts
-/// give none: their aliases are never vouched for.
-pub fn path_pair_hashes(facts: &FileFacts, f: &mut dyn FnMut(u32)) {
+/// `m.x`, no lookup reaches an alias `x` added to `p.m` (see `reuse_shifted`), unless an
+/// alias names `p.m` (or anything ending in `m`) under another name (`from p import m as
+/// q`, then `q.x` in another file): for such an alias, [`renamed_hash`] of the last segment
+/// of its target. A chain of aliases from `p.m` starts at `p.m` and goes on through
+/// modules that hold aliases, so only a target under a parsed module counts: `modules`,
+/// when the caller knows every parsed module (`None`: each counts). Rust facts give none:
+/// their aliases are never vouched for.
+pub fn path_pair_hashes(
+    facts: &FileFacts,
+    modules: Option<&dyn Fn(&str) -> bool>,
+    f: &mut dyn FnMut(u32),
+) {
     if facts.language == Some(loopguard_core::facts::Language::Rust) {
         return;
     }
@@ -593,6 +606,21 @@ pub fn path_pair_hashes(facts: &FileFacts, f: &mut dyn FnMut(u32)) {
             pairs(d);
         }
     }
+    for a in &facts.aliases {
+        let last = loopguard_core::facts::last_segment(&a.target);
+        let under_a_module =
+            |m: &dyn Fn(&str) -> bool| crate::demand::module_prefixes(&a.target, ".").any(m);
+        if last != a.name && modules.is_none_or(under_a_module) {
+            f(renamed_hash(last));
+        }
+    }
+}
+
+/// The hash that marks, among the mentioned names, a module (or anything) whose qualified
+/// name ends in `last` as aliased under another name somewhere: a pair with an empty
+/// second segment, which no path has.
+pub fn renamed_hash(last: &str) -> u32 {
+    pair_hash(last, "")
 }
 
 /// The hash the segment pair `a.b` is stored under among the mentioned names (a name has

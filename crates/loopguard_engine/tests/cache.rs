@@ -979,11 +979,18 @@ fn imports_added_with_their_calls_are_shifts_unless_another_file_may_look_them_u
     p.edit("svc/routes.py", &routes("", ""));
     p.run_analysed();
 
-    // Another file looks `requests` up through the module, by attribute or by a star
-    // import: what it calls changes with the import.
+    // Another file looks `requests` up through the module, by attribute, by a star import,
+    // or through a third module that names it otherwise: what it calls changes with the
+    // import.
+    write(
+        p.root(),
+        "svc/reexport.py",
+        "from svc import routes as web\n\n\nasync def noop():\n    return web\n",
+    );
     for other in [
         "from svc import routes\n\n\nasync def other():\n    routes.requests.get('x')\n",
         "from svc.routes import *\n\n\nasync def other():\n    requests.get('x')\n",
+        "from svc.reexport import web\n\n\nasync def other():\n    web.requests.get('x')\n",
     ] {
         p.edit("svc/other.py", other);
         p.run();
