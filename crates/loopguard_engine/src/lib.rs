@@ -1331,8 +1331,9 @@ fn reuse_shifted(
                     // Imports added or removed, under a name no lookup from another file
                     // starts from: no parsed file mentions the pair `m.x` (see
                     // `shift::path_pair_hashes`), nor do the new facts, whose calls through
-                    // `m.x` the index would resolve anew, and no alias names `m` under
-                    // another name (`shift::renamed_hash`). An import that demand follows (of
+                    // `m.x` the index would resolve anew; and where an alias names `m`
+                    // under another name (`shift::renamed_hash`), no path has `x` after
+                    // its first segment (`shift::inner_hash`). An import that demand follows (of
                     // a project module, or hiding a variable) changes the file's demand
                     // signature, which is compared below.
                     let module_last = loopguard_core::facts::last_segment(&new.module);
@@ -1346,10 +1347,11 @@ fn reuse_shifted(
                             });
                             set
                         });
-                        let renamed = shift::renamed_hash(module_last);
-                        [h, renamed]
-                            .iter()
-                            .all(|h| names.binary_search(h).is_err() && !new_pairs.contains(h))
+                        let mentioned =
+                            |h: u32| names.binary_search(&h).is_ok() || new_pairs.contains(&h);
+                        let through_a_rename = mentioned(shift::renamed_hash(module_last))
+                            && mentioned(shift::inner_hash(&a.name));
+                        !(mentioned(h) || through_a_rename)
                     };
                     leeway.alias = Some(&unreached);
                     // LG501 reads whether a function awaits only where it may apply.

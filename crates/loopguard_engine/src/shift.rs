@@ -578,7 +578,8 @@ pub fn mention_hashes_into(
 /// `m.x`, no lookup reaches an alias `x` added to `p.m` (see `reuse_shifted`), unless an
 /// alias names `p.m` (or anything ending in `m`) under another name (`from p import m as
 /// q`, then `q.x` in another file): for such an alias, [`renamed_hash`] of the last segment
-/// of its target. A chain of aliases from `p.m` starts at `p.m` and goes on through
+/// of its target, and every segment after the first of every path ([`inner_hash`]): a
+/// lookup through the renamed module has `x` there. A chain of aliases from `p.m` starts at `p.m` and goes on through
 /// modules that hold aliases, so only a target under a parsed module counts: `modules`,
 /// when the caller knows every parsed module (`None`: each counts). Rust facts give none:
 /// their aliases are never vouched for.
@@ -597,6 +598,7 @@ pub fn path_pair_hashes(
         };
         for s in segments {
             f(pair_hash(before, s));
+            f(inner_hash(s));
             before = s;
         }
     };
@@ -614,6 +616,13 @@ pub fn path_pair_hashes(
             f(renamed_hash(last));
         }
     }
+}
+
+/// The hash that marks, among the mentioned names, `segment` as a segment of some path
+/// after its first (`x` in `q.x.get`): a pair with an empty first segment, which no path
+/// has. A lookup of `x` through a module named otherwise has one.
+pub fn inner_hash(segment: &str) -> u32 {
+    pair_hash("", segment)
 }
 
 /// The hash that marks, among the mentioned names, a module (or anything) whose qualified
