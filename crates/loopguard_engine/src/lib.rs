@@ -1201,14 +1201,11 @@ fn reuse_shifted(
                     );
                     // An offload of one of them: its findings are made (none) here.
                     let offloads_helpers = |site: &CallSite| {
-                        let named = |facts: &FileFacts, ids: &[u32], c: &Callee| {
-                            matches!(c, Callee::Path(p) if ids.iter().any(|&j| {
-                                facts.functions.get(j as usize).is_some_and(|h| h.qualname == *p)
-                            }))
-                        };
                         offloads(site)
                             && site.callable_args.iter().all(|c| {
-                                named(new, &added_offloaded, c) || named(old, &removed_offloaded, c)
+                                matches!(c, Callee::Path(p)
+                                    if named_among(new, &added_offloaded, p)
+                                        || named_among(old, &removed_offloaded, p))
                             })
                     };
                     // Async functions the edit added, or removed, that only calls of them
@@ -1219,13 +1216,10 @@ fn reuse_shifted(
                         search.async_functions((new, old)),
                     );
                     let calls_new_async = |site: &CallSite| {
-                        let named = |facts: &FileFacts, ids: &[u32]| {
-                            ids.iter().any(|&j| {
-                                (facts.functions.get(j as usize))
-                                    .is_some_and(|g| calls_by_path(site, &g.qualname))
-                            })
-                        };
-                        named(new, &added_async) || named(old, &removed_async)
+                        matches!(&site.callee, Callee::Path(p)
+                            if calls_by_path(site, p)
+                                && (named_among(new, &added_async, p)
+                                    || named_among(old, &removed_async, p)))
                     };
                     // A call of one: the helper's chains.
                     let helper_of = |site: &CallSite| -> Option<&HotFunction> {
@@ -1235,14 +1229,9 @@ fn reuse_shifted(
                         if site.kind != CallKind::Call {
                             return None;
                         }
-                        let named = |facts: &FileFacts, j: u32| {
-                            facts
-                                .functions
-                                .get(j as usize)
-                                .is_some_and(|h| h.qualname == *p)
-                        };
-                        (added_helpers.iter().find(|(j, _)| named(new, *j)))
-                            .or_else(|| removed_helpers.iter().find(|(j, _)| named(old, *j)))
+                        let named = |facts: &FileFacts, j: &u32| named_among(facts, &[*j], p);
+                        (added_helpers.iter().find(|(j, _)| named(new, j)))
+                            .or_else(|| removed_helpers.iter().find(|(j, _)| named(old, j)))
                             .map(|(_, chains)| chains)
                     };
                     // (A helper named nowhere may be taken by both.)
@@ -1955,11 +1944,12 @@ impl<'c> HelperSearch<'_, 'c> {
         .collect()
     }
 
-    /// The functions of `new` that are not in `old` (by qualified name) and may be helpers of
-    /// [`HelperSearch::local_helpers`] and [`HelperSearch::offloaded_helpers`]: a module-level `def` or a plain method
-    /// ([`plain_method`]) (no decorators, parameter defaults, nested functions, awaits, guards
-    /// or attributes) under a name no file of the last run mentions, not in the catalog, the
-    /// only function of its qualified name in a module no other file goes by (`unique`).
+    /// The functions of `new` that are not in `old` (by qualified name) and may be helpers
+    /// of [`HelperSearch::local_helpers`] and [`HelperSearch::offloaded_helpers`]: a
+    /// module-level `def` or a plain method ([`plain_method`]) (no decorators, parameter
+    /// defaults, nested functions, awaits, guards or attributes) under a name no file of the
+    /// last run mentions, not in the catalog, the only function of its qualified name in a
+    /// module no other file goes by (`unique`).
     fn candidates(&self, (old, new): (&FileFacts, &FileFacts)) -> Vec<u32> {
         let HelperSearch {
             mentioned,
@@ -2011,6 +2001,11 @@ fn in_catalog(catalog: &LanguageCatalog, qualname: &str) -> bool {
         || catalog.offloads.path(qualname, None).is_some()
         || catalog.loop_callbacks.path(qualname, None).is_some()
         || catalog.endpoints.path(qualname, None).is_some()
+}
+
+/// Whether one of the functions `ids` of `facts` has the qualified name `path`.
+fn named_among(facts: &FileFacts, ids: &[u32], path: &str) -> bool {
+    (ids.iter()).any(|&j| (facts.functions.get(j as usize)).is_some_and(|f| f.qualname == path))
 }
 
 /// A plain call of `qualname` by path that hands nothing over (`self._async_load()`).
@@ -2070,8 +2065,9 @@ fn named_only_by<T>(
 /// A plain sync method [`HelperSearch::local_helpers`] may take for a helper: a plain body
 /// ([`shift::has_plain_sync_body`]), in a class both sides define, under a name no other
 /// function of either side goes by, and neither a dunder ([`Function::is_dunder`]) nor
-/// `dispatch` (a middleware's, by name, in the analysis' `role_effects`). Its unmentioned name (see [`shift::mentioned_names`]) keeps lookups by
-/// name and overrides in subclasses away; `self.m()` in its class names it by path.
+/// `dispatch` (a middleware's, by name, in the analysis' `role_effects`). Its unmentioned
+/// name (see [`shift::mentioned_names`]) keeps lookups by name and overrides in subclasses
+/// away; `self.m()` in its class names it by path.
 fn plain_method(f: &Function, (old, new): (&FileFacts, &FileFacts)) -> bool {
     let Some(class) = f.class.as_deref() else {
         return false;

@@ -577,12 +577,12 @@ pub fn mention_hashes_into(
 /// `p.m.x.get()`, a star import's `p.m.x`), so when no parsed file mentions the pair
 /// `m.x`, no lookup reaches an alias `x` added to `p.m` (see `reuse_shifted`), unless an
 /// alias names `p.m` (or anything ending in `m`) under another name (`from p import m as
-/// q`, then `q.x` in another file): for such an alias, [`renamed_hash`] of the last segment
-/// of its target, and every segment after the first of every path ([`inner_hash`]): a
-/// lookup through the renamed module has `x` there. A chain of aliases from `p.m` starts at `p.m` and goes on through
-/// modules that hold aliases, so only a target under a parsed module counts: `modules`,
-/// when the caller knows every parsed module (`None`: each counts). Rust facts give none:
-/// their aliases are never vouched for.
+/// q`, then `q.x` in another file). For such an alias `f` gets [`renamed_hash`] of the last
+/// segment of its target, and for every segment of a path after its first, [`inner_hash`]:
+/// a lookup through the renamed module has `x` there. A chain of aliases from `p.m` starts
+/// at `p.m` and goes on through modules that hold aliases, so only a target under a parsed
+/// module counts: `modules`, when the caller knows every parsed module (`None`: each
+/// counts). Rust facts give none: their aliases are never vouched for.
 pub fn path_pair_hashes(
     facts: &FileFacts,
     modules: Option<&dyn Fn(&str) -> bool>,
